@@ -1,0 +1,202 @@
+"""Validation of a household-year panel against the catalogue: typed, checked, nothing lost.
+
+`validate_panel` splits a frame into valid rows and quarantined rows, each quarantined row with the
+reasons (column, rule, value). Rules come from the catalogue through a generated pandera schema,
+plus the rules a schema cannot state per column: duplicate keys and cross-column consistency.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from riskmodel.catalogue import KEY, PANEL_COLUMNS, Column
+
+log = logging.getLogger(__name__)
+
+_NUMPY_DTYPE = {"int": "int32", "float": "float64", "bool": "bool"}
+
+
+class PanelError(ValueError):
+    """The panel cannot be used at all (for example a required column is missing)."""
+
+
+def _pandas_dtype(col: Column) -> object:
+    if col.dtype == "category":
+        return pd.CategoricalDtype(col.levels)
+    if col.dtype == "string":
+        return "str"
+    if col.dtype == "int" and col.nullable:
+        return "Int32"
+    return _NUMPY_DTYPE[col.dtype]
+
+
+def cast_to_catalogue(df: pd.DataFrame, columns: list[Column] | None = None) -> pd.DataFrame:
+    """Cast trusted data (already valid) to the catalogue dtypes, in catalogue order."""
+    cols = columns or PANEL_COLUMNS
+    return pd.DataFrame({c.name: df[c.name].astype(_pandas_dtype(c)) for c in cols})
+
+
+def panel_schema(columns: list[Column] | None = None) -> pa.DataFrameSchema:
+    """The pandera schema of the panel, generated from the catalogue."""
+    schema_cols = {}
+    for c in columns or PANEL_COLUMNS:
+        checks = []
+        if c.min is not None:
+            checks.append(pa.Check.ge(c.min, error=f"at least {c.min:g}"))
+        if c.max is not None:
+            checks.append(pa.Check.le(c.max, error=f"at most {c.max:g}"))
+        if c.categories:
+            checks.append(pa.Check.isin(c.levels, error=f"one of {', '.join(c.levels)}"))
+        if c.dtype == "float":
+            checks.append(pa.Check(lambda s: np.isfinite(s), element_wise=False,
+                                   ignore_na=True, error="finite number"))
+        if c.dtype == "string":
+            checks.append(pa.Check.str_length(min_value=1, error="not empty"))
+        schema_cols[c.name] = pa.Column(None, checks=checks, nullable=c.nullable)
+    return pa.DataFrameSchema(schema_cols, strict=False)
+
+
+@dataclass
+class ValidationResult:
+    valid: pd.DataFrame
+    quarantined: pd.DataFrame
+    """The rejected rows as they came in, with a `reasons` column."""
+    errors: pd.DataFrame
+    """One row per failure: row (position in the input), hh_id, year, column, rule, value."""
+
+    @property
+    def ok(self) -> bool:
+        return self.errors.empty
+
+    def report(self, limit: int = 20) -> str:
+        """A readable report: counts, then the first failures with row key, column, rule, value."""
+        if self.ok:
+            return f"valid: {len(self.valid):,} rows"
+        n_bad = len(self.quarantined)
+        lines = [f"invalid: {n_bad:,} of {n_bad + len(self.valid):,} rows "
+                 f"({len(self.errors):,} failures)"]
+        by_rule = self.errors.groupby(["column", "rule"]).size().sort_values(ascending=False)
+        lines += [f"  {col}: {rule} - {n:,} rows" for (col, rule), n in by_rule.items()]
+        lines.append("first failures (row, hh_id, year, column, rule, value):")
+        for r in self.errors.head(limit).itertuples(index=False):
+            lines.append(f"  row {r.row}: hh_id={r.hh_id} year={r.year} {r.column}: "
+                         f"{r.rule} (got {r.value!r})")
+        if len(self.errors) > limit:
+            lines.append(f"  ... and {len(self.errors) - limit:,} more")
+        return "\n".join(lines)
+
+
+def validate_panel(df: pd.DataFrame, columns: list[Column] | None = None) -> ValidationResult:
+    """Check a panel row by row; valid rows come back typed, invalid rows with their reasons."""
+    cols = columns or PANEL_COLUMNS
+    missing = [c.name for c in cols if c.name not in df.columns]
+    if missing:
+        raise PanelError(f"missing required columns: {', '.join(missing)}")
+    extra = [c for c in df.columns if c not in {c.name for c in cols}]
+    if extra:
+        log.warning("ignoring %d columns not in the catalogue: %s", len(extra), ", ".join(extra))
+    raw = df.reset_index(drop=True)
+    coerced, errors = _coerce(raw, cols)
+    errors += _schema_failures(coerced, cols)
+    errors += _duplicate_keys(coerced)
+    errors += _consistency(coerced)
+    err = pd.DataFrame(errors, columns=["row", "column", "rule", "value"])
+    err["row"] = err["row"].astype(int)
+    err = err.sort_values(["row", "column"], kind="stable").drop_duplicates(["row", "column", "rule"])
+    keys = raw.loc[err["row"], ["hh_id", "year"]].reset_index(drop=True)
+    err.insert(1, "hh_id", keys["hh_id"].astype(str).to_numpy())
+    err.insert(2, "year", keys["year"].astype(str).to_numpy())
+    bad = np.zeros(len(raw), bool)
+    bad[err["row"].to_numpy()] = True
+    reasons = (err.assign(text=err["column"] + ": " + err["rule"])
+               .groupby("row")["text"].agg("; ".join))
+    quarantined = raw[bad].copy()
+    quarantined["reasons"] = reasons.reindex(np.flatnonzero(bad)).to_numpy()
+    valid = cast_to_catalogue(coerced[~bad], cols).reset_index(drop=True)
+    return ValidationResult(valid=valid, quarantined=quarantined.reset_index(drop=True),
+                            errors=err.reset_index(drop=True))
+
+
+def _coerce(raw: pd.DataFrame, cols: list[Column]) -> tuple[pd.DataFrame, list[tuple]]:
+    """Parse each column to its kind; a value that does not parse is a 'wrong type' failure."""
+    out, errors = {}, []
+    for c in cols:
+        s = raw[c.name]
+        if c.dtype in ("int", "float"):
+            parsed = pd.to_numeric(s, errors="coerce").astype("float64")
+            if c.dtype == "int":
+                frac = parsed.notna() & np.isfinite(parsed) & (parsed % 1 != 0)
+                errors += [(i, c.name, "whole number", s.iloc[i]) for i in np.flatnonzero(frac)]
+        elif c.dtype == "bool":
+            parsed = s.map(_parse_bool)
+        else:
+            parsed = s.astype("object").where(s.notna(), None)
+            parsed = parsed.map(lambda v: v if v is None else str(v).strip())
+        wrong = s.notna() & pd.isna(parsed)
+        errors += [(i, c.name, f"wrong type: expected {c.dtype}", s.iloc[i])
+                   for i in np.flatnonzero(wrong)]
+        if not c.nullable:
+            errors += [(i, c.name, "required: missing or NaN", s.iloc[i])
+                       for i in np.flatnonzero(s.isna())]
+        out[c.name] = parsed
+    return pd.DataFrame(out), errors
+
+
+_TRUE = {"true", "1", "yes", "y", "是", "t"}
+_FALSE = {"false", "0", "no", "n", "否", "f"}
+
+
+def _parse_bool(v: object) -> object:
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+        return None
+    if isinstance(v, bool | np.bool_):
+        return bool(v)
+    text = str(v).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    return None
+
+
+def _schema_failures(df: pd.DataFrame, cols: list[Column]) -> list[tuple]:
+    try:
+        panel_schema(cols).validate(df, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        fc = exc.failure_cases
+        fc = fc[fc["index"].notna() & fc["column"].notna()]
+        return [(int(r.index), r.column, r.check, r.failure_case)
+                for r in fc.itertuples(index=False)
+                if not (pd.isna(r.failure_case) and r.check.startswith("not_nullable"))]
+    return []
+
+
+def _duplicate_keys(df: pd.DataFrame) -> list[tuple]:
+    dup = df.duplicated(KEY, keep=False) & df[KEY].notna().all(axis=1)
+    return [(i, "hh_id", "duplicate (hh_id, year)", f"{df['hh_id'].iloc[i]}/{df['year'].iloc[i]}")
+            for i in np.flatnonzero(dup)]
+
+
+def _consistency(df: pd.DataFrame) -> list[tuple]:
+    """Rules across columns: members cannot exceed the household; income must add up."""
+    errors: list[tuple] = []
+    size = df["hh_size"]
+    for name in ("n_children_u16", "n_elderly_65p", "n_labour_full", "n_chronic_ill",
+                 "n_serious_ill", "n_disabled"):
+        bad = (df[name] > size).fillna(False)
+        errors += [(i, name, "cannot exceed hh_size", df[name].iloc[i]) for i in np.flatnonzero(bad)]
+    bad = (df["n_severe_disabled"] > df["n_disabled"]).fillna(False)
+    errors += [(i, "n_severe_disabled", "cannot exceed n_disabled", df["n_severe_disabled"].iloc[i])
+               for i in np.flatnonzero(bad)]
+    total = df[["inc_wage", "inc_business", "inc_property", "inc_transfer"]].sum(axis=1, min_count=4)
+    implied = total / size.where(size > 0)
+    gap = (implied - df["net_income_pc"]).abs()
+    bad = (gap > np.maximum(1.0, 0.005 * df["net_income_pc"].abs())).fillna(False)
+    errors += [(i, "net_income_pc", "must equal income components / hh_size",
+                df["net_income_pc"].iloc[i]) for i in np.flatnonzero(bad)]
+    return errors
