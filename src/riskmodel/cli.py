@@ -14,8 +14,11 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Relapse-risk models for households that left poverty.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Relapse-risk models for households that left poverty.",
+)
 console = Console()
 err_console = Console(stderr=True)
 
@@ -43,8 +46,10 @@ def _friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
 
 
 def _print_table(df: Any, title: str) -> None:
@@ -61,8 +66,9 @@ def _print_table(df: Any, title: str) -> None:
 @app.command()
 @_friendly
 def simulate(
-    out: Annotated[Path, typer.Option(help="folder for panel.parquet, oracle.parquet, DATACARD.md")]
-    = Path("data/county"),
+    out: Annotated[
+        Path, typer.Option(help="folder for panel.parquet, oracle.parquet, DATACARD.md")
+    ] = Path("data/county"),
     seed: Annotated[int, typer.Option(help="random seed; the same seed gives the same county")] = 7,
     households: Annotated[int, typer.Option(help="households that left poverty")] = 19_300,
     first_year: Annotated[int, typer.Option()] = 2014,
@@ -73,14 +79,17 @@ def simulate(
     from riskmodel.simulate import SimulationConfig, write_simulation
     from riskmodel.simulate import simulate as run
 
-    cfg = SimulationConfig(seed=seed, households=households, first_year=first_year,
-                           last_year=last_year)
+    cfg = SimulationConfig(
+        seed=seed, households=households, first_year=first_year, last_year=last_year
+    )
     with console.status("simulating the county"):
         sim = run(cfg)
         paths = write_simulation(sim, out)
     p = sim.panel
-    console.print(f"{p['hh_id'].nunique():,} households, {len(p):,} household-years "
-                  f"{p['year'].min()}-{p['year'].max()} -> {paths['panel'].parent}")
+    console.print(
+        f"{p['hh_id'].nunique():,} households, {len(p):,} household-years "
+        f"{p['year'].min()}-{p['year'].max()} -> {paths['panel'].parent}"
+    )
     if report:
         _report(sim.panel, sim.oracle)
 
@@ -97,8 +106,9 @@ def _report(panel: Any, oracle: Any) -> None:
 
 @app.command()
 @_friendly
-def realism(data: Annotated[Path, typer.Option(help="folder written by simulate")]
-            = Path("data/county")) -> None:
+def realism(
+    data: Annotated[Path, typer.Option(help="folder written by simulate")] = Path("data/county"),
+) -> None:
     """Print the realism table for a simulated county already on disk."""
     import pandas as pd
 
@@ -109,11 +119,18 @@ def realism(data: Annotated[Path, typer.Option(help="folder written by simulate"
 @_friendly
 def validate(
     file: Annotated[Path, typer.Argument(help="panel as .parquet or .csv")],
-    quarantine: Annotated[Path | None, typer.Option(
-        help="write invalid rows here with their reasons and let the valid rows pass on")] = None,
-    valid_out: Annotated[Path | None, typer.Option(
-        help="with --quarantine: where the valid rows go (default: beside the quarantine file)")]
-    = None,
+    quarantine: Annotated[
+        Path | None,
+        typer.Option(
+            help="write invalid rows here with their reasons and let the valid rows pass on"
+        ),
+    ] = None,
+    valid_out: Annotated[
+        Path | None,
+        typer.Option(
+            help="with --quarantine: where the valid rows go (default: beside the quarantine file)"
+        ),
+    ] = None,
 ) -> None:
     """Check a household-year panel against the catalogue; exit 1 when any row is invalid."""
     from riskmodel.io import read_panel, write_csv, write_parquet
@@ -130,8 +147,10 @@ def validate(
     writer(result.quarantined, quarantine)
     valid_path = valid_out or quarantine.with_name(quarantine.stem + ".valid.parquet")
     write_parquet(result.valid, valid_path)
-    console.print(f"quarantined {len(result.quarantined):,} rows -> {quarantine}; "
-                  f"{len(result.valid):,} valid rows -> {valid_path}")
+    console.print(
+        f"quarantined {len(result.quarantined):,} rows -> {quarantine}; "
+        f"{len(result.valid):,} valid rows -> {valid_path}"
+    )
 
 
 def main() -> None:  # pragma: no cover

@@ -16,14 +16,23 @@ def add_labels(panel: pd.DataFrame) -> pd.DataFrame:
     """Return hh_id, year and both labels (nullable booleans) for every panel row."""
     cur = panel[["hh_id", "year", "net_income_pc", "monitor_line", "is_monitored"]]
     nxt = cur.assign(year=cur["year"] - 1)
-    merged = cur.merge(nxt, on=["hh_id", "year"], how="left", suffixes=("", "_next"),
-                       validate="one_to_one")
+    merged = cur.merge(
+        nxt, on=["hh_id", "year"], how="left", suffixes=("", "_next"), validate="one_to_one"
+    )
     has_next = merged["net_income_pc_next"].notna()
     above_now = merged["net_income_pc"] >= merged["monitor_line"]
     below_next = merged["net_income_pc_next"] < merged["monitor_line_next"]
     relapse = (above_now & below_next).astype("boolean").where(has_next)
-    identified = (~merged["is_monitored"].astype(bool)
-                  & merged["is_monitored_next"].fillna(False).astype(bool))
+    identified = ~merged["is_monitored"].astype(bool) & merged["is_monitored_next"].fillna(
+        False
+    ).astype(bool)
     identified = identified.astype("boolean").where(has_next)
-    return pd.DataFrame({"hh_id": merged["hh_id"], "year": merged["year"],
-                         "relapse": relapse, "identified": identified}, index=panel.index)
+    return pd.DataFrame(
+        {
+            "hh_id": merged["hh_id"],
+            "year": merged["year"],
+            "relapse": relapse,
+            "identified": identified,
+        },
+        index=panel.index,
+    )

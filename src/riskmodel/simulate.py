@@ -46,8 +46,16 @@ def monitor_line(year: int) -> float:
     return round(MONITOR_LINE_2020_ON[2025] * 1.05 ** (year - 2025), 0)
 
 
-RELAPSE_TARGET = {2014: 0.050, 2015: 0.045, 2016: 0.040, 2017: 0.035, 2018: 0.030,
-                  2019: 0.055, 2020: 0.035, 2021: 0.030}
+RELAPSE_TARGET = {
+    2014: 0.050,
+    2015: 0.045,
+    2016: 0.040,
+    2017: 0.035,
+    2018: 0.030,
+    2019: 0.055,
+    2020: 0.035,
+    2021: 0.030,
+}
 """Share of all household-years at t that fall below the line in t+1 (keyed by t). ASSUMPTION
 within the 2-6% range of domain.md B11, falling with the official counts (S30, S31) and higher
 into 2020 (COVID). From 2022 on: 2.8%."""
@@ -56,16 +64,45 @@ EXIT_YEARS = {2014: 900, 2015: 850, 2016: 4300, 2017: 4600, 2018: 4900, 2019: 35
 """Exits by year for a county of 19,300 exited households: 17,342 in 2016-2019 (Ningming, source
 article); 2014-2015 and 2020 fill the 19,000+ monitored since 2014 (ASSUMPTION on the split)."""
 
-TOWNSHIPS = ["城中镇", "明江镇", "海渊镇", "亭亮镇", "寨安乡", "峙浪乡", "那堪镇", "东安乡",
-             "板棍乡", "北江乡", "桐棉镇", "那楠乡", "爱店镇"]
+TOWNSHIPS = [
+    "城中镇",
+    "明江镇",
+    "海渊镇",
+    "亭亮镇",
+    "寨安乡",
+    "峙浪乡",
+    "那堪镇",
+    "东安乡",
+    "板棍乡",
+    "北江乡",
+    "桐棉镇",
+    "那楠乡",
+    "爱店镇",
+]
 """Ningming's 13 townships; township_id T01..T13 follows this order."""
 
-SUGARCANE_PRICE = {2014: 1.00, 2015: 0.92, 2016: 1.05, 2017: 1.10, 2018: 1.02, 2019: 0.95,
-                   2020: 0.98, 2021: 1.03, 2022: 1.08, 2023: 1.06, 2024: 1.00, 2025: 1.02}
+SUGARCANE_PRICE = {
+    2014: 1.00,
+    2015: 0.92,
+    2016: 1.05,
+    2017: 1.10,
+    2018: 1.02,
+    2019: 0.95,
+    2020: 0.98,
+    2021: 1.03,
+    2022: 1.08,
+    2023: 1.06,
+    2024: 1.00,
+    2025: 1.02,
+}
 """County sugarcane purchase price index (ASSUMPTION; 2014 = 1)."""
 
 CALIBRATION = [
-    ("mean household size of exited households", "about 4.2", "72,060 people / 17,342 households (source article)"),
+    (
+        "mean household size of exited households",
+        "about 4.2",
+        "72,060 people / 17,342 households (source article)",
+    ),
     ("townships / villages / former poor villages", "13 / 162 / 57", "source article"),
     ("exited households", "19,000+; 17,342 exits in 2016-2019", "source article"),
     ("relocated households", "1,176 (6.8% of exited)", "source article"),
@@ -73,45 +110,101 @@ CALIBRATION = [
     ("workshop jobs", "332 people in 77 workshops", "source article"),
     ("centralised water supply", "88.6% of households (2020)", "source article"),
     ("industry coverage of poor households", "96.75%", "source article"),
-    ("income shares of exited households", "wage 55-67%, transfer 15-27%", "S7, S28 (domain.md C3)"),
-    ("relapse (below the line next year)", "2-6% a year, higher into 2020", "S3, S10, S30, S31; B11"),
+    (
+        "income shares of exited households",
+        "wage 55-67%, transfer 15-27%",
+        "S7, S28 (domain.md C3)",
+    ),
+    (
+        "relapse (below the line next year)",
+        "2-6% a year, higher into 2020",
+        "S3, S10, S30, S31; B11",
+    ),
     ("newly identified monitoring objects", "3-6% a year from 2020", "S3, S10 (Baoshan 2021 ~5%)"),
     ("elimination within a year", "about 50-60%", "S6, S10, S19"),
     ("medical out-of-pocket warning", "over 20,000 yuan a year", "S16"),
 ]
 
 MECHANISMS = [
-    ("serious illness", "因病", "A member with a serious illness, and out-of-pocket spending large "
-     "relative to income, raise next year's hazard; a new serious illness (1.5-4% of households a "
-     "year, more with older or chronically ill members) strongly raises it, stops that member's work "
-     "and costs 8,000-40,000 yuan.", "S37-S39, S16; onset rate ASSUMPTION"),
-    ("new disability", "因残", "A certificate issued to a member (about 0.8% of households a year, 40% "
-     "grade 1-2) removes or weakens their labour; severe disability raises the hazard every year.",
-     "domain.md C4 (ASSUMPTION)"),
-    ("labour loss and ageing", "缺劳动力", "Heads aged 60+, households with no full labour and high "
-     "dependency ratios carry a higher hazard; members age out of work, and an accident (0.4%) can "
-     "injure or kill a labourer.", "S12, S17, M12"),
-    ("schooling costs", "因学", "Each student in senior, vocational or tertiary education, and a "
-     "child about to enter senior school, raises the hazard (rigid spending 3,000-15,000 yuan).",
-     "domain.md C4 (ASSUMPTION)"),
-    ("village disasters", "因灾", "A village disaster (4% a year, 12% in flood-prone villages) cuts "
-     "farm business income by 20-70% and damages some houses; a disaster this year also lingers "
-     "into next year's hazard.", "domain.md C4 (ASSUMPTION)"),
-    ("unemployment, with a 2020 shock", "因务工就业不稳", "A migrant worker loses 4-10 months of "
-     "work (9% of households with migrants a year; 28% in 2020, 13% in 2021); a single earner "
-     "carrying all wage income raises the hazard.", "domain.md C4 (ASSUMPTION)"),
-    ("industry price or project failure", "因产业项目失败", "A project or price failure (3% of "
-     "households with an industry, more when the sugarcane price index is low) wipes out most of "
-     "a year's business income.", "domain.md C4 (ASSUMPTION)"),
-    ("dependence on transfers", "收入结构/转移依赖", "A high transfer share of income and income "
-     "near the line (the strongest single factor), a falling or volatile 3-year income trajectory "
-     "raise the hazard.", "S35, S33"),
-    ("neighbourhood", "其他", "The share of the village's households under active monitoring "
-     "raises the hazard (common local shocks, weaker networks).", "domain.md (d), ASSUMPTION"),
-    ("protective: public-welfare and workshop jobs, skills, diversified income, motivation, "
-     "monitoring support", "", "A public-welfare job, skills training, three or more income "
-     "sources, a higher motivation score and active monitoring (assistance measures) lower the "
-     "hazard.", "S6, source article; sizes ASSUMPTION"),
+    (
+        "serious illness",
+        "因病",
+        "A member with a serious illness, and out-of-pocket spending large "
+        "relative to income, raise next year's hazard; a new serious illness (1.5-4% of households a "
+        "year, more with older or chronically ill members) strongly raises it, stops that member's work "
+        "and costs 8,000-40,000 yuan.",
+        "S37-S39, S16; onset rate ASSUMPTION",
+    ),
+    (
+        "new disability",
+        "因残",
+        "A certificate issued to a member (about 0.8% of households a year, 40% "
+        "grade 1-2) removes or weakens their labour; severe disability raises the hazard every year.",
+        "domain.md C4 (ASSUMPTION)",
+    ),
+    (
+        "labour loss and ageing",
+        "缺劳动力",
+        "Heads aged 60+, households with no full labour and high "
+        "dependency ratios carry a higher hazard; members age out of work, and an accident (0.4%) can "
+        "injure or kill a labourer.",
+        "S12, S17, M12",
+    ),
+    (
+        "schooling costs",
+        "因学",
+        "Each student in senior, vocational or tertiary education, and a "
+        "child about to enter senior school, raises the hazard (rigid spending 3,000-15,000 yuan).",
+        "domain.md C4 (ASSUMPTION)",
+    ),
+    (
+        "village disasters",
+        "因灾",
+        "A village disaster (4% a year, 12% in flood-prone villages) cuts "
+        "farm business income by 20-70% and damages some houses; a disaster this year also lingers "
+        "into next year's hazard.",
+        "domain.md C4 (ASSUMPTION)",
+    ),
+    (
+        "unemployment, with a 2020 shock",
+        "因务工就业不稳",
+        "A migrant worker loses 4-10 months of "
+        "work (9% of households with migrants a year; 28% in 2020, 13% in 2021); a single earner "
+        "carrying all wage income raises the hazard.",
+        "domain.md C4 (ASSUMPTION)",
+    ),
+    (
+        "industry price or project failure",
+        "因产业项目失败",
+        "A project or price failure (3% of "
+        "households with an industry, more when the sugarcane price index is low) wipes out most of "
+        "a year's business income.",
+        "domain.md C4 (ASSUMPTION)",
+    ),
+    (
+        "dependence on transfers",
+        "收入结构/转移依赖",
+        "A high transfer share of income and income "
+        "near the line (the strongest single factor), a falling or volatile 3-year income trajectory "
+        "raise the hazard.",
+        "S35, S33",
+    ),
+    (
+        "neighbourhood",
+        "其他",
+        "The share of the village's households under active monitoring "
+        "raises the hazard (common local shocks, weaker networks).",
+        "domain.md (d), ASSUMPTION",
+    ),
+    (
+        "protective: public-welfare and workshop jobs, skills, diversified income, motivation, "
+        "monitoring support",
+        "",
+        "A public-welfare job, skills training, three or more income "
+        "sources, a higher motivation score and active monitoring (assistance measures) lower the "
+        "hazard.",
+        "S6, source article; sizes ASSUMPTION",
+    ),
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -163,16 +256,17 @@ class _County:
     def __init__(self, cfg: SimulationConfig, rng: np.random.Generator):
         self.cfg, self.rng = cfg, rng
         scale = cfg.households / sum(EXIT_YEARS.values())
-        exit_years = np.concatenate(
-            [np.full(round(n * scale), y) for y, n in EXIT_YEARS.items()]
-        )[: cfg.households]
+        exit_years = np.concatenate([np.full(round(n * scale), y) for y, n in EXIT_YEARS.items()])[
+            : cfg.households
+        ]
         n_exited = len(exit_years)
         n_general = round(n_exited * cfg.general_share)
         H = self.H = n_exited + n_general
         self.exited = np.r_[np.ones(n_exited, bool), np.zeros(n_general, bool)]
         self.exit_year = np.r_[exit_years, np.full(n_general, -1)]
-        self.start_year = np.where(self.exited, np.maximum(self.exit_year, cfg.first_year),
-                                   cfg.first_year)
+        self.start_year = np.where(
+            self.exited, np.maximum(self.exit_year, cfg.first_year), cfg.first_year
+        )
         self.alive = np.ones(H, bool)
 
         # geography: villages spread over townships, former poor villages hold more exited households
@@ -183,16 +277,18 @@ class _County:
         self.village_poor = np.zeros(V, bool)
         self.village_poor[rng.choice(V, min(cfg.poor_villages, V), replace=False)] = True
         self.village_flood = rng.random(V) < 0.3
-        self.village_water_year = np.where(rng.random(V) < 0.89, rng.integers(2008, 2021, V),
-                                           rng.integers(2021, 2030, V))
+        self.village_water_year = np.where(
+            rng.random(V) < 0.89, rng.integers(2008, 2021, V), rng.integers(2021, 2030, V)
+        )
         w_ex = np.where(self.village_poor, 2.5, 1.0)
         self.village = np.where(
             self.exited,
             rng.choice(V, H, p=w_ex / w_ex.sum()),
             rng.choice(V, H),
         )
-        self.coll_income = np.where(self.village_poor, rng.uniform(0.2, 1.0, V),
-                                    rng.uniform(0.5, 3.0, V))
+        self.coll_income = np.where(
+            self.village_poor, rng.uniform(0.2, 1.0, V), rng.uniform(0.5, 3.0, V)
+        )
 
         # household traits
         # relocation served households exiting in 2016-2019 (1,176 of 17,342)
@@ -200,11 +296,15 @@ class _County:
         self.relocated = np.zeros(H, bool)
         self.relocated[rng.choice(pool, min(round(1176 * scale), len(pool)), replace=False)] = True
         self.ethnicity = rng.choice(4, H, p=[0.70, 0.25, 0.03, 0.02])
-        self.head_edu = np.where(self.exited, rng.choice(5, H, p=[0.12, 0.45, 0.35, 0.07, 0.01]),
-                                 rng.choice(5, H, p=[0.06, 0.35, 0.42, 0.13, 0.04]))
+        self.head_edu = np.where(
+            self.exited,
+            rng.choice(5, H, p=[0.12, 0.45, 0.35, 0.07, 0.01]),
+            rng.choice(5, H, p=[0.06, 0.35, 0.42, 0.13, 0.04]),
+        )
         ind_general = rng.choice(len(INDUSTRIES), H, p=[0.30, 0.18, 0.14, 0.05, 0.04, 0.09, 0.20])
-        ind_exited = np.where(rng.random(H) < 0.9675,
-                              rng.choice(6, H, p=[0.40, 0.24, 0.20, 0.04, 0.03, 0.09]), 6)
+        ind_exited = np.where(
+            rng.random(H) < 0.9675, rng.choice(6, H, p=[0.40, 0.24, 0.20, 0.04, 0.03, 0.09]), 6
+        )
         self.industry = np.where(self.exited, ind_exited, ind_general)
         self.land = np.clip(rng.lognormal(np.log(5.0), 0.6, H), 0.2, 60)
         self.land[self.relocated] *= 0.25
@@ -271,7 +371,9 @@ class _County:
         self.chronic = present & (rng.random((H, M)) < chronic_p)
         self.serious = present & (rng.random((H, M)) < np.where(self.exited[:, None], 0.025, 0.01))
         dis = present & (rng.random((H, M)) < np.where(self.exited[:, None], 0.085, 0.05))
-        self.disability = np.where(dis, rng.choice([1, 2, 3, 4], (H, M), p=[.15, .25, .3, .3]), 0)
+        self.disability = np.where(
+            dis, rng.choice([1, 2, 3, 4], (H, M), p=[0.15, 0.25, 0.3, 0.3]), 0
+        )
         self.track = rng.choice(3, (H, M), p=[0.25, 0.45, 0.30])
         self.dropout = np.zeros((H, M), bool)
         # work: 0 none/farm, 1 migrant, 2 local, 3 workshop, 4 public-welfare job
@@ -352,36 +454,50 @@ class _County:
         price = _price_index(year)
         base = np.select(
             [ind == 0, ind == 1, ind == 2, ind == 3, ind == 4, ind == 5],
-            [self.land * 1200 * price, self.land * 800 + 3200, np.full(H, 10000.0),
-             np.full(H, 12000.0), np.full(H, 12500.0), np.full(H, 10500.0)],
+            [
+                self.land * 1200 * price,
+                self.land * 800 + 3200,
+                np.full(H, 10000.0),
+                np.full(H, 12000.0),
+                np.full(H, 12500.0),
+                np.full(H, 10500.0),
+            ],
             self.land * 500,
         )
         bi = 1.07 ** (year - 2020)
-        self.business = (base * bi * self.bus_factor * self.bus_shock
-                         * rng.lognormal(0, 0.18, H) * (agg["n_labour_full"] + agg["n_labour_weak"] > 0)
-                         + base * bi * 0.15 * (agg["n_labour_full"] + agg["n_labour_weak"] == 0))
-        self.property = (np.where(self.village_poor[self.village] & (year >= 2017), 300.0, 80.0)
-                         * rng.lognormal(0, 0.4, H) * 1.04 ** (year - 2020))
+        self.business = base * bi * self.bus_factor * self.bus_shock * rng.lognormal(0, 0.18, H) * (
+            agg["n_labour_full"] + agg["n_labour_weak"] > 0
+        ) + base * bi * 0.15 * (agg["n_labour_full"] + agg["n_labour_weak"] == 0)
+        self.property = (
+            np.where(self.village_poor[self.village] & (year >= 2017), 300.0, 80.0)
+            * rng.lognormal(0, 0.4, H)
+            * 1.04 ** (year - 2020)
+        )
         pension = 1400 * 1.04 ** (year - 2020)
         size = np.maximum(agg["hh_size"], 1)
         self.transfer = (
             (self.age >= 60).sum(1) * pension
             + self.dibao * size * 2100 * 1.05 ** (year - 2020)
-            + agg["n_severe_disabled"] * 1300 + (agg["n_disabled"] - agg["n_severe_disabled"]) * 600
+            + agg["n_severe_disabled"] * 1300
+            + (agg["n_disabled"] - agg["n_severe_disabled"]) * 600
             + self.land * 110
             + np.where(self.exited, 6800.0, 1500.0) * rng.lognormal(0, 0.3, H)
             + (agg["n_students_senior"] + agg["n_students_tertiary"]) * 2500 * self.exited
         )
         chronic_cost = (self.chronic & (self.age >= 0)).sum(1) * rng.uniform(1200, 3500, H)
         serious_cost = (self.serious & (self.age >= 0)).sum(1) * rng.lognormal(np.log(7000), 0.5, H)
-        self.oop = (chronic_cost + serious_cost + self.event_oop
-                    + size * rng.exponential(250, H)) * 1.03 ** (year - 2020)
-        self.edu_spend = (agg["n_students_senior"] * rng.uniform(3000, 6000, H)
-                          + agg["n_students_tertiary"] * rng.uniform(8000, 15000, H)
-                          + agg["n_students_compulsory"] * 300.0)
+        self.oop = (
+            chronic_cost + serious_cost + self.event_oop + size * rng.exponential(250, H)
+        ) * 1.03 ** (year - 2020)
+        self.edu_spend = (
+            agg["n_students_senior"] * rng.uniform(3000, 6000, H)
+            + agg["n_students_tertiary"] * rng.uniform(8000, 15000, H)
+            + agg["n_students_compulsory"] * 300.0
+        )
 
-    def _rescale(self, target_pc: np.ndarray, mask: np.ndarray, size: np.ndarray,
-                 persistence: float) -> None:
+    def _rescale(
+        self, target_pc: np.ndarray, mask: np.ndarray, size: np.ndarray, persistence: float
+    ) -> None:
         """Scale market income so per-capita income equals target_pc where mask is set."""
         if not mask.any():
             return
@@ -439,10 +555,16 @@ def simulate(config: SimulationConfig | None = None) -> Simulation:
             break
         x = _observables(c, year, active, agg, pc, line)
         draw = _hazards(c, year, x, active)
-        oracle_rows.append(pd.DataFrame({
-            "hh_id": _hh_ids(np.flatnonzero(active)), "year": year,
-            "p_relapse": draw["p_relapse"][active], "p_identified": draw["p_identified"][active],
-        }))
+        oracle_rows.append(
+            pd.DataFrame(
+                {
+                    "hh_id": _hh_ids(np.flatnonzero(active)),
+                    "year": year,
+                    "p_relapse": draw["p_relapse"][active],
+                    "p_identified": draw["p_identified"][active],
+                }
+            )
+        )
         agg = _advance(c, year, draw, active, agg)
     panel = pd.concat(rows, ignore_index=True)
     panel = _typed(panel)
@@ -457,7 +579,9 @@ def _hh_ids(idx: np.ndarray) -> np.ndarray:
     return np.char.add("H", np.char.zfill(idx.astype(str), 6))
 
 
-def _start_new_households(c: _County, year: int, active: np.ndarray, agg: dict, line: float) -> None:
+def _start_new_households(
+    c: _County, year: int, active: np.ndarray, agg: dict, line: float
+) -> None:
     """A household enters the panel in its exit year with an income drawn around the line."""
     new = active & ~c.initialised
     if not new.any():
@@ -480,8 +604,9 @@ def _update_village_year(c: _County, year: int) -> None:
         c.coll_income[c.village_poor] = np.maximum(c.coll_income[c.village_poor], 4.0)
 
 
-def _observables(c: _County, year: int, active: np.ndarray, agg: dict, pc: np.ndarray,
-                 line: float) -> dict[str, np.ndarray]:
+def _observables(
+    c: _County, year: int, active: np.ndarray, agg: dict, pc: np.ndarray, line: float
+) -> dict[str, np.ndarray]:
     """What the panel shows at t, in the form the hazard uses (all derivable from panel rows)."""
     hist = np.stack([c.pc_hist.get(y, np.full(c.H, np.nan)) for y in (year - 2, year - 1, year)])
     n_hist = np.isfinite(hist).sum(0)
@@ -496,7 +621,9 @@ def _observables(c: _County, year: int, active: np.ndarray, agg: dict, pc: np.nd
     total = pc * agg["hh_size"]
     labour = agg["n_labour_full"] + agg["n_labour_weak"]
     dependants = agg["n_children_u16"] + agg["n_elderly_65p"]
-    vil_mon = np.bincount(c.village, weights=active & (c.mon_status == 1), minlength=len(c.village_poor))
+    vil_mon = np.bincount(
+        c.village, weights=active & (c.mon_status == 1), minlength=len(c.village_poor)
+    )
     vil_n = np.bincount(c.village, weights=active, minlength=len(c.village_poor))
     srcs = np.stack([c.wage, c.business, c.property, c.transfer]) / np.maximum(np.abs(total), 1)
     return {
@@ -523,12 +650,15 @@ def _hazards(c: _County, year: int, x: dict, active: np.ndarray) -> dict[str, np
     total = np.maximum(np.nan_to_num(c.pc_hist[year]) * x["hh_size"], 1)
     eta = (
         -2.8 * np.log(np.maximum(ratio, 1.0))
-        + 1.3 * x["cv"] - 1.6 * x["slope"]
-        + 0.75 * (x["n_serious_ill"] >= 1) + 0.25 * np.clip(x["n_serious_ill"] - 1, 0, 2)
+        + 1.3 * x["cv"]
+        - 1.6 * x["slope"]
+        + 0.75 * (x["n_serious_ill"] >= 1)
+        + 0.25 * np.clip(x["n_serious_ill"] - 1, 0, 2)
         + 0.9 * np.minimum(x["oop_share"], 1.5)
         + 0.2 * np.minimum(x["n_chronic_ill"], 3)
         + 0.55 * (x["n_severe_disabled"] >= 1)
-        + 0.45 * (x["head_age"] >= 60) + 0.55 * (x["labour"] == 0)
+        + 0.45 * (x["head_age"] >= 60)
+        + 0.55 * (x["labour"] == 0)
         + 0.18 * np.minimum(x["dependency"], 4)
         + 0.45 * np.minimum(x["n_students_senior"] + x["n_students_tertiary"], 3)
         + 0.3 * np.minimum(x["n_entering_senior"], 2)
@@ -536,40 +666,62 @@ def _hazards(c: _County, year: int, x: dict, active: np.ndarray) -> dict[str, np
         + 0.5 * c.disaster_now[c.village]
         + 0.35 * x["single_earner"]
         + 2.0 * x["neigh_mon"]
-        - 0.55 * c.pw_job - 0.35 * c.workshop - 0.35 * c.skills - 0.4 * x["diversified"]
+        - 0.55 * c.pw_job
+        - 0.35 * c.workshop
+        - 0.35 * c.skills
+        - 0.4 * x["diversified"]
         - 0.18 * (c.motivation - 3)
         - 0.45 * (c.mon_status == 1)
         + 0.35 * (x["years_since_exit"] <= 2)
-        + 0.3 * c.relocated + 0.35 * ~c.housing_safe + 0.25 * ~_water_safe(c, year)
+        + 0.3 * c.relocated
+        + 0.35 * ~c.housing_safe
+        + 0.25 * ~_water_safe(c, year)
         - 0.3 * ~c.exited
     )
     # household events next year: probabilities from observables, shifts of the hazard if they occur
     adults = c.age >= 18
-    mean_adult = np.where(adults.any(1), (c.age * adults).sum(1) / np.maximum(adults.sum(1), 1), 40.0)
+    mean_adult = np.where(
+        adults.any(1), (c.age * adults).sum(1) / np.maximum(adults.sum(1), 1), 40.0
+    )
     unemp_rate = {2019: 0.28, 2020: 0.13}.get(year, 0.09)
     has_mig = x["n_migrant_workers"] > 0
-    pi = np.stack([
-        np.zeros(H),
-        _sigmoid(-4.0 + 0.035 * (mean_adult - 40) + 0.45 * (x["n_chronic_ill"] > 0)),
-        np.full(H, 0.008),
-        np.where(x["labour"] > 0, 0.004, 0.0),
-        np.where(has_mig, unemp_rate, 0.0),
-        np.where(c.industry < 6, 0.03 * (1 + 3 * max(0.0, 1.0 - _price_index(year))), 0.0),
-    ], axis=1)
+    pi = np.stack(
+        [
+            np.zeros(H),
+            _sigmoid(-4.0 + 0.035 * (mean_adult - 40) + 0.45 * (x["n_chronic_ill"] > 0)),
+            np.full(H, 0.008),
+            np.where(x["labour"] > 0, 0.004, 0.0),
+            np.where(has_mig, unemp_rate, 0.0),
+            np.where(c.industry < 6, 0.03 * (1 + 3 * max(0.0, 1.0 - _price_index(year))), 0.0),
+        ],
+        axis=1,
+    )
     pi[:, 0] = 1 - pi[:, 1:].sum(1)
     bus_exposure = np.clip(np.maximum(c.business, 0) / total, 0, 1)
-    gamma = np.stack([
-        np.zeros(H), np.full(H, 1.7), np.full(H, 1.3), np.full(H, 1.9),
-        0.6 + 1.4 * (c.wage / total).clip(0, 1),
-        0.4 + 2.2 * bus_exposure,
-    ], axis=1)
+    gamma = np.stack(
+        [
+            np.zeros(H),
+            np.full(H, 1.7),
+            np.full(H, 1.3),
+            np.full(H, 1.9),
+            0.6 + 1.4 * (c.wage / total).clip(0, 1),
+            0.4 + 2.2 * bus_exposure,
+        ],
+        axis=1,
+    )
     q = np.where(c.village_flood, 0.12, 0.04)[c.village]
     farm = c.industry != 3
     delta = np.where(farm, 0.3 + 2.0 * bus_exposure, 0.1)
 
     # below-line households: persistence below the line
-    eta_below = (-0.9 + 3.0 * np.log(1 / np.clip(ratio, 0.05, 1.0)) + 0.5 * (x["labour"] == 0)
-                 - 0.6 * (c.mon_status == 1) + 0.4 * c.dibao + 0.5 * x["oop_share"].clip(0, 1))
+    eta_below = (
+        -0.9
+        + 3.0 * np.log(1 / np.clip(ratio, 0.05, 1.0))
+        + 0.5 * (x["labour"] == 0)
+        - 0.6 * (c.mon_status == 1)
+        + 0.4 * c.dibao
+        + 0.5 * x["oop_share"].clip(0, 1)
+    )
 
     def prob_b(a: float, d: int) -> np.ndarray:  # (H, K): P(B | event, disaster)
         base = np.where(at_risk, a + eta, eta_below)[:, None]
@@ -609,8 +761,13 @@ def _hazards(c: _County, year: int, x: dict, active: np.ndarray) -> dict[str, np
     g0_draw = np.where(d == 1, g01[np.arange(H), ev], g00[np.arange(H), ev])
     ident = eligible & (rng.random(H) < np.where(b, g1, g0_draw))
     return {
-        "p_relapse": np.where(at_risk, p_b, 0.0), "p_identified": p_i, "event": ev,
-        "disaster_v": dis_v, "below": b, "identified": ident, "bus_exposure": bus_exposure,
+        "p_relapse": np.where(at_risk, p_b, 0.0),
+        "p_identified": p_i,
+        "event": ev,
+        "disaster_v": dis_v,
+        "below": b,
+        "identified": ident,
+        "bus_exposure": bus_exposure,
     }
 
 
@@ -630,7 +787,14 @@ def _advance(c: _County, year: int, draw: dict, active: np.ndarray, agg: dict) -
     mort = np.exp(-9.8 + 0.088 * c.age.astype(float)) * (1 + 2 * c.serious)
     in_panel = active[:, None]  # before its exit year a household only ages and grows
     die = present & in_panel & (rng.random((H, M)) < mort)
-    leave = present & in_panel & (c.age >= 22) & (c.age <= 32) & (np.arange(M) >= 2) & (rng.random((H, M)) < 0.04)
+    leave = (
+        present
+        & in_panel
+        & (c.age >= 22)
+        & (c.age <= 32)
+        & (np.arange(M) >= 2)
+        & (rng.random((H, M)) < 0.04)
+    )
     gone = die | leave
     c.age[gone] = -1
     for arr in (c.chronic, c.serious, c.dropout):
@@ -665,8 +829,10 @@ def _advance(c: _County, year: int, draw: dict, active: np.ndarray, agg: dict) -
     c.event_oop[ill] = rng.lognormal(np.log(16000), 0.45, ill.sum())
     dis = ev == 2
     c.disability[dis, pick[dis]] = rng.choice([1, 2, 3, 4], dis.sum(), p=[0.15, 0.25, 0.3, 0.3])
-    c.work[dis & np.isin(c.disability[np.arange(H), pick], [1, 2]), pick[dis & np.isin(
-        c.disability[np.arange(H), pick], [1, 2])]] = 0
+    c.work[
+        dis & np.isin(c.disability[np.arange(H), pick], [1, 2]),
+        pick[dis & np.isin(c.disability[np.arange(H), pick], [1, 2])],
+    ] = 0
     full, weak = c._labour()
     workers = full | weak
     wpick = _pick_member(rng, workers, weight=np.ones((H, M)))
@@ -704,8 +870,11 @@ def _advance(c: _County, year: int, draw: dict, active: np.ndarray, agg: dict) -
     labour2 = agg2["n_labour_full"] + agg2["n_labour_weak"]
     c.pw_job &= labour2 > 0
     no_lab = labour2 == 0
-    c.dibao = np.where(c.dibao, rng.random(H) > 0.1, (no_lab | (agg2["n_severe_disabled"] > 0))
-                       & (rng.random(H) < 0.35))
+    c.dibao = np.where(
+        c.dibao,
+        rng.random(H) > 0.1,
+        (no_lab | (agg2["n_severe_disabled"] > 0)) & (rng.random(H) < 0.35),
+    )
 
     # incomes for t+1, made to agree with B
     c._natural_income(nxt, agg2)
@@ -717,8 +886,7 @@ def _advance(c: _County, year: int, draw: dict, active: np.ndarray, agg: dict) -
     u_above = 1.003 + 0.3 * rng.beta(1.2, 3.0, H)
     force_down = alive & b & (pc_nat >= line)
     force_up = alive & ~b & (pc_nat < line)
-    target = np.where(force_down, line * np.minimum(u_below, pc_nat / line * 0.999),
-                      line * u_above)
+    target = np.where(force_down, line * np.minimum(u_below, pc_nat / line * 0.999), line * u_above)
     c._rescale(target, force_down | force_up, size, persistence=0.5)
     fix = alive & ((c.pc(size) < line) != b)  # rescaling could not reach the target exactly
     if fix.any():
@@ -740,18 +908,37 @@ def _advance(c: _County, year: int, draw: dict, active: np.ndarray, agg: dict) -
     return agg2
 
 
-RISK_LEVELS = ["none", "illness", "disability", "schooling", "disaster", "accident", "labour",
-               "employment", "industry", "housing", "water", "income", "other"]
+RISK_LEVELS = [
+    "none",
+    "illness",
+    "disability",
+    "schooling",
+    "disaster",
+    "accident",
+    "labour",
+    "employment",
+    "industry",
+    "housing",
+    "water",
+    "income",
+    "other",
+]
 
 
 def _risk_code(c: _County, ev: np.ndarray, agg: dict) -> np.ndarray:
     idx = {k: i for i, k in enumerate(RISK_LEVELS)}
-    by_event = np.array([0, idx["illness"], idx["disability"], idx["accident"], idx["employment"],
-                         idx["industry"]])
+    by_event = np.array(
+        [0, idx["illness"], idx["disability"], idx["accident"], idx["employment"], idx["industry"]]
+    )
     labour = agg["n_labour_full"] + agg["n_labour_weak"]
     fallback = np.select(
-        [labour == 0, agg["n_students_senior"] + agg["n_students_tertiary"] > 0,
-         c.disaster_now[c.village], ~c.housing_safe, agg["n_serious_ill"] > 0],
+        [
+            labour == 0,
+            agg["n_students_senior"] + agg["n_students_tertiary"] > 0,
+            c.disaster_now[c.village],
+            ~c.housing_safe,
+            agg["n_serious_ill"] > 0,
+        ],
         [idx["labour"], idx["schooling"], idx["disaster"], idx["housing"], idx["illness"]],
         idx["income"],
     )
@@ -796,8 +983,9 @@ def _assign_jobs(c: _County, agg: dict, share_pw: float, share_ws: float) -> Non
         c.workshop[chosen] = True
 
 
-def _rows(c: _County, year: int, active: np.ndarray, agg: dict, pc: np.ndarray,
-          line: float) -> pd.DataFrame:
+def _rows(
+    c: _County, year: int, active: np.ndarray, agg: dict, pc: np.ndarray, line: float
+) -> pd.DataFrame:
     idx = np.flatnonzero(active)
     v = c.village[idx]
     cats = {col.name: col.levels for col in PANEL_COLUMNS if col.dtype == "category"}
@@ -813,31 +1001,58 @@ def _rows(c: _County, year: int, active: np.ndarray, agg: dict, pc: np.ndarray,
         "head_sex": np.where(c.female[idx, 0], "female", "male"),
         "head_ethnicity": np.array(cats["head_ethnicity"])[c.ethnicity[idx]],
         "head_education": np.array(cats["head_education"])[c.head_edu[idx]],
-        **{k: agg[k][idx] for k in (
-            "head_age", "hh_size", "n_children_u16", "n_elderly_65p", "n_labour_full",
-            "n_labour_weak", "n_chronic_ill", "n_serious_ill", "n_disabled", "n_severe_disabled",
-            "n_students_compulsory", "n_students_senior", "n_students_tertiary", "n_dropout",
-            "n_migrant_workers", "n_local_workers")},
-        "inc_wage": c.wage[idx], "inc_business": c.business[idx],
-        "inc_property": c.property[idx], "inc_transfer": c.transfer[idx],
-        "net_income_pc": pc[idx], "oop_medical": c.oop[idx], "edu_spend": c.edu_spend[idx],
+        **{
+            k: agg[k][idx]
+            for k in (
+                "head_age",
+                "hh_size",
+                "n_children_u16",
+                "n_elderly_65p",
+                "n_labour_full",
+                "n_labour_weak",
+                "n_chronic_ill",
+                "n_serious_ill",
+                "n_disabled",
+                "n_severe_disabled",
+                "n_students_compulsory",
+                "n_students_senior",
+                "n_students_tertiary",
+                "n_dropout",
+                "n_migrant_workers",
+                "n_local_workers",
+            )
+        },
+        "inc_wage": c.wage[idx],
+        "inc_business": c.business[idx],
+        "inc_property": c.property[idx],
+        "inc_transfer": c.transfer[idx],
+        "net_income_pc": pc[idx],
+        "oop_medical": c.oop[idx],
+        "edu_spend": c.edu_spend[idx],
         "work_months": c.months[idx].round().astype(int),
-        "has_public_welfare_job": c.pw_job[idx], "has_workshop_job": c.workshop[idx],
+        "has_public_welfare_job": c.pw_job[idx],
+        "has_workshop_job": c.workshop[idx],
         "skills_training": c.skills[idx],
         "main_industry": np.array(cats["main_industry"])[c.industry[idx]],
         "industry_support": c.industry_support[idx],
-        "cultivated_land_mu": c.land[idx].round(1), "microcredit": c.microcredit[idx],
-        "all_insured": c.insured[idx], "housing_safe": c.housing_safe[idx],
-        "water_safe": _water_safe(c, year)[idx], "water_centralised": water_central[idx],
-        "dibao": c.dibao[idx], "motivation_score": c.motivation[idx],
-        "is_former_poor_village": c.village_poor[v], "village_flood_prone": c.village_flood[v],
+        "cultivated_land_mu": c.land[idx].round(1),
+        "microcredit": c.microcredit[idx],
+        "all_insured": c.insured[idx],
+        "housing_safe": c.housing_safe[idx],
+        "water_safe": _water_safe(c, year)[idx],
+        "water_centralised": water_central[idx],
+        "dibao": c.dibao[idx],
+        "motivation_score": c.motivation[idx],
+        "is_former_poor_village": c.village_poor[v],
+        "village_flood_prone": c.village_flood[v],
         "village_disaster": c.disaster_now[v],
         "village_collective_income": c.coll_income[v].round(2),
         "sugarcane_price_index": _price_index(year),
         "monitor_line": line,
         "is_monitored": c.mon_status[idx] == 1,
         "monitor_category": np.array(cats["monitor_category"])[
-            np.where(c.mon_status[idx] == 1, c.mon_category[idx], 0)],
+            np.where(c.mon_status[idx] == 1, c.mon_category[idx], 0)
+        ],
         "risk_type": np.array(RISK_LEVELS)[np.where(c.mon_status[idx] == 1, c.mon_risk[idx], 0)],
         "risk_eliminated": c.mon_status[idx] == 2,
     }
@@ -858,8 +1073,11 @@ def _typed(panel: pd.DataFrame) -> pd.DataFrame:
 def write_simulation(sim: Simulation, out: Path) -> dict[str, Path]:
     """Write panel, oracle and data card into `out`, each file atomically."""
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"panel": out / "panel.parquet", "oracle": out / "oracle.parquet",
-             "datacard": out / "DATACARD.md"}
+    paths = {
+        "panel": out / "panel.parquet",
+        "oracle": out / "oracle.parquet",
+        "datacard": out / "DATACARD.md",
+    }
     write_parquet(sim.panel, paths["panel"])
     write_parquet(sim.oracle, paths["oracle"])
     write_text(datacard(sim), paths["datacard"])
@@ -905,14 +1123,26 @@ def datacard(sim: Simulation) -> str:
         "|---|---|---|",
     ]
     for y in range(cfg.first_year, cfg.last_year + 1):
-        basis = ("1.5 x national standard " + str(NATIONAL_STANDARD[y]) if y in NATIONAL_STANDARD
-                 else "ASSUMPTION (Guangxi not published; see domain.md C1)")
+        basis = (
+            "1.5 x national standard " + str(NATIONAL_STANDARD[y])
+            if y in NATIONAL_STANDARD
+            else "ASSUMPTION (Guangxi not published; see domain.md C1)"
+        )
         lines.append(f"| {y} | {monitor_line(y):,.0f} | {basis} |")
-    lines += ["", "## Risk mechanisms", "", "| mechanism | risk type | how it acts | source |",
-              "|---|---|---|---|"]
+    lines += [
+        "",
+        "## Risk mechanisms",
+        "",
+        "| mechanism | risk type | how it acts | source |",
+        "|---|---|---|---|",
+    ]
     lines += [f"| {m} | {rt} | {how} | {src} |" for m, rt, how, src in MECHANISMS]
     lines += ["", "## Calibration targets", "", "| quantity | target | source |", "|---|---|---|"]
     lines += [f"| {q} | {t} | {s} |" for q, t, s in CALIBRATION]
-    lines += ["", "Sources S1-S39 are listed in the project's domain research (domain.md, "
-              "section a). Figures marked ASSUMPTION are tunable parameters, not facts.", ""]
+    lines += [
+        "",
+        "Sources S1-S39 are listed in the project's domain research (domain.md, "
+        "section a). Figures marked ASSUMPTION are tunable parameters, not facts.",
+        "",
+    ]
     return "\n".join(lines)

@@ -53,8 +53,14 @@ def panel_schema(columns: list[Column] | None = None) -> pa.DataFrameSchema:
         if c.categories:
             checks.append(pa.Check.isin(c.levels, error=f"one of {', '.join(c.levels)}"))
         if c.dtype == "float":
-            checks.append(pa.Check(lambda s: np.isfinite(s), element_wise=False,
-                                   ignore_na=True, error="finite number"))
+            checks.append(
+                pa.Check(
+                    lambda s: np.isfinite(s),
+                    element_wise=False,
+                    ignore_na=True,
+                    error="finite number",
+                )
+            )
         if c.dtype == "string":
             checks.append(pa.Check.str_length(min_value=1, error="not empty"))
         schema_cols[c.name] = pa.Column(None, checks=checks, nullable=c.nullable)
@@ -78,14 +84,18 @@ class ValidationResult:
         if self.ok:
             return f"valid: {len(self.valid):,} rows"
         n_bad = len(self.quarantined)
-        lines = [f"invalid: {n_bad:,} of {n_bad + len(self.valid):,} rows "
-                 f"({len(self.errors):,} failures)"]
+        lines = [
+            f"invalid: {n_bad:,} of {n_bad + len(self.valid):,} rows "
+            f"({len(self.errors):,} failures)"
+        ]
         by_rule = self.errors.groupby(["column", "rule"]).size().sort_values(ascending=False)
         lines += [f"  {col}: {rule} - {n:,} rows" for (col, rule), n in by_rule.items()]
         lines.append("first failures (row, hh_id, year, column, rule, value):")
         for r in self.errors.head(limit).itertuples(index=False):
-            lines.append(f"  row {r.row}: hh_id={r.hh_id} year={r.year} {r.column}: "
-                         f"{r.rule} (got {r.value!r})")
+            lines.append(
+                f"  row {r.row}: hh_id={r.hh_id} year={r.year} {r.column}: "
+                f"{r.rule} (got {r.value!r})"
+            )
         if len(self.errors) > limit:
             lines.append(f"  ... and {len(self.errors) - limit:,} more")
         return "\n".join(lines)
@@ -107,19 +117,26 @@ def validate_panel(df: pd.DataFrame, columns: list[Column] | None = None) -> Val
     errors += _consistency(coerced)
     err = pd.DataFrame(errors, columns=["row", "column", "rule", "value"])
     err["row"] = err["row"].astype(int)
-    err = err.sort_values(["row", "column"], kind="stable").drop_duplicates(["row", "column", "rule"])
+    err = err.sort_values(["row", "column"], kind="stable").drop_duplicates(
+        ["row", "column", "rule"]
+    )
     keys = raw.loc[err["row"], ["hh_id", "year"]].reset_index(drop=True)
-    err.insert(1, "hh_id", keys["hh_id"].astype(str).to_numpy())
-    err.insert(2, "year", keys["year"].astype(str).to_numpy())
+    for pos, key in enumerate(["hh_id", "year"], start=1):
+        shown = keys[key].astype(object).where(keys[key].notna(), "(missing)").astype(str)
+        err.insert(pos, key, shown.to_numpy())
     bad = np.zeros(len(raw), bool)
     bad[err["row"].to_numpy()] = True
-    reasons = (err.assign(text=err["column"] + ": " + err["rule"])
-               .groupby("row")["text"].agg("; ".join))
+    reasons = (
+        err.assign(text=err["column"] + ": " + err["rule"]).groupby("row")["text"].agg("; ".join)
+    )
     quarantined = raw[bad].copy()
     quarantined["reasons"] = reasons.reindex(np.flatnonzero(bad)).to_numpy()
     valid = cast_to_catalogue(coerced[~bad], cols).reset_index(drop=True)
-    return ValidationResult(valid=valid, quarantined=quarantined.reset_index(drop=True),
-                            errors=err.reset_index(drop=True))
+    return ValidationResult(
+        valid=valid,
+        quarantined=quarantined.reset_index(drop=True),
+        errors=err.reset_index(drop=True),
+    )
 
 
 def _coerce(raw: pd.DataFrame, cols: list[Column]) -> tuple[pd.DataFrame, list[tuple]]:
@@ -138,11 +155,13 @@ def _coerce(raw: pd.DataFrame, cols: list[Column]) -> tuple[pd.DataFrame, list[t
             parsed = s.astype("object").where(s.notna(), None)
             parsed = parsed.map(lambda v: v if v is None else str(v).strip())
         wrong = s.notna() & pd.isna(parsed)
-        errors += [(i, c.name, f"wrong type: expected {c.dtype}", s.iloc[i])
-                   for i in np.flatnonzero(wrong)]
+        errors += [
+            (i, c.name, f"wrong type: expected {c.dtype}", s.iloc[i]) for i in np.flatnonzero(wrong)
+        ]
         if not c.nullable:
-            errors += [(i, c.name, "required: missing or NaN", s.iloc[i])
-                       for i in np.flatnonzero(s.isna())]
+            errors += [
+                (i, c.name, "required: missing or NaN", s.iloc[i]) for i in np.flatnonzero(s.isna())
+            ]
         out[c.name] = parsed
     return pd.DataFrame(out), errors
 
@@ -170,33 +189,51 @@ def _schema_failures(df: pd.DataFrame, cols: list[Column]) -> list[tuple]:
     except pa.errors.SchemaErrors as exc:
         fc = exc.failure_cases
         fc = fc[fc["index"].notna() & fc["column"].notna()]
-        return [(int(r.index), r.column, r.check, r.failure_case)
-                for r in fc.itertuples(index=False)
-                if not (pd.isna(r.failure_case) and r.check.startswith("not_nullable"))]
+        return [
+            (int(r.index), r.column, r.check, r.failure_case)
+            for r in fc.itertuples(index=False)
+            if not (pd.isna(r.failure_case) and r.check.startswith("not_nullable"))
+        ]
     return []
 
 
 def _duplicate_keys(df: pd.DataFrame) -> list[tuple]:
     dup = df.duplicated(KEY, keep=False) & df[KEY].notna().all(axis=1)
-    return [(i, "hh_id", "duplicate (hh_id, year)", f"{df['hh_id'].iloc[i]}/{df['year'].iloc[i]}")
-            for i in np.flatnonzero(dup)]
+    return [
+        (i, "hh_id", "duplicate (hh_id, year)", f"{df['hh_id'].iloc[i]}/{df['year'].iloc[i]}")
+        for i in np.flatnonzero(dup)
+    ]
 
 
 def _consistency(df: pd.DataFrame) -> list[tuple]:
     """Rules across columns: members cannot exceed the household; income must add up."""
     errors: list[tuple] = []
     size = df["hh_size"]
-    for name in ("n_children_u16", "n_elderly_65p", "n_labour_full", "n_chronic_ill",
-                 "n_serious_ill", "n_disabled"):
+    for name in (
+        "n_children_u16",
+        "n_elderly_65p",
+        "n_labour_full",
+        "n_chronic_ill",
+        "n_serious_ill",
+        "n_disabled",
+    ):
         bad = (df[name] > size).fillna(False)
-        errors += [(i, name, "cannot exceed hh_size", df[name].iloc[i]) for i in np.flatnonzero(bad)]
+        errors += [
+            (i, name, "cannot exceed hh_size", df[name].iloc[i]) for i in np.flatnonzero(bad)
+        ]
     bad = (df["n_severe_disabled"] > df["n_disabled"]).fillna(False)
-    errors += [(i, "n_severe_disabled", "cannot exceed n_disabled", df["n_severe_disabled"].iloc[i])
-               for i in np.flatnonzero(bad)]
-    total = df[["inc_wage", "inc_business", "inc_property", "inc_transfer"]].sum(axis=1, min_count=4)
+    errors += [
+        (i, "n_severe_disabled", "cannot exceed n_disabled", df["n_severe_disabled"].iloc[i])
+        for i in np.flatnonzero(bad)
+    ]
+    total = df[["inc_wage", "inc_business", "inc_property", "inc_transfer"]].sum(
+        axis=1, min_count=4
+    )
     implied = total / size.where(size > 0)
     gap = (implied - df["net_income_pc"]).abs()
     bad = (gap > np.maximum(1.0, 0.005 * df["net_income_pc"].abs())).fillna(False)
-    errors += [(i, "net_income_pc", "must equal income components / hh_size",
-                df["net_income_pc"].iloc[i]) for i in np.flatnonzero(bad)]
+    errors += [
+        (i, "net_income_pc", "must equal income components / hh_size", df["net_income_pc"].iloc[i])
+        for i in np.flatnonzero(bad)
+    ]
     return errors

@@ -1,0 +1,132 @@
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from riskmodel.catalogue import PANEL_COLUMNS
+from riskmodel.labels import add_labels
+from riskmodel.realism import realism_checks
+from riskmodel.simulate import SimulationConfig, monitor_line, simulate
+
+
+def test_same_seed_gives_identical_panel_and_oracle(small_county):
+    again = simulate(SimulationConfig(seed=3, households=600))
+
+    pd.testing.assert_frame_equal(again.panel, small_county.panel)
+    pd.testing.assert_frame_equal(again.oracle, small_county.oracle)
+
+
+def test_another_seed_gives_another_county(small_county):
+    other = simulate(SimulationConfig(seed=4, households=600))
+
+    assert not other.panel["net_income_pc"].equals(small_county.panel["net_income_pc"])
+
+
+def test_panel_has_catalogue_columns_in_order_and_unique_keys(small_county):
+    panel = small_county.panel
+
+    assert list(panel.columns) == [c.name for c in PANEL_COLUMNS]
+    assert not panel.duplicated(["hh_id", "year"]).any()
+    assert panel["year"].min() == 2014 and panel["year"].max() == 2025
+
+
+@pytest.mark.parametrize(
+    ("year", "line"), [(2014, 4200), (2019, 5620), (2020, 6000), (2022, 6500), (2025, 7800)]
+)
+def test_monitor_line_follows_documented_series(year, line):
+    assert monitor_line(year) == line
+
+
+def test_panel_carries_the_line_of_its_year(small_county):
+    p = small_county.panel
+
+    assert (p["monitor_line"] == p["year"].map(monitor_line)).all()
+
+
+def test_income_per_capita_is_the_sum_of_components_over_size(small_county):
+    p = small_county.panel
+    total = p[["inc_wage", "inc_business", "inc_property", "inc_transfer"]].sum(axis=1)
+
+    np.testing.assert_allclose(total / p["hh_size"], p["net_income_pc"], rtol=1e-9)
+
+
+def test_exited_households_enter_in_their_exit_year(small_county):
+    p = small_county.panel
+    first = (
+        p[p["household_type"] == "exited"]
+        .groupby("hh_id")
+        .agg(first=("year", "min"), exit_year=("exit_year", "first"))
+    )
+
+    assert (first["first"] == first["exit_year"].clip(lower=2014)).all()
+
+
+def test_nobody_is_monitored_before_2020(small_county):
+    p = small_county.panel
+
+    assert not p.loc[p["year"] < 2020, "is_monitored"].any()
+    assert p.loc[p["year"] >= 2020, "is_monitored"].any()
+
+
+def test_oracle_is_zero_where_the_label_cannot_be_positive(small_county):
+    lab = add_labels(small_county.panel).merge(small_county.oracle, on=["hh_id", "year"])
+    below_now = lab.merge(small_county.panel[["hh_id", "year", "net_income_pc", "monitor_line"]])
+    below_now = below_now["net_income_pc"] < below_now["monitor_line"]
+
+    assert (lab.loc[below_now.to_numpy(), "p_relapse"] == 0).all()
+    assert ((lab["p_relapse"] >= 0) & (lab["p_relapse"] <= 1)).all()
+
+
+def test_oracle_covers_exactly_the_rows_with_a_next_year(small_county):
+    lab = add_labels(small_county.panel)
+    labelled = lab.dropna(subset=["relapse"])[["hh_id", "year"]]
+    keys = small_county.oracle[["hh_id", "year"]]
+
+    merged = labelled.merge(keys, how="outer", indicator=True)
+    assert (merged["_merge"] != "left_only").all()
+
+
+def _decile_z_scores(sim, label: str, prob: str) -> np.ndarray:
+    lab = add_labels(sim.panel).merge(sim.oracle, on=["hh_id", "year"]).dropna(subset=[label])
+    lab = lab[lab[prob] > 0]
+    deciles = pd.qcut(lab[prob].rank(method="first"), 10, labels=False)
+    z = []
+    for _, g in lab.groupby(deciles):
+        p = g[prob].to_numpy()
+        observed = g[label].astype(float).sum()
+        z.append((observed - p.sum()) / np.sqrt((p * (1 - p)).sum()))
+    return np.array(z)
+
+
+@pytest.mark.parametrize(
+    ("label", "prob"), [("relapse", "p_relapse"), ("identified", "p_identified")]
+)
+def test_oracle_matches_observed_rates_in_every_decile(full_county, label, prob):
+    z = _decile_z_scores(full_county, label, prob)
+
+    # ten independent-ish z-scores: none beyond 3.5, and jointly chi-square with 10 dof
+    assert np.abs(z).max() < 3.5, z
+    assert stats.chi2.sf((z**2).sum(), df=10) > 0.001, z
+
+
+@pytest.mark.slow
+def test_default_county_meets_every_realism_target(full_county):
+    checks = realism_checks(full_county.panel, full_county.oracle)
+
+    missed = [(c.quantity, c.value) for c in checks if not c.ok]
+    assert missed == []
+
+
+@pytest.mark.slow
+def test_default_county_has_ningming_geography(full_county):
+    p = full_county.panel
+
+    assert p["township_id"].nunique() == 13
+    assert p["village_id"].nunique() == 162
+    assert p["hh_id"].nunique() >= 19_000
+    assert p.loc[p["household_type"] == "exited", "hh_id"].nunique() >= 19_000
+
+
+def test_config_rejects_impossible_county():
+    with pytest.raises(ValueError, match="last_year"):
+        simulate(SimulationConfig(first_year=2020, last_year=2020))
