@@ -34,7 +34,14 @@ def _friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
 
         try:
             return fn(*args, **kwargs)
-        except (UserError, PanelError, FileNotFoundError, ValueError, KeyError) as exc:
+        except (
+            UserError,
+            PanelError,
+            FileNotFoundError,
+            ValueError,
+            KeyError,
+            RuntimeError,
+        ) as exc:
             msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
             if isinstance(exc, ValidationError):
                 msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
@@ -151,6 +158,86 @@ def validate(
         f"quarantined {len(result.quarantined):,} rows -> {quarantine}; "
         f"{len(result.valid):,} valid rows -> {valid_path}"
     )
+
+
+TARGETS = [
+    ("test_roc_auc", "ROC-AUC"),
+    ("test_pr_auc", "PR-AUC"),
+    ("test_brier", "Brier"),
+    ("test_ece", "ECE"),
+    ("test_recall_at_10pct_village", "recall@10%/village"),
+    ("test_precision_at_10pct_village", "precision@10%/village"),
+]
+
+
+def metrics_frame(metrics: dict[str, float]):
+    """Ours and every baseline side by side, one row per model."""
+    import pandas as pd
+
+    rows = []
+    for name, prefix in [
+        ("LightGBM", ""),
+        ("oracle", "oracle_"),
+        ("official rule", "rule_"),
+        ("logistic regression", "logreg_"),
+        ("village past rate", "village_"),
+        ("monitoring carried", "carry_"),
+    ]:
+        if f"{prefix}test_roc_auc" in metrics:
+            rows.append(
+                {"model": name} | {label: f"{metrics[prefix + key]:.4f}" for key, label in TARGETS}
+            )
+    return pd.DataFrame(rows)
+
+
+@app.command()
+@_friendly
+def train(
+    config: Annotated[Path, typer.Option(help="run config (YAML)")] = Path(
+        "training/configs/default.yaml"
+    ),
+    data: Annotated[Path | None, typer.Option(help="folder with panel.parquet")] = None,
+    label: Annotated[str | None, typer.Option(help="relapse | identified")] = None,
+) -> None:
+    """Train, backtest and evaluate; log to MLflow; register a version aliased challenger."""
+    from riskmodel.config import load_train_config
+    from riskmodel.registry import train_and_register
+
+    cfg = load_train_config(config, data=data, label=label)
+    if not (cfg.data / "panel.parquet").exists():
+        raise UserError(f"no panel at {cfg.data}/panel.parquet; run `riskmodel simulate` first")
+    with console.status(f"training the {cfg.label} model on {cfg.data}"):
+        result, logged = train_and_register(cfg)
+    m = result.evaluation.metrics
+    _print_table(metrics_frame(m), f"test year {result.split.test_year}: ours vs baselines")
+    console.print(
+        "backtest ROC-AUC by year: "
+        + ", ".join(f"{r.year}: {r.roc_auc:.3f}" for r in result.backtest.itertuples())
+    )
+    console.print(
+        f"registered {cfg.registered_model} version {logged.version} as challenger "
+        f"(run {logged.run_id}); {result.info['total_seconds']:.0f} s"
+    )
+
+
+@app.command()
+@_friendly
+def promote(
+    config: Annotated[Path, typer.Option(help="run config (YAML), for the promotion rules")] = Path(
+        "training/configs/default.yaml"
+    ),
+) -> None:
+    """Move the champion alias to the challenger when it passes every promotion condition."""
+    from riskmodel.config import load_train_config
+    from riskmodel.registry import promote as run_promotion
+
+    decision = run_promotion(load_train_config(config))
+    for reason in decision.reasons:
+        (console if reason.startswith("ok") else err_console).print(reason)
+    if not decision.promoted:
+        err_console.print(f"[red]not promoted:[/red] version {decision.version} stays challenger")
+        raise typer.Exit(1)
+    console.print(f"version {decision.version} is now champion")
 
 
 def main() -> None:  # pragma: no cover

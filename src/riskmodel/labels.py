@@ -36,3 +36,13 @@ def add_labels(panel: pd.DataFrame) -> pd.DataFrame:
         },
         index=panel.index,
     )
+
+
+MONITORING_STARTED = 2020
+
+
+def first_label_year(label: str) -> int:
+    """The first year t for which a label is meaningful (identification began in 2020)."""
+    if label not in LABELS:
+        raise ValueError(f"unknown label {label!r}; expected one of {', '.join(LABELS)}")
+    return MONITORING_STARTED - 1 if label == "identified" else 0

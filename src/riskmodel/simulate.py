@@ -428,7 +428,7 @@ class _County:
             "n_dropout": (present & self.dropout & (a >= 6) & (a <= 15)).sum(1),
             "n_migrant_workers": (working & (self.work == 1)).sum(1),
             "n_local_workers": (working & (self.work >= 2)).sum(1),
-            "n_entering_senior": ((a == 15) & (self.track >= 1)).sum(1),
+            "n_children_15": (a == 15).sum(1),
             "head_age": np.maximum(a[:, 0], 16),
             "n_wage_workers": working.sum(1),
         }
@@ -511,8 +511,9 @@ class _County:
             arr[ok] *= k[ok]
         self.business[ok] = pos_bus[ok] * k[ok] + neg_bus[ok]
         kk = np.clip(k, 0.2, 5) ** persistence
-        self.wage_factor[ok] *= kk[ok]
-        self.bus_factor[ok] *= kk[ok]
+        w_ok, b_ok = ok & (self.wage > 0), ok & (pos_bus > 0)
+        self.wage_factor[w_ok] = np.clip(self.wage_factor[w_ok] * kk[w_ok], 0.25, 4.0)
+        self.bus_factor[b_ok] = np.clip(self.bus_factor[b_ok] * kk[b_ok], 0.1, 6.0)
         # no market income to scale (or transfers alone exceed the target): scale everything
         rest = mask & ~ok
         if rest.any():
@@ -661,7 +662,7 @@ def _hazards(c: _County, year: int, x: dict, active: np.ndarray) -> dict[str, np
         + 0.55 * (x["labour"] == 0)
         + 0.18 * np.minimum(x["dependency"], 4)
         + 0.45 * np.minimum(x["n_students_senior"] + x["n_students_tertiary"], 3)
-        + 0.3 * np.minimum(x["n_entering_senior"], 2)
+        + 0.3 * np.minimum(x["n_children_15"], 2)
         + 0.9 * x["transfer_share"]
         + 0.5 * c.disaster_now[c.village]
         + 0.35 * x["single_earner"]
@@ -679,16 +680,12 @@ def _hazards(c: _County, year: int, x: dict, active: np.ndarray) -> dict[str, np
         - 0.3 * ~c.exited
     )
     # household events next year: probabilities from observables, shifts of the hazard if they occur
-    adults = c.age >= 18
-    mean_adult = np.where(
-        adults.any(1), (c.age * adults).sum(1) / np.maximum(adults.sum(1), 1), 40.0
-    )
     unemp_rate = {2019: 0.28, 2020: 0.13}.get(year, 0.09)
     has_mig = x["n_migrant_workers"] > 0
     pi = np.stack(
         [
             np.zeros(H),
-            _sigmoid(-4.0 + 0.035 * (mean_adult - 40) + 0.45 * (x["n_chronic_ill"] > 0)),
+            _sigmoid(-4.0 + 0.035 * (x["head_age"] - 40) + 0.45 * (x["n_chronic_ill"] > 0)),
             np.full(H, 0.008),
             np.where(x["labour"] > 0, 0.004, 0.0),
             np.where(has_mig, unemp_rate, 0.0),
@@ -1018,6 +1015,7 @@ def _rows(
                 "n_students_senior",
                 "n_students_tertiary",
                 "n_dropout",
+                "n_children_15",
                 "n_migrant_workers",
                 "n_local_workers",
             )

@@ -1,0 +1,97 @@
+"""Configuration: training runs from YAML (validated, unknown keys refused); services from env."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_TRAIN_CONFIG = Path("training/configs/default.yaml")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LightGBMParams(_Strict):
+    learning_rate: float = Field(0.05, gt=0, le=1)
+    num_leaves: int = Field(7, ge=2, le=1024)
+    max_depth: int = Field(-1, ge=-1)
+    min_child_samples: int = Field(300, ge=1)
+    feature_fraction: float = Field(0.8, gt=0, le=1)
+    bagging_fraction: float = Field(0.8, gt=0, le=1)
+    bagging_freq: int = Field(1, ge=0)
+    lambda_l2: float = Field(1.0, ge=0)
+    max_rounds: int = Field(2000, ge=1)
+    early_stopping_rounds: int = Field(100, ge=1)
+    scale_pos_weight: float = Field(1.0, gt=0, description="weight of positives (imbalance)")
+    num_threads: int = Field(0, ge=0, description="0: all cores")
+
+
+class TierConfig(_Strict):
+    red: float = Field(0.25, gt=0, lt=1)
+    amber: float = Field(0.08, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TierConfig:
+        if self.amber >= self.red:
+            raise ValueError("tiers: amber must be below red")
+        return self
+
+
+class PromotionConfig(_Strict):
+    max_auc_drop_vs_champion: float = Field(0.005, ge=0)
+    min_subgroup_recall_ratio: float = Field(0.8, ge=0, le=1)
+    min_subgroup_positives: int = Field(
+        20, ge=1, description="smaller groups are reported, not judged"
+    )
+
+
+class TrainConfig(_Strict):
+    """One training run. Every key is documented in training/configs/default.yaml."""
+
+    label: Literal["relapse", "identified"] = "relapse"
+    data: Path = Path("data/county")
+    test_year: int | None = Field(None, description="default: the latest labelled year")
+    backtest_from: int = 2017
+    select_share: float = Field(0.10, gt=0, lt=1, description="share flagged in each village")
+    bootstrap: int = Field(200, ge=0, description="village-cluster bootstrap resamples")
+    seed: int = 0
+    lightgbm: LightGBMParams = LightGBMParams()
+    tiers: TierConfig = TierConfig()
+    promotion: PromotionConfig = PromotionConfig()
+    experiment: str = "relapse-risk"
+    registered_model: str = "relapse-risk"
+
+
+def load_train_config(path: Path | None = None, **overrides: object) -> TrainConfig:
+    """Read a YAML run config (missing keys take the documented defaults)."""
+    raw: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"no such config: {path}")
+        raw = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(raw, dict):
+            raise ValueError(f"{path}: expected a mapping of settings")
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    return TrainConfig.model_validate(raw)
+
+
+class Settings(BaseSettings):
+    """Service settings from RISKMODEL_* environment variables (embedded defaults: SQLite)."""
+
+    model_config = SettingsConfigDict(env_prefix="RISKMODEL_", extra="ignore")
+
+    db_url: str = "sqlite:///data/riskmodel.db"
+    model_uri: str = "models:/relapse-risk@champion"
+
+
+def tracking_uri() -> str:
+    """MLFLOW_TRACKING_URI, or SQLite `mlflow.db` in the working directory (the project root)."""
+    import os
+
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"

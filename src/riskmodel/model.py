@@ -1,0 +1,141 @@
+"""The relapse model: feature matrix, LightGBM booster, calibration and tiers, in one object.
+
+Training, batch scoring, the API and the MLflow pyfunc all go through `RelapseModel`, so a record is
+turned into numbers in exactly one way. Contributions are LightGBM's TreeSHAP (`pred_contrib`) in
+log-odds of the booster's raw score; the probability is Platt-calibrated from that raw score.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from riskmodel.catalogue import FEATURES
+
+BOOSTER_FILE = "booster.txt"
+META_FILE = "model.json"
+
+
+@dataclass(frozen=True)
+class Tiers:
+    """Probability cut-offs for the red / amber / green code shown to cadres."""
+
+    red: float = 0.25
+    amber: float = 0.08
+
+    def assign(self, prob: np.ndarray) -> np.ndarray:
+        return np.where(prob >= self.red, "red", np.where(prob >= self.amber, "amber", "green"))
+
+
+@dataclass
+class Meta:
+    features: list[str]
+    levels: dict[str, list[str]]
+    """Training levels of each categorical feature; unknown values score as missing."""
+    platt: tuple[float, float]
+    tiers: Tiers
+    label: str
+
+
+def feature_matrix(
+    records: pd.DataFrame, features: list[str], levels: dict[str, list[str]]
+) -> np.ndarray:
+    """Numbers LightGBM sees: categoricals as training-level codes, booleans as 0/1, NaN kept."""
+    cols = []
+    for name in features:
+        s = records[name]
+        if name in levels:
+            codes = pd.Categorical(s.astype("object"), categories=levels[name]).codes
+            cols.append(np.where(codes < 0, np.nan, codes).astype(np.float64))
+        else:
+            cols.append(
+                pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            )
+    return np.column_stack(cols) if cols else np.empty((len(records), 0))
+
+
+def categorical_levels(features: list[str]) -> dict[str, list[str]]:
+    return {n: FEATURES[n].levels for n in features if FEATURES[n].dtype == "category"}
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+class RelapseModel:
+    """A fitted booster with its calibration, tiers and feature preparation."""
+
+    def __init__(self, booster: lgb.Booster, meta: Meta):
+        self.booster, self.meta = booster, meta
+        self.categorical_idx = [i for i, n in enumerate(meta.features) if n in meta.levels]
+
+    @property
+    def features(self) -> list[str]:
+        return self.meta.features
+
+    def matrix(self, records: pd.DataFrame) -> np.ndarray:
+        missing = [n for n in self.features if n not in records.columns]
+        if missing:
+            raise KeyError(f"records lack model features: {', '.join(missing)}")
+        return feature_matrix(records, self.features, self.meta.levels)
+
+    def raw_score(self, X: np.ndarray) -> np.ndarray:
+        return self.booster.predict(X, raw_score=True)
+
+    def calibrate(self, raw: np.ndarray) -> np.ndarray:
+        a, b = self.meta.platt
+        return _sigmoid(a * raw + b)
+
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        """TreeSHAP per feature plus the base value in the last column (log-odds, raw score)."""
+        return self.booster.predict(X, pred_contrib=True)
+
+    def predict_proba(self, records: pd.DataFrame) -> np.ndarray:
+        return self.calibrate(self.raw_score(self.matrix(records)))
+
+    def predict_frame(self, records: pd.DataFrame, contributions: bool = True) -> pd.DataFrame:
+        """probability, tier, raw_score, base_value and contrib_<feature> for each record."""
+        X = self.matrix(records)
+        out = {}
+        if contributions:
+            contrib = self.contributions(X)
+            raw = contrib.sum(axis=1)
+        else:
+            raw = self.raw_score(X)
+        prob = self.calibrate(raw)
+        out["probability"] = prob
+        out["tier"] = self.meta.tiers.assign(prob)
+        out["raw_score"] = raw
+        if contributions:
+            out["base_value"] = contrib[:, -1]
+            for i, name in enumerate(self.features):
+                out[f"contrib_{name}"] = contrib[:, i]
+        return pd.DataFrame(out, index=records.index)
+
+    # -- persistence -------------------------------------------------------------------------
+    def save(self, folder: Path) -> Path:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.booster.save_model(str(folder / BOOSTER_FILE))
+        meta = asdict(self.meta)
+        (folder / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1))
+        return folder
+
+    @classmethod
+    def load(cls, folder: Path) -> RelapseModel:
+        folder = Path(folder)
+        booster = lgb.Booster(model_file=str(folder / BOOSTER_FILE))
+        raw = json.loads((folder / META_FILE).read_text())
+        meta = Meta(
+            features=raw["features"],
+            levels=raw["levels"],
+            platt=tuple(raw["platt"]),
+            tiers=Tiers(**raw["tiers"]),
+            label=raw["label"],
+        )
+        return cls(booster, meta)

@@ -1,0 +1,138 @@
+"""The model card of a trained version, generated from its run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from riskmodel.catalogue import DIMENSIONS, FEATURES
+from riskmodel.evaluate import METRICS
+
+INTENDED_USE = """\
+**Intended use.** Rank households that left poverty (and general rural households) by their
+probability of falling below the monitoring line next year, so that village cadres visit the most
+at-risk households first, and explain each score in the six checks' terms. It supports, and never
+replaces, the identification procedure (household check, data comparison, village review, public
+notice, township and county approval).
+
+**Misuse.** Do not use the score to deny or withdraw support, to set quotas on who may be
+monitored (households with any official rule flag are always listed), to judge individual cadres,
+or on populations unlike the training county without re-evaluation. Sex and ethnicity of the
+household head are audit-only: they are used to check the model, never as inputs."""
+
+LIMITATIONS = """\
+**Limitations.** Trained and tested on a simulated county calibrated to published figures; on real
+exports it must be re-evaluated before use. The label is income-based (relapse below the line), so
+hardship that does not show in income is only seen through the other checks. Monitoring status and
+public-welfare jobs are partly outcomes of earlier assistance (treatment), so their contributions
+describe association, not the effect of support. Subgroups with few positives are reported but
+cannot be judged reliably."""
+
+
+def _fmt(v: float) -> str:
+    return "" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.3f}"
+
+
+def model_card(result, version: str | None = None, run_id: str | None = None) -> str:
+    m, info, cfg = result.evaluation.metrics, result.info, result.config
+    T = result.split.test_year
+    lines = [
+        f"# Model card: relapse-risk ({cfg.label})" + (f", version {version}" if version else ""),
+        "",
+        f"run `{run_id}`" if run_id else "",
+        "",
+        INTENDED_USE,
+        "",
+        "## Data",
+        "",
+        f"- panel digest `{result.data_digest[:16]}…` ({cfg.data})",
+        f"- training years {info['train_years']} ({info['n_train']:,} household-years); early "
+        f"stopping and calibration on {T - 1} ({info['n_valid']:,}); test {T} "
+        f"({info['n_test']:,}, positive rate {m['test_positive_rate']:.2%})",
+        f"- LightGBM, {info['best_iteration']} trees, Platt calibration; label `{cfg.label}`",
+        "",
+        "## Features by 六看 dimension",
+        "",
+        "| dimension | features |",
+        "|---|---|",
+    ]
+    by_dim: dict[str, list[str]] = {}
+    for name in result.model.features:
+        by_dim.setdefault(FEATURES[name].dimension or "—", []).append(
+            f"{FEATURES[name].label_zh} ({name})"
+        )
+    for dim, names in by_dim.items():
+        label = f"{DIMENSIONS[dim][0]} {DIMENSIONS[dim][1]}" if dim in DIMENSIONS else dim
+        lines.append(f"| {label} | {', '.join(names)} |")
+    lines += [
+        "",
+        f"## Test-year metrics ({T}) against baselines",
+        "",
+        "| model | " + " | ".join(METRICS) + " | AUC 95% CI | recall 95% CI |",
+        "|---" * (len(METRICS) + 3) + "|",
+    ]
+    for name, prefix in [
+        ("LightGBM (this model)", ""),
+        ("oracle (best possible)", "oracle_"),
+        ("official rule", "rule_"),
+        ("logistic regression", "logreg_"),
+        ("village past rate", "village_"),
+        ("monitoring carried forward", "carry_"),
+    ]:
+        if f"{prefix}test_roc_auc" not in m:
+            continue
+        vals = " | ".join(_fmt(m.get(f"{prefix}test_{k}")) for k in METRICS)
+        ci = [
+            f"{_fmt(m.get(f'{prefix}test_{k}_ci_low'))}-{_fmt(m.get(f'{prefix}test_{k}_ci_high'))}"
+            for k in ("roc_auc", "recall_at_10pct_village")
+        ]
+        lines.append(f"| {name} | {vals} | {ci[0]} | {ci[1]} |")
+    if "champion_test_roc_auc" in m:
+        lines += [
+            "",
+            f"Champion in service on the same rows: ROC-AUC {m['champion_test_roc_auc']:.3f}.",
+        ]
+    lines += [
+        "",
+        "Operating point: the top "
+        f"{cfg.select_share:.0%} of households by score in every village (cadres' capacity).",
+        "",
+        "## Calibration",
+        "",
+        f"ECE {m['test_ece']:.4f} (10 equal-frequency bins), Brier {m['test_brier']:.4f}; "
+        f"mean predicted {m['test_mean_probability']:.2%} vs observed "
+        f"{m['test_positive_rate']:.2%}. Tiers: red ≥ {cfg.tiers.red:.0%}, amber ≥ "
+        f"{cfg.tiers.amber:.0%}.",
+        "",
+        "## Subgroups at the operating point",
+        "",
+    ]
+    sg = result.evaluation.subgroups
+    lines.append(_markdown(sg))
+    lines += [
+        "",
+        "Status: `fails` when even the upper end of the 95% recall interval is below "
+        f"{cfg.promotion.min_subgroup_recall_ratio} x overall recall; `watch` when only the "
+        "point estimate is.",
+        "",
+        "## Backtest (train on all earlier years, test on one)",
+        "",
+        _markdown(result.backtest),
+        "",
+        LIMITATIONS,
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _markdown(df: pd.DataFrame) -> str:
+    cols = list(df.columns)
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in df.itertuples(index=False):
+        out.append(
+            "| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row) + " |"
+        )
+    return "\n".join(out)
+
+
+subgroup_markdown = _markdown

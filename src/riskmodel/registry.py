@@ -1,0 +1,290 @@
+"""MLflow: log a training run, register it as a version, move aliases, load models back.
+
+The model is logged once, as a custom pyfunc whose input is the model input record (generated from
+the catalogue) and whose output holds probability, tier and one contribution per feature. The same
+artefact serves the API, batch scoring and `mlflow models serve`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.models import ModelSignature
+from mlflow.pyfunc import PythonModel
+from mlflow.types.schema import ColSpec, Schema
+
+from riskmodel import plots
+from riskmodel.catalogue import RECORD_COLUMNS
+from riskmodel.config import TrainConfig, tracking_uri
+from riskmodel.io import write_text
+from riskmodel.model import RelapseModel
+from riskmodel.modelcard import model_card, subgroup_markdown
+
+log = logging.getLogger(__name__)
+
+CHALLENGER, CHAMPION = "challenger", "champion"
+DESCRIPTION_LIMIT = 4800
+_MLFLOW_TYPE = {
+    "int": "long",
+    "float": "double",
+    "bool": "boolean",
+    "category": "string",
+    "string": "string",
+}
+
+
+class RegistryError(RuntimeError):
+    """The registry lacks what was asked for (for example no challenger to promote)."""
+
+
+def connect() -> MlflowClient:
+    """Point MLflow at the configured tracking URI (done at call time, never at import)."""
+    mlflow.set_tracking_uri(tracking_uri())
+    return MlflowClient()
+
+
+def signature(features: list[str]) -> ModelSignature:
+    """Input: the model input record; output: probability, tier, base value, contributions."""
+    inputs = Schema([ColSpec(_MLFLOW_TYPE[c.dtype], c.name) for c in RECORD_COLUMNS])
+    outputs = Schema(
+        [
+            ColSpec("double", "probability"),
+            ColSpec("string", "tier"),
+            ColSpec("double", "raw_score"),
+            ColSpec("double", "base_value"),
+        ]
+        + [ColSpec("double", f"contrib_{f}") for f in features]
+    )
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def to_wire(records: pd.DataFrame) -> pd.DataFrame:
+    """Records as MLflow's schema expects them: categoricals as strings, ints as int64."""
+    out = records[[c.name for c in RECORD_COLUMNS]].copy()
+    for c in RECORD_COLUMNS:
+        if c.dtype in ("category", "string"):
+            out[c.name] = out[c.name].astype(object).where(out[c.name].notna(), None)
+        elif c.dtype == "int":
+            out[c.name] = out[c.name].astype("int64")
+        elif c.dtype == "float":
+            out[c.name] = out[c.name].astype("float64")
+    return out
+
+
+class RelapsePyfunc(PythonModel):
+    """MLflow wrapper: maps string categoricals to training levels inside `RelapseModel`."""
+
+    def load_context(self, context) -> None:
+        self.model = RelapseModel.load(Path(context.artifacts["model"]))
+
+    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None):
+        return self.model.predict_frame(model_input).reset_index(drop=True)
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import version
+
+    return [f"{p}=={version(p)}" for p in ("lightgbm", "numpy", "pandas", "scikit-learn", "mlflow")]
+
+
+@dataclass
+class LoggedVersion:
+    run_id: str
+    version: str
+    model_uri: str
+
+
+def _experiment(client: MlflowClient, name: str) -> str:
+    exp = client.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    root = Path.cwd() / "mlartifacts"
+    return client.create_experiment(name, artifact_location=root.as_uri())
+
+
+def log_training(result, client: MlflowClient | None = None) -> LoggedVersion:
+    """Log params, metrics, plots, tables and the model; register a version; alias challenger."""
+    client = client or connect()
+    cfg: TrainConfig = result.config
+    exp_id = _experiment(client, cfg.experiment)
+    ev = result.evaluation
+    with mlflow.start_run(experiment_id=exp_id) as run, tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        mlflow.log_params(
+            _flat_params(cfg)
+            | {
+                "test_year": result.split.test_year,
+                "best_iteration": result.info["best_iteration"],
+                "n_train": result.info["n_train"],
+                "n_features": len(result.model.features),
+                "data_digest": result.data_digest,
+                "data_path": str(cfg.data),
+            }
+        )
+        mlflow.set_tags({"label": cfg.label, "data_digest": result.data_digest})
+        mlflow.log_metrics({k: float(v) for k, v in ev.metrics.items() if np.isfinite(v)})
+        for row in result.backtest.itertuples(index=False):
+            mlflow.log_metric("backtest_roc_auc", float(row.roc_auc), step=int(row.year))
+        contrib = result.model.contributions(result.model.matrix(result.split.test))
+        figures = {
+            "roc_pr.png": plots.roc_pr(ev.y, ev.scores),
+            "reliability.png": plots.reliability(ev.y, ev.scores["ours"]),
+            "shap_summary.png": plots.shap_summary(contrib, result.model.features),
+            "backtest_auc.png": plots.backtest(result.backtest),
+        }
+        for name, fig in figures.items():
+            mlflow.log_figure(fig, f"plots/{name}")
+            plots.plt.close(fig)
+        ev.subgroups.to_csv(tmp / "subgroups.csv", index=False)
+        write_text(subgroup_markdown(ev.subgroups), tmp / "subgroups.md")
+        result.backtest.to_csv(tmp / "backtest.csv", index=False)
+        write_text(json.dumps(ev.metrics, indent=1), tmp / "metrics.json")
+        for f in ("subgroups.csv", "subgroups.md", "backtest.csv", "metrics.json"):
+            mlflow.log_artifact(str(tmp / f), "evaluation")
+        model_dir = result.model.save(tmp / "relapse_model")
+        example = to_wire(result.split.test.head(5))
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=RelapsePyfunc(),
+            artifacts={"model": str(model_dir)},
+            signature=signature(result.model.features),
+            input_example=example,
+            registered_model_name=cfg.registered_model,
+            pip_requirements=_requirements(),
+        )
+        version = str(info.registered_model_version)
+        card = model_card(result, version=version, run_id=run.info.run_id)
+        write_text(card, tmp / "model_card.md")
+        mlflow.log_artifact(str(tmp / "model_card.md"))
+    client.set_registered_model_alias(cfg.registered_model, CHALLENGER, version)
+    description = (
+        card
+        if len(card) <= DESCRIPTION_LIMIT
+        else (card[:DESCRIPTION_LIMIT] + "\n\n… (full card: run artifact model_card.md)")
+    )
+    client.update_model_version(cfg.registered_model, version, description=description)
+    client.set_model_version_tag(cfg.registered_model, version, "label", cfg.label)
+    client.set_model_version_tag(
+        cfg.registered_model, version, "test_year", str(result.split.test_year)
+    )
+    log.info("registered %s version %s (run %s)", cfg.registered_model, version, run.info.run_id)
+    return LoggedVersion(run.info.run_id, version, f"models:/{cfg.registered_model}/{version}")
+
+
+def _flat_params(cfg: TrainConfig) -> dict[str, object]:
+    flat: dict[str, object] = {}
+
+    def walk(prefix: str, obj: object) -> None:
+        if isinstance(obj, dict):
+            for k, v in obj.items():
+                walk(f"{prefix}{k}." if isinstance(v, dict) else f"{prefix}{k}", v)
+        else:
+            flat[prefix] = obj
+
+    walk("", cfg.model_dump(mode="json"))
+    return flat
+
+
+def load_model(uri: str) -> tuple[RelapseModel, dict[str, str]]:
+    """Load a registered pyfunc and return the RelapseModel inside with its version and run id."""
+    client = connect()
+    pyfunc = mlflow.pyfunc.load_model(uri)
+    model = pyfunc.unwrap_python_model().model
+    meta = {"run_id": pyfunc.metadata.run_id or "", "version": ""}
+    if uri.startswith("models:/"):
+        name, _, ref = uri.removeprefix("models:/").partition("@")
+        if ref:
+            mv = client.get_model_version_by_alias(name, ref)
+        else:
+            name, _, ref = uri.removeprefix("models:/").partition("/")
+            mv = client.get_model_version(name, ref)
+        meta["version"] = str(mv.version)
+    return model, meta
+
+
+def alias_version(client: MlflowClient, name: str, alias: str):
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+@dataclass
+class Decision:
+    promoted: bool
+    version: str
+    reasons: list[str]
+    """Each condition with its figures; failing ones start with 'FAIL'."""
+
+
+def promote(cfg: TrainConfig, client: MlflowClient | None = None) -> Decision:
+    """Move champion to the challenger if it beats the baselines, the champion and is fair enough."""
+    client = client or connect()
+    name = cfg.registered_model
+    challenger = alias_version(client, name, CHALLENGER)
+    if challenger is None:
+        raise RegistryError(
+            f"registered model {name!r} has no '{CHALLENGER}' alias; run `riskmodel train` first"
+        )
+    m = client.get_run(challenger.run_id).data.metrics
+    reasons: list[str] = []
+
+    def check(ok: bool, text: str) -> None:
+        reasons.append(("ok   " if ok else "FAIL ") + text)
+
+    for metric in ("test_roc_auc", "test_recall_at_10pct_village"):
+        for base in ("rule", "logreg", "village", "carry"):
+            other = m.get(f"{base}_{metric}")
+            if other is None:
+                check(False, f"{base}_{metric} was not logged")
+                continue
+            check(m[metric] > other, f"{metric} {m[metric]:.4f} > {base} {other:.4f}")
+    champion = alias_version(client, name, CHAMPION)
+    if champion is not None and champion.version != challenger.version:
+        ref = m.get("champion_test_roc_auc")
+        if ref is None:
+            ref = client.get_run(champion.run_id).data.metrics.get("test_roc_auc", 0.0)
+        limit = cfg.promotion.max_auc_drop_vs_champion
+        check(
+            m["test_roc_auc"] >= ref - limit,
+            f"test_roc_auc {m['test_roc_auc']:.4f} >= champion v{champion.version} "
+            f"{ref:.4f} - {limit}",
+        )
+    failures = m.get("subgroup_failures", 0.0)
+    check(
+        failures == 0,
+        f"no subgroup's recall significantly below {cfg.promotion.min_subgroup_recall_ratio} x "
+        f"overall ({int(failures)} failing; lowest ratio {m.get('subgroup_min_recall_ratio', 1):.3f})",
+    )
+    promoted = all(r.startswith("ok") for r in reasons)
+    if promoted:
+        client.set_registered_model_alias(name, CHAMPION, challenger.version)
+        client.set_model_version_tag(name, challenger.version, "promoted", "true")
+    return Decision(promoted, str(challenger.version), reasons)
+
+
+def train_and_register(cfg: TrainConfig):
+    """The whole retraining job: fit, backtest, evaluate (beside the champion), log, register."""
+    from riskmodel.train import run_training
+
+    client = connect()
+    champion = None
+    if alias_version(client, cfg.registered_model, CHAMPION) is not None:
+        try:
+            champion, _ = load_model(f"models:/{cfg.registered_model}@{CHAMPION}")
+            if champion.meta.label != cfg.label:
+                champion = None
+        except Exception as exc:  # an old champion that no longer loads must not block retraining
+            log.warning("champion could not be loaded for comparison: %s", exc)
+    result = run_training(cfg, champion)
+    logged = log_training(result, client)
+    return result, logged

@@ -1,0 +1,288 @@
+"""Out-of-time training: fit on years <= T-2, early-stop and calibrate on T-1, test on T.
+
+`fit_model` never sees the oracle. `evaluate` compares the fitted model with the official rule,
+logistic regression, the village's past rate, carried-forward monitoring status and, when the data
+folder has one, the simulator's oracle, all on exactly the same test rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+
+from riskmodel import evaluate as ev
+from riskmodel.catalogue import FEATURE_NAMES
+from riskmodel.config import TrainConfig
+from riskmodel.features import build_features
+from riskmodel.io import read_panel
+from riskmodel.labels import add_labels, first_label_year
+from riskmodel.model import Meta, RelapseModel, Tiers, categorical_levels, feature_matrix
+from riskmodel.validate import validate_panel
+
+log = logging.getLogger(__name__)
+
+PANEL_FILE = "panel.parquet"
+ORACLE_FILE = "oracle.parquet"
+
+
+class DataError(ValueError):
+    """The training data cannot support the requested run."""
+
+
+def load_panel(data_dir: Path) -> tuple[pd.DataFrame, str]:
+    """Read and validate the panel; return it with the SHA-256 digest of the file."""
+    path = Path(data_dir) / PANEL_FILE
+    panel = read_panel(path)
+    result = validate_panel(panel)
+    if not result.ok:
+        raise DataError(
+            f"{path} has invalid rows; run `riskmodel validate {path} --quarantine "
+            f"OUT` first.\n{result.report(limit=5)}"
+        )
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return result.valid, digest
+
+
+def labelled_records(panel: pd.DataFrame, label: str) -> pd.DataFrame:
+    """Model input records with the label attached; rows whose label is undefined are left out."""
+    records = build_features(panel)
+    labels = add_labels(panel)[["hh_id", "year", label]]
+    rec = records.merge(labels, on=["hh_id", "year"], how="left", validate="one_to_one")
+    rec = rec[rec[label].notna() & (rec["year"] >= first_label_year(label))]
+    rec[label] = rec[label].astype(bool)
+    return rec.reset_index(drop=True)
+
+
+@dataclass
+class Split:
+    test_year: int
+    train: pd.DataFrame
+    valid: pd.DataFrame
+    test: pd.DataFrame
+
+
+def split_by_year(records: pd.DataFrame, test_year: int | None) -> Split:
+    years = sorted(records["year"].unique())
+    T = test_year if test_year is not None else int(years[-1])
+    if T not in years or T - 1 not in years or not any(y <= T - 2 for y in years):
+        raise DataError(
+            f"test year {T} needs labelled rows for {T}, {T - 1} and before; "
+            f"labelled years are {years[0]}-{years[-1]}"
+        )
+    y = records["year"]
+    return Split(T, records[y <= T - 2], records[y == T - 1], records[y == T])
+
+
+def _params(cfg: TrainConfig) -> dict:
+    p = cfg.lightgbm
+    return {
+        "objective": "binary",
+        "learning_rate": p.learning_rate,
+        "num_leaves": p.num_leaves,
+        "max_depth": p.max_depth,
+        "min_child_samples": p.min_child_samples,
+        "feature_fraction": p.feature_fraction,
+        "bagging_fraction": p.bagging_fraction,
+        "bagging_freq": p.bagging_freq,
+        "lambda_l2": p.lambda_l2,
+        "scale_pos_weight": p.scale_pos_weight,
+        "num_threads": p.num_threads,
+        "seed": cfg.seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        "verbosity": -1,
+    }
+
+
+def _dataset(rec: pd.DataFrame, label: str, levels: dict, ref: lgb.Dataset | None = None):
+    X = feature_matrix(rec, FEATURE_NAMES, levels)
+    cat_idx = [i for i, n in enumerate(FEATURE_NAMES) if n in levels]
+    return lgb.Dataset(
+        X,
+        rec[label].to_numpy(int),
+        feature_name=FEATURE_NAMES,
+        categorical_feature=cat_idx,
+        reference=ref,
+        free_raw_data=False,
+    )
+
+
+def fit_model(split: Split, cfg: TrainConfig) -> tuple[RelapseModel, dict]:
+    """LightGBM on the training years, early-stopped and Platt-calibrated on T-1."""
+    label = cfg.label
+    for name, part in (("training", split.train), ("validation", split.valid)):
+        if part[label].nunique() < 2:
+            raise DataError(
+                f"the {name} years have no {'positive' if not part[label].any() else 'negative'} "
+                f"'{label}' labels"
+            )
+    levels = categorical_levels(FEATURE_NAMES)
+    dtrain = _dataset(split.train, label, levels)
+    dvalid = _dataset(split.valid, label, levels, ref=dtrain)
+    t0 = time.perf_counter()
+    booster = lgb.train(
+        _params(cfg),
+        dtrain,
+        num_boost_round=cfg.lightgbm.max_rounds,
+        valid_sets=[dvalid],
+        callbacks=[lgb.early_stopping(cfg.lightgbm.early_stopping_rounds, verbose=False)],
+    )
+    fit_s = time.perf_counter() - t0
+    booster = booster if booster.best_iteration <= 0 else _trim(booster)
+    raw_valid = booster.predict(dvalid.get_data(), raw_score=True)
+    platt = LogisticRegression(C=1e6, max_iter=1000).fit(raw_valid[:, None], split.valid[label])
+    meta = Meta(
+        features=list(FEATURE_NAMES),
+        levels=levels,
+        platt=(float(platt.coef_[0, 0]), float(platt.intercept_[0])),
+        tiers=Tiers(cfg.tiers.red, cfg.tiers.amber),
+        label=label,
+    )
+    info = {
+        "best_iteration": booster.current_iteration(),
+        "fit_seconds": fit_s,
+        "n_train": len(split.train),
+        "n_valid": len(split.valid),
+        "n_test": len(split.test),
+        "train_years": f"{split.train['year'].min()}-{split.train['year'].max()}",
+    }
+    return RelapseModel(booster, meta), info
+
+
+def _trim(booster: lgb.Booster) -> lgb.Booster:
+    """Keep only the trees up to the best iteration, so every consumer scores the same model."""
+    return lgb.Booster(model_str=booster.model_to_string(num_iteration=booster.best_iteration))
+
+
+def backtest(records: pd.DataFrame, cfg: TrainConfig, rounds: int) -> pd.DataFrame:
+    """Rolling origin: for each year t from backtest_from, fit on years < t, test on t."""
+    label, levels = cfg.label, categorical_levels(FEATURE_NAMES)
+    rows = []
+    start = max(cfg.backtest_from, int(records["year"].min()) + 1)
+    for t in range(start, int(records["year"].max()) + 1):
+        train, test = records[records["year"] < t], records[records["year"] == t]
+        if train[label].nunique() < 2 or test[label].nunique() < 2:
+            continue
+        booster = lgb.train(_params(cfg), _dataset(train, label, levels), num_boost_round=rounds)
+        score = booster.predict(feature_matrix(test, FEATURE_NAMES, levels), raw_score=True)
+        rows.append(
+            {
+                "year": t,
+                "n": len(test),
+                "positives": int(test[label].sum()),
+                "roc_auc": roc_auc_score(test[label].astype(int), score),
+            }
+        )
+    return pd.DataFrame(rows, columns=["year", "n", "positives", "roc_auc"])
+
+
+# --- evaluation --------------------------------------------------------------------------------
+
+
+def load_oracle(data_dir: Path, label: str) -> pd.DataFrame | None:
+    """The simulator's exact probabilities, for evaluation only (absent for real data)."""
+    path = Path(data_dir) / ORACLE_FILE
+    if not path.exists():
+        return None
+    column = {"relapse": "p_relapse", "identified": "p_identified"}[label]
+    return pd.read_parquet(path, columns=["hh_id", "year", column]).rename(columns={column: "p"})
+
+
+@dataclass
+class Evaluation:
+    metrics: dict[str, float]
+    scores: dict[str, np.ndarray]
+    """Test-row scores by model: ours, each baseline, and the oracle when available."""
+    subgroups: pd.DataFrame
+    y: np.ndarray
+    flagged: np.ndarray
+    extra: dict = field(default_factory=dict)
+
+
+def evaluate(
+    model: RelapseModel,
+    split: Split,
+    panel: pd.DataFrame,
+    cfg: TrainConfig,
+    oracle: pd.DataFrame | None = None,
+    champion: RelapseModel | None = None,
+) -> Evaluation:
+    label, test = cfg.label, split.test
+    y = test[label].to_numpy(int)
+    village = test["village_id"].astype(str).to_numpy()
+    scores = {"ours": model.predict_proba(test)}
+    scores["rule"] = ev.rule_score(test)
+    fit_rows = pd.concat([split.train, split.valid])
+    pipe = ev.logistic_baseline(
+        split.train, split.train[label].to_numpy(int), FEATURE_NAMES, cfg.seed
+    )
+    scores["logreg"] = ev.logistic_predict(pipe, test, FEATURE_NAMES)
+    scores["village"] = ev.village_rate_score(fit_rows, label, test)
+    scores["carry"] = ev.carry_score(test)
+    if oracle is not None:
+        o = test[["hh_id", "year"]].merge(oracle, on=["hh_id", "year"], how="left")
+        if o["p"].notna().all():
+            scores["oracle"] = o["p"].to_numpy()
+        else:
+            log.warning("oracle lacks %d test rows; oracle comparison skipped", o["p"].isna().sum())
+    out: dict[str, float] = {}
+    for name, score in scores.items():
+        prefix = "" if name == "ours" else f"{name}_"
+        m = ev.metrics(y, score, village, cfg.select_share, cfg.seed)
+        out |= {f"{prefix}test_{k}": v for k, v in m.items()}
+        for k, (lo, hi) in ev.bootstrap_intervals(
+            y, score, village, cfg.select_share, cfg.bootstrap, cfg.seed
+        ).items():
+            out[f"{prefix}test_{k}_ci_low"], out[f"{prefix}test_{k}_ci_high"] = lo, hi
+    if champion is not None:
+        out["champion_test_roc_auc"] = float(roc_auc_score(y, champion.predict_proba(test)))
+    flagged = ev.flag_top_share(scores["ours"], village, cfg.select_share, cfg.seed)
+    rows = test[["hh_id", "year"]].merge(panel, on=["hh_id", "year"], how="left")
+    subgroups = ev.subgroup_table(
+        y,
+        scores["ours"],
+        flagged,
+        ev.subgroup_frame(rows),
+        cfg.promotion.min_subgroup_positives,
+        cfg.promotion.min_subgroup_recall_ratio,
+    )
+    judged = subgroups[subgroups["judged"]]
+    out["subgroup_min_recall_ratio"] = float(judged["recall_ratio"].min()) if len(judged) else 1.0
+    out["subgroup_failures"] = float((subgroups["status"] == "fails").sum())
+    out["test_positive_rate"] = float(y.mean())
+    out["test_mean_probability"] = float(scores["ours"].mean())
+    return Evaluation(metrics=out, scores=scores, subgroups=subgroups, y=y, flagged=flagged)
+
+
+@dataclass
+class TrainResult:
+    model: RelapseModel
+    split: Split
+    evaluation: Evaluation
+    backtest: pd.DataFrame
+    info: dict
+    data_digest: str
+    config: TrainConfig
+
+
+def run_training(cfg: TrainConfig, champion: RelapseModel | None = None) -> TrainResult:
+    """Load, fit, backtest and evaluate; no MLflow here (see riskmodel.registry)."""
+    t0 = time.perf_counter()
+    panel, digest = load_panel(cfg.data)
+    records = labelled_records(panel, cfg.label)
+    split = split_by_year(records, cfg.test_year)
+    model, info = fit_model(split, cfg)
+    bt = backtest(records[records["year"] <= split.test_year], cfg, info["best_iteration"])
+    evaluation = evaluate(model, split, panel, cfg, load_oracle(cfg.data, cfg.label), champion)
+    info["total_seconds"] = time.perf_counter() - t0
+    log.info("trained %s model in %.1f s", cfg.label, info["total_seconds"])
+    return TrainResult(model, split, evaluation, bt, info, digest, cfg)
