@@ -16,6 +16,8 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/riskmodel simulate --out data/county --seed 7 --report
+	$(BIN)/riskmodel train --data data/county
+	$(BIN)/riskmodel promote
 
 test: $(STAMP)
 	$(BIN)/pytest

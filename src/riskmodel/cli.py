@@ -34,6 +34,8 @@ def _friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
 
         try:
             return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
         except (
             UserError,
             PanelError,
@@ -160,36 +162,6 @@ def validate(
     )
 
 
-TARGETS = [
-    ("test_roc_auc", "ROC-AUC"),
-    ("test_pr_auc", "PR-AUC"),
-    ("test_brier", "Brier"),
-    ("test_ece", "ECE"),
-    ("test_recall_at_10pct_village", "recall@10%/village"),
-    ("test_precision_at_10pct_village", "precision@10%/village"),
-]
-
-
-def metrics_frame(metrics: dict[str, float]):
-    """Ours and every baseline side by side, one row per model."""
-    import pandas as pd
-
-    rows = []
-    for name, prefix in [
-        ("LightGBM", ""),
-        ("oracle", "oracle_"),
-        ("official rule", "rule_"),
-        ("logistic regression", "logreg_"),
-        ("village past rate", "village_"),
-        ("monitoring carried", "carry_"),
-    ]:
-        if f"{prefix}test_roc_auc" in metrics:
-            rows.append(
-                {"model": name} | {label: f"{metrics[prefix + key]:.4f}" for key, label in TARGETS}
-            )
-    return pd.DataFrame(rows)
-
-
 @app.command()
 @_friendly
 def train(
@@ -201,6 +173,7 @@ def train(
 ) -> None:
     """Train, backtest and evaluate; log to MLflow; register a version aliased challenger."""
     from riskmodel.config import load_train_config
+    from riskmodel.evaluate import comparison_table
     from riskmodel.registry import train_and_register
 
     cfg = load_train_config(config, data=data, label=label)
@@ -209,7 +182,7 @@ def train(
     with console.status(f"training the {cfg.label} model on {cfg.data}"):
         result, logged = train_and_register(cfg)
     m = result.evaluation.metrics
-    _print_table(metrics_frame(m), f"test year {result.split.test_year}: ours vs baselines")
+    _print_table(comparison_table(m), f"test year {result.split.test_year}: ours vs baselines")
     console.print(
         "backtest ROC-AUC by year: "
         + ", ".join(f"{r.year}: {r.roc_auc:.3f}" for r in result.backtest.itertuples())
@@ -238,6 +211,21 @@ def promote(
         err_console.print(f"[red]not promoted:[/red] version {decision.version} stays challenger")
         raise typer.Exit(1)
     console.print(f"version {decision.version} is now champion")
+
+
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print one JSON line.")
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("train")
+@_friendly
+def bench_train(seed: Annotated[int, typer.Option()] = 7) -> None:
+    """Simulate, train, backtest and log the default county in a fresh store; print figures."""
+    import json
+
+    from riskmodel.bench import bench_train as run
+
+    print(json.dumps(run(seed)))
 
 
 def main() -> None:  # pragma: no cover

@@ -23,6 +23,25 @@ METRICS = [
     "precision_at_10pct_village",
 ]
 BASELINES = ["rule", "logreg", "village", "carry"]
+MODEL_NAMES = {
+    "": "LightGBM",
+    "oracle_": "oracle (exact)",
+    "rule_": "official rule",
+    "logreg_": "logistic regression",
+    "village_": "village past rate",
+    "carry_": "monitoring carried forward",
+}
+
+
+def comparison_table(logged: dict[str, float]) -> pd.DataFrame:
+    """Ours and every baseline side by side on the test year, one row per model."""
+    rows = []
+    for prefix, name in MODEL_NAMES.items():
+        if f"{prefix}test_roc_auc" in logged:
+            rows.append(
+                {"model": name} | {m: round(logged[f"{prefix}test_{m}"], 4) for m in METRICS}
+            )
+    return pd.DataFrame(rows)
 
 
 def expected_calibration_error(y: np.ndarray, prob: np.ndarray, bins: int = 10) -> float:

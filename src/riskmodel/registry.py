@@ -107,8 +107,15 @@ def _experiment(client: MlflowClient, name: str) -> str:
     exp = client.get_experiment_by_name(name)
     if exp is not None:
         return exp.experiment_id
-    root = Path.cwd() / "mlartifacts"
-    return client.create_experiment(name, artifact_location=root.as_uri())
+    return client.create_experiment(name, artifact_location=artifact_root().as_uri())
+
+
+def artifact_root() -> Path:
+    """Artifacts beside the SQLite tracking database (`mlartifacts/`), else in the working dir."""
+    uri = tracking_uri()
+    if uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts"
+    return Path.cwd() / "mlartifacts"
 
 
 def log_training(result, client: MlflowClient | None = None) -> LoggedVersion:

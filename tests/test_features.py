@@ -1,0 +1,66 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskmodel.catalogue import AUDIT_COLUMNS, FEATURE_NAMES, FEATURES, RECORD_COLUMNS
+from riskmodel.features import build_features
+
+
+def test_every_record_column_is_described_in_the_catalogue():
+    for col in RECORD_COLUMNS:
+        assert col.label_zh and col.label_en, col.name
+    for name in FEATURE_NAMES:
+        assert FEATURES[name].role == "input"
+        assert FEATURES[name].dimension, name
+
+
+def test_audit_columns_never_reach_the_model(small_county):
+    records = build_features(small_county.panel)
+
+    assert not set(AUDIT_COLUMNS) & set(records.columns)
+    assert not set(AUDIT_COLUMNS) & set(FEATURE_NAMES)
+
+
+@pytest.mark.parametrize("cut", [2016, 2019, 2022])
+def test_changing_later_years_leaves_features_of_earlier_years_unchanged(small_county, cut):
+    panel = small_county.panel
+    later = panel["year"] > cut
+    rng = np.random.default_rng(cut)
+    changed = panel.copy()
+    for col in ["net_income_pc", "inc_wage", "oop_medical", "monitor_line"]:
+        changed.loc[later, col] = changed.loc[later, col] * rng.uniform(0.2, 3.0, later.sum())
+    for col in ["is_monitored", "village_disaster", "housing_safe"]:
+        changed.loc[later, col] = ~changed.loc[later, col]
+    changed.loc[later, "n_severe_disabled"] = 0
+    changed = changed[~(later & (rng.random(len(panel)) < 0.2))]  # drop some later rows too
+
+    before = build_features(panel)
+    after = build_features(changed)
+    keep = before["year"] <= cut
+
+    pd.testing.assert_frame_equal(
+        before[keep].reset_index(drop=True), after[after["year"] <= cut].reset_index(drop=True)
+    )
+
+
+def test_history_features_use_the_household_own_past(small_county):
+    panel = small_county.panel
+    rec = build_features(panel).set_index(["hh_id", "year"])
+    hh = panel.groupby("hh_id").filter(lambda g: len(g) >= 4)["hh_id"].iloc[0]
+    rows = panel[panel["hh_id"] == hh].set_index("year").sort_index()
+    t = rows.index[3]
+    ratio = rows["net_income_pc"] / rows["monitor_line"]
+    pcs = rows.loc[t - 2 : t, "net_income_pc"].to_numpy()
+
+    r = rec.loc[(hh, t)]
+    assert r["income_to_line"] == pytest.approx(ratio[t])
+    assert r["income_to_line_lag1"] == pytest.approx(ratio[t - 1])
+    assert r["income_cv_3y"] == pytest.approx(min(pcs.std() / abs(pcs.mean()), 2))
+
+
+def test_first_year_of_a_household_has_no_history(small_county):
+    rec = build_features(small_county.panel)
+    first = rec.groupby("hh_id")["year"].transform("min") == rec["year"]
+
+    assert rec.loc[first, "income_to_line_lag1"].isna().all()
+    assert rec.loc[first, "income_cv_3y"].isna().all()

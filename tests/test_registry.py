@@ -1,0 +1,138 @@
+import mlflow
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from riskmodel import registry
+from riskmodel.catalogue import FEATURE_NAMES
+from riskmodel.cli import app
+from riskmodel.features import build_features
+from riskmodel.train import load_panel
+
+BASELINES = ["oracle", "rule", "logreg", "village", "carry"]
+METRICS = [
+    "roc_auc",
+    "pr_auc",
+    "brier",
+    "ece",
+    "recall_at_10pct_village",
+    "precision_at_10pct_village",
+]
+
+
+@pytest.fixture(scope="module")
+def registered(tmp_path_factory, training_county):
+    from riskmodel.config import load_train_config
+
+    from .conftest import ROOT
+
+    root = tmp_path_factory.mktemp("project")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+        cfg = load_train_config(
+            ROOT / "training/configs/default.yaml",
+            data=training_county,
+            bootstrap=20,
+            backtest_from=2022,
+        )
+        result, logged = registry.train_and_register(cfg)
+        yield cfg, result, logged, registry.connect()
+
+
+def test_run_logs_every_metric_under_its_exact_name(registered):
+    _, _, logged, client = registered
+    metrics = client.get_run(logged.run_id).data.metrics
+
+    expected = {f"test_{m}" for m in METRICS} | {
+        f"{b}_test_{m}" for b in BASELINES for m in METRICS
+    }
+    assert expected <= set(metrics)
+    assert {"test_roc_auc_ci_low", "test_recall_at_10pct_village_ci_high"} <= set(metrics)
+
+
+def test_run_logs_plots_tables_and_model_card(registered):
+    _, _, logged, client = registered
+
+    names = {a.path for a in client.list_artifacts(logged.run_id)}
+    names |= {
+        a.path for d in ("plots", "evaluation") for a in client.list_artifacts(logged.run_id, d)
+    }
+
+    assert {
+        "plots/roc_pr.png",
+        "plots/reliability.png",
+        "plots/shap_summary.png",
+        "plots/backtest_auc.png",
+        "evaluation/subgroups.csv",
+        "evaluation/subgroups.md",
+        "model_card.md",
+    } <= names
+    history = client.get_metric_history(logged.run_id, "backtest_roc_auc")
+    assert sorted(m.step for m in history) == [2022, 2023, 2024]
+
+
+def test_version_is_challenger_with_card_as_description(registered):
+    cfg, _, logged, client = registered
+
+    mv = client.get_model_version_by_alias(cfg.registered_model, "challenger")
+
+    assert str(mv.version) == logged.version
+    assert mv.description.startswith("# Model card")
+    assert "Subgroups" in mv.description or "full card" in mv.description
+
+
+def test_pyfunc_returns_probabilities_and_additive_contributions(registered, training_county):
+    _, result, logged, _ = registered
+    panel, _ = load_panel(training_county)
+    records = build_features(panel[panel["year"] == 2025].head(200))
+
+    out = mlflow.pyfunc.load_model(logged.model_uri).predict(registry.to_wire(records))
+
+    assert out["probability"].between(0, 1).all()
+    assert set(out["tier"]) <= {"red", "amber", "green"}
+    contrib = out[[f"contrib_{f}" for f in FEATURE_NAMES]].sum(axis=1) + out["base_value"]
+    np.testing.assert_allclose(contrib, out["raw_score"], atol=1e-6)
+    np.testing.assert_allclose(out["probability"], result.model.predict_proba(records), atol=1e-9)
+
+
+def test_unknown_category_scores_as_missing(registered, training_county):
+    _, result, _, _ = registered
+    panel, _ = load_panel(training_county)
+    records = build_features(panel.head(3))
+    odd = records.astype({"main_industry": object})
+    odd["main_industry"] = "rubber"
+
+    prob = result.model.predict_proba(odd)
+
+    assert np.isfinite(prob).all()
+
+
+def test_promote_moves_champion_when_every_condition_holds(registered):
+    cfg, _, logged, client = registered
+
+    decision = registry.promote(cfg, client)
+
+    assert decision.promoted, decision.reasons
+    assert (
+        str(client.get_model_version_by_alias(cfg.registered_model, "champion").version)
+        == logged.version
+    )
+
+
+def test_promote_refuses_and_names_the_failed_condition(registered, tmp_path):
+    cfg, _, logged, client = registered
+    client.log_metric(logged.run_id, "test_roc_auc", 0.5)  # now worse than the baselines
+
+    result = CliRunner().invoke(app, ["promote", "--config", str(_config_file(cfg, tmp_path))])
+
+    assert result.exit_code == 1, result.output
+    assert "FAIL test_roc_auc 0.5000 > rule" in result.output
+
+
+def _config_file(cfg, folder):
+    import yaml
+
+    path = folder / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    return path
