@@ -53,7 +53,7 @@ def test_fitting_never_reads_the_oracle(training_county, fast_config, monkeypatc
     panel, _ = load_panel(training_county)
     split = split_by_year(labelled_records(panel, "relapse"), None)
 
-    model, info = fit_model(split, fast_config)
+    _, info = fit_model(split, fast_config)
 
     assert info["best_iteration"] > 0
     with pytest.raises(AssertionError, match="oracle"):
