@@ -432,6 +432,7 @@ PANEL_COLUMNS: list[Column] = [
         min=0,
         max=5e6,
         national_field="合规自付支出",
+        actionable=True,
     ),
     _c(
         "edu_spend",
@@ -616,6 +617,7 @@ PANEL_COLUMNS: list[Column] = [
         defence_line="L7",
         risk_type="income",
         national_field="享受低保政策情况",
+        actionable=True,
     ),
     _c(
         "motivation_score",
@@ -806,6 +808,7 @@ DERIVED_FEATURES: list[Column] = [
         min=-100,
         max=1000,
         description="net_income_pc / monitor_line",
+        actionable=True,
     ),
     _c(
         "income_to_line_lag1",
@@ -905,6 +908,7 @@ DERIVED_FEATURES: list[Column] = [
         min=0,
         max=3,
         description="oop_medical / max(household income, 1000), capped at 3",
+        actionable=True,
     ),
     _c(
         "transfer_share",
@@ -917,6 +921,7 @@ DERIVED_FEATURES: list[Column] = [
         min=0,
         max=1,
         description="inc_transfer / household income, within 0-1",
+        actionable=True,
     ),
     _c(
         "wage_share",
@@ -929,6 +934,7 @@ DERIVED_FEATURES: list[Column] = [
         min=-10,
         max=10,
         description="inc_wage / household income",
+        actionable=True,
     ),
     _c(
         "business_share",
@@ -1010,3 +1016,282 @@ RECORD_IDS = ["hh_id", "year", "township_id", "village_id"]
 """Identifiers carried in every model input record beside the features."""
 RECORD_COLUMNS: list[Column] = [PANEL[n] for n in RECORD_IDS] + list(FEATURES.values())
 assert not set(AUDIT_COLUMNS) & set(FEATURE_NAMES), "audit-only columns are never model inputs"
+
+
+# ---------------------------------------------------------------------------------------------
+# Reasons: sentence templates with the household's own values, and the measures that fit.
+# Templates are str.format strings over the model input record; "{flag:yes text|no text}" picks a
+# text for booleans, and category codes are shown with their Chinese or English label.
+
+REASON_TEXTS: dict[str, tuple[str, str]] = {
+    "income_to_line": (
+        "人均纯收入{net_income_pc:,.0f}元，为监测标准的{income_to_line:.2f}倍",
+        "income {net_income_pc:,.0f} yuan per person, {income_to_line:.2f} x the line",
+    ),
+    "net_income_pc": (
+        "人均纯收入{net_income_pc:,.0f}元",
+        "income {net_income_pc:,.0f} yuan per person",
+    ),
+    "income_to_line_lag1": (
+        "上年收入为监测标准的{income_to_line_lag1:.2f}倍",
+        "last year's income was {income_to_line_lag1:.2f} x the line",
+    ),
+    "income_to_line_change": (
+        "收入/监测标准较上年变化{income_to_line_change:+.2f}",
+        "income relative to the line changed by {income_to_line_change:+.2f}",
+    ),
+    "income_slope_3y": (
+        "近三年收入年均变化{income_slope_3y:+.0%}",
+        "3-year income trend {income_slope_3y:+.0%} a year",
+    ),
+    "income_cv_3y": (
+        "近三年收入波动系数{income_cv_3y:.2f}",
+        "3-year income volatility {income_cv_3y:.2f}",
+    ),
+    "n_serious_ill": (
+        "家中{n_serious_ill}人患大病",
+        "{n_serious_ill} member(s) with a serious illness",
+    ),
+    "n_chronic_ill": (
+        "家中{n_chronic_ill}人患长期慢性病",
+        "{n_chronic_ill} member(s) with a chronic illness",
+    ),
+    "oop_medical": (
+        "合规自付医疗支出{oop_medical:,.0f}元",
+        "out-of-pocket medical spending {oop_medical:,.0f} yuan",
+    ),
+    "oop_to_income": (
+        "合规自付医疗支出{oop_medical:,.0f}元，占家庭收入{oop_to_income:.0%}",
+        "out-of-pocket medical spending {oop_medical:,.0f} yuan, {oop_to_income:.0%} of income",
+    ),
+    "all_insured": (
+        "{all_insured:全员参加基本医保|有成员未参加基本医保}",
+        "{all_insured:every member insured|a member lacks basic medical insurance}",
+    ),
+    "n_disabled": (
+        "家中{n_disabled}名持证残疾人",
+        "{n_disabled} member(s) with a disability certificate",
+    ),
+    "n_severe_disabled": (
+        "家中{n_severe_disabled}人一二级重度残疾",
+        "{n_severe_disabled} member(s) with a grade 1-2 disability",
+    ),
+    "new_severe_disability": (
+        "{new_severe_disability:今年新增重度残疾|无新增重度残疾}",
+        "{new_severe_disability:a member newly severely disabled|no new severe disability}",
+    ),
+    "n_students_senior": (
+        "{n_students_senior}名高中/中职在校生",
+        "{n_students_senior} student(s) in senior or vocational school",
+    ),
+    "n_students_tertiary": (
+        "{n_students_tertiary}名大专/本科在校生",
+        "{n_students_tertiary} student(s) in college",
+    ),
+    "costly_students": (
+        "{costly_students}名高中及以上在校生，教育支出{edu_spend:,.0f}元",
+        "{costly_students} student(s) in senior school or above, schooling costs {edu_spend:,.0f} yuan",
+    ),
+    "edu_spend": ("教育刚性支出{edu_spend:,.0f}元", "schooling costs {edu_spend:,.0f} yuan"),
+    "n_children_15": (
+        "{n_children_15}名子女即将升入高中",
+        "{n_children_15} child(ren) about to enter senior school",
+    ),
+    "n_students_compulsory": (
+        "{n_students_compulsory}名义务教育在校生",
+        "{n_students_compulsory} pupil(s) in compulsory school",
+    ),
+    "n_dropout": (
+        "{n_dropout}名适龄子女失学辍学",
+        "{n_dropout} school-age child(ren) out of school",
+    ),
+    "head_age": ("户主{head_age}岁", "head of household aged {head_age}"),
+    "n_elderly_65p": ("65岁及以上老人{n_elderly_65p}人", "{n_elderly_65p} member(s) aged 65+"),
+    "labour_total": ("家中劳动力{labour_total}人", "{labour_total} member(s) able to work"),
+    "n_labour_full": (
+        "普通/技能劳动力{n_labour_full}人",
+        "{n_labour_full} member(s) with full labour capacity",
+    ),
+    "n_labour_weak": (
+        "弱劳动力{n_labour_weak}人",
+        "{n_labour_weak} member(s) with weak labour capacity",
+    ),
+    "dependency_ratio": (
+        "抚养比{dependency_ratio:.1f}（劳动力{labour_total}人）",
+        "dependency ratio {dependency_ratio:.1f} ({labour_total} able to work)",
+    ),
+    "hh_size": ("家庭人口{hh_size}人", "{hh_size} members"),
+    "n_children_u16": ("16岁以下儿童{n_children_u16}人", "{n_children_u16} child(ren) under 16"),
+    "work_months": (
+        "全年务工合计{work_months}个月",
+        "{work_months} months of paid work in the year",
+    ),
+    "n_migrant_workers": (
+        "县外务工{n_migrant_workers}人",
+        "{n_migrant_workers} member(s) working outside the county",
+    ),
+    "n_local_workers": (
+        "县内务工{n_local_workers}人",
+        "{n_local_workers} member(s) working in the county",
+    ),
+    "single_earner": (
+        "{single_earner:仅一人务工且工资占收入六成以上|务工收入不依赖一人}",
+        "{single_earner:one worker earns over 60% of income|wages do not rest on one worker}",
+    ),
+    "wage_share": ("工资性收入占{wage_share:.0%}", "wages are {wage_share:.0%} of income"),
+    "transfer_share": (
+        "转移性收入占{transfer_share:.0%}",
+        "transfers are {transfer_share:.0%} of income",
+    ),
+    "business_share": (
+        "经营性收入占{business_share:.0%}",
+        "business is {business_share:.0%} of income",
+    ),
+    "n_income_sources": (
+        "主要收入来源{n_income_sources}项",
+        "{n_income_sources} main income source(s)",
+    ),
+    "has_public_welfare_job": (
+        "{has_public_welfare_job:有公益性岗位|无公益性岗位}",
+        "{has_public_welfare_job:holds a public-welfare job|no public-welfare job}",
+    ),
+    "has_workshop_job": (
+        "{has_workshop_job:在帮扶车间就业|未在帮扶车间就业}",
+        "{has_workshop_job:works in an assistance workshop|no workshop job}",
+    ),
+    "skills_training": (
+        "{skills_training:参加过技能培训|未参加技能培训}",
+        "{skills_training:has had skills training|no skills training}",
+    ),
+    "main_industry": ("主导产业：{main_industry}", "main industry: {main_industry}"),
+    "industry_support": (
+        "{industry_support:享受产业帮扶|未享受产业帮扶}",
+        "{industry_support:receives industry support|no industry support}",
+    ),
+    "cultivated_land_mu": (
+        "耕地{cultivated_land_mu:.1f}亩",
+        "{cultivated_land_mu:.1f} mu of cultivated land",
+    ),
+    "microcredit": (
+        "{microcredit:有小额信贷|无小额信贷}",
+        "{microcredit:has a microcredit loan|no microcredit loan}",
+    ),
+    "sugarcane_price_index": (
+        "甘蔗收购价格指数{sugarcane_price_index:.2f}",
+        "sugarcane price index {sugarcane_price_index:.2f}",
+    ),
+    "village_disaster": (
+        "{village_disaster:本村今年遭受自然灾害|本村今年未受灾}",
+        "{village_disaster:the village was hit by a disaster this year|no disaster this year}",
+    ),
+    "village_flood_prone": (
+        "{village_flood_prone:本村易受洪旱霜冻灾害|本村不易受灾}",
+        "{village_flood_prone:village prone to flood, drought or frost|village not disaster-prone}",
+    ),
+    "housing_safe": (
+        "{housing_safe:住房安全|住房不安全（危房）}",
+        "{housing_safe:the house is safe|the house is unsafe (C/D grade)}",
+    ),
+    "water_safe": (
+        "{water_safe:饮水安全|饮水不安全}",
+        "{water_safe:safe drinking water|drinking water is not safe}",
+    ),
+    "water_centralised": (
+        "{water_centralised:集中供水|未通集中供水}",
+        "{water_centralised:centralised water supply|no centralised water supply}",
+    ),
+    "dibao": ("{dibao:享受低保|未享受低保}", "{dibao:receives dibao|no dibao}"),
+    "motivation_score": (
+        "内生动力评分{motivation_score}/5",
+        "motivation assessed {motivation_score}/5",
+    ),
+    "is_monitored": (
+        "{is_monitored:已是监测对象|尚未纳入监测}",
+        "{is_monitored:already a monitoring object|not yet monitored}",
+    ),
+    "risk_eliminated": (
+        "{risk_eliminated:曾监测且风险已消除|}",
+        "{risk_eliminated:was monitored, risk eliminated|}",
+    ),
+    "village_monitored_share": (
+        "本村监测户占{village_monitored_share:.0%}",
+        "{village_monitored_share:.0%} of the village under monitoring",
+    ),
+    "years_since_exit": (
+        "脱贫{years_since_exit:.0f}年",
+        "{years_since_exit:.0f} year(s) since leaving poverty",
+    ),
+    "relocated": (
+        "{relocated:易地扶贫搬迁户|非搬迁户}",
+        "{relocated:relocated household|not relocated}",
+    ),
+    "household_type": ("户类型：{household_type}", "household type: {household_type}"),
+    "head_education": ("户主文化程度：{head_education}", "head's education: {head_education}"),
+    "is_former_poor_village": (
+        "{is_former_poor_village:原贫困村|非原贫困村}",
+        "{is_former_poor_village:former poor village|not a former poor village}",
+    ),
+    "village_collective_income": (
+        "村集体经济收入{village_collective_income:.1f}万元",
+        "village collective income {village_collective_income:.1f}0k yuan",
+    ),
+}
+
+MEASURES: dict[str, list[tuple[str, str]]] = {
+    "illness": [
+        ("健康帮扶", "health assistance"),
+        ("医疗救助", "medical assistance"),
+        ("大病保险报销", "critical-illness insurance"),
+    ],
+    "disability": [
+        ("综合保障", "comprehensive security"),
+        ("残疾人两项补贴", "disability allowances"),
+        ("康复服务", "rehabilitation services"),
+    ],
+    "schooling": [
+        ("教育帮扶", "education assistance"),
+        ("雨露计划", "Yulu plan vocational subsidy"),
+        ("生源地助学贷款", "student loan"),
+    ],
+    "disaster": [
+        ("产业恢复", "restore production"),
+        ("保险理赔", "insurance claims"),
+        ("临时救助", "temporary assistance"),
+    ],
+    "accident": [
+        ("临时救助", "temporary assistance"),
+        ("保险理赔", "insurance claims"),
+        ("就业帮扶", "employment assistance"),
+    ],
+    "labour": [
+        ("综合保障", "comprehensive security"),
+        ("低保兜底", "dibao safety net"),
+        ("公益性岗位", "public-welfare job"),
+    ],
+    "employment": [
+        ("就业帮扶", "employment assistance"),
+        ("公益性岗位", "public-welfare job"),
+        ("帮扶车间", "assistance workshop"),
+        ("技能培训", "skills training"),
+    ],
+    "industry": [
+        ("产业帮扶", "industry support"),
+        ("小额信贷", "microcredit"),
+        ("农业保险", "agricultural insurance"),
+    ],
+    "housing": [("住房安全保障（危房改造）", "housing safety (renovation)")],
+    "water": [("饮水安全保障", "drinking-water safety works")],
+    "income": [
+        ("就业帮扶", "employment assistance"),
+        ("产业帮扶", "industry support"),
+        ("综合保障", "comprehensive security"),
+    ],
+    "other": [("入户核实", "household visit to verify the situation")],
+}
+"""Assistance measures that fit each risk type: the issue's mapping and the national system's
+measure-risk consistency rules (因病 → 健康帮扶/医疗救助; 因学 → 教育帮扶; 因残 → 综合保障;
+因安全饮水 → 饮水安全保障; 务工不稳 → 就业帮扶, 公益性岗位, 帮扶车间; 因灾 → 产业恢复, 保险理赔;
+缺劳动力 → 综合保障)."""
+
+assert set(MEASURES) == set(RISK_TYPES)
+assert set(REASON_TEXTS) <= set(FEATURE_NAMES) | set(PANEL)

@@ -213,6 +213,81 @@ def promote(
     console.print(f"version {decision.version} is now champion")
 
 
+@app.command()
+@_friendly
+def score(
+    year: Annotated[int | None, typer.Option(help="year to score (default: the latest)")] = None,
+    data: Annotated[Path, typer.Option(help="folder with panel.parquet, or a panel file")] = Path(
+        "data/county"
+    ),
+    out: Annotated[Path, typer.Option(help="folder for scores, worklist and quarantine")] = Path(
+        "data/scores"
+    ),
+    model_uri: Annotated[str | None, typer.Option(help="default: RISKMODEL_MODEL_URI")] = None,
+    max_invalid: Annotated[float, typer.Option(help="stop when a larger share is invalid")] = 0.05,
+) -> None:
+    """Score every household of a year with the champion: Parquet, store and printable worklist."""
+    import time
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from riskmodel.config import Settings
+    from riskmodel.registry import load_model
+    from riskmodel.score import run_batch
+
+    settings = Settings()
+    stages = ["load model", "read", "validate", "features", "score and explain", "write", "store"]
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("load model", total=len(stages))
+
+        def stage(name: str) -> None:
+            bar.update(task, description=name, completed=stages.index(name))
+
+        started = time.perf_counter()
+        model, meta = load_model(model_uri or settings.model_uri)
+        loaded = time.perf_counter()
+        result = run_batch(
+            data,
+            out,
+            settings.db_url,
+            model,
+            meta["version"],
+            meta["run_id"],
+            year,
+            max_invalid,
+            on_stage=stage,
+        )
+        bar.update(task, completed=len(stages))
+    rows = result.rows
+    if result.quarantine:
+        err_console.print(
+            f"[yellow]{result.invalid_rows:,} invalid rows quarantined[/yellow] -> "
+            f"{result.quarantine}"
+        )
+    console.print(
+        f"scored {len(rows):,} households for {result.year} with model "
+        f"v{result.model_version}: {(rows['tier'] == 'red').sum():,} red, "
+        f"{(rows['tier'] == 'amber').sum():,} amber; "
+        f"{int(rows['on_worklist'].sum()):,} on worklists "
+        f"({int(rows['any_rule'].sum()):,} with a rule flag)"
+    )
+    console.print(
+        f"  scores    {result.parquet}\n  worklist  {result.workbook}\n"
+        f"  store     {settings.db_url} (table scores)"
+    )
+    console.print(
+        "  seconds   load model "
+        + f"{loaded - started:.2f}, "
+        + ", ".join(f"{k} {v:.2f}" for k, v in result.seconds.items())
+    )
+
+
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print one JSON line.")
 app.add_typer(bench_app, name="bench")
 

@@ -12,6 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from riskmodel.catalogue import FEATURES
+from riskmodel.ranking import flag_top_share
 from riskmodel.rules import rule_flags
 
 METRICS = [
@@ -50,23 +51,6 @@ def expected_calibration_error(y: np.ndarray, prob: np.ndarray, bins: int = 10) 
     groups = np.array_split(order, bins)
     n = len(prob)
     return float(sum(len(g) / n * abs(prob[g].mean() - y[g].mean()) for g in groups if len(g)))
-
-
-def flag_top_share(
-    score: np.ndarray, village: np.ndarray, share: float, seed: int = 0
-) -> np.ndarray:
-    """Flag the top `share` of households by score in every village (at least one per village).
-
-    Ties are broken at random with a fixed seed, so a binary score is not favoured by row order.
-    """
-    rng = np.random.default_rng(seed)
-    df = pd.DataFrame({"v": village, "s": score, "r": rng.random(len(score))})
-    df = df.sort_values(["v", "s", "r"], ascending=[True, False, True])
-    rank = df.groupby("v", sort=False).cumcount().to_numpy()
-    size = df.groupby("v", sort=False)["s"].transform("size").to_numpy()
-    flagged = np.zeros(len(score), bool)
-    flagged[df.index.to_numpy()] = rank < np.maximum(1, np.ceil(share * size))
-    return flagged
 
 
 def metrics(

@@ -10,15 +10,20 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
 from riskmodel.catalogue import FEATURES
+from riskmodel.treeshap import TreeShap
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
 
 BOOSTER_FILE = "booster.txt"
 META_FILE = "model.json"
+TREESHAP_FILE = "treeshap.npz"
 
 
 @dataclass(frozen=True)
@@ -70,9 +75,25 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 class RelapseModel:
     """A fitted booster with its calibration, tiers and feature preparation."""
 
-    def __init__(self, booster: lgb.Booster, meta: Meta):
-        self.booster, self.meta = booster, meta
-        self.categorical_idx = [i for i, n in enumerate(meta.features) if n in meta.levels]
+    def __init__(self, booster: lgb.Booster | None, meta: Meta, folder: Path | None = None):
+        self._booster, self.meta, self._folder = booster, meta, folder
+        self._shap: TreeShap | None = None
+
+    @property
+    def booster(self) -> lgb.Booster:
+        """The LightGBM booster, read on first use (scoring needs only the SHAP tables)."""
+        if self._booster is None:
+            import lightgbm as lgb
+
+            self._booster = lgb.Booster(model_file=str(self._folder / BOOSTER_FILE))
+        return self._booster
+
+    @property
+    def explainer(self) -> TreeShap:
+        """The exact TreeSHAP tables, built once per model on first use."""
+        if self._shap is None:
+            self._shap = TreeShap(self.booster)
+        return self._shap
 
     @property
     def features(self) -> list[str]:
@@ -85,6 +106,8 @@ class RelapseModel:
         return feature_matrix(records, self.features, self.meta.levels)
 
     def raw_score(self, X: np.ndarray) -> np.ndarray:
+        if self._booster is None and self._shap is not None:
+            return self.contributions(X).sum(axis=1)  # the same score, without loading LightGBM
         return self.booster.predict(X, raw_score=True)
 
     def calibrate(self, raw: np.ndarray) -> np.ndarray:
@@ -93,7 +116,7 @@ class RelapseModel:
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """TreeSHAP per feature plus the base value in the last column (log-odds, raw score)."""
-        return self.booster.predict(X, pred_contrib=True)
+        return self.explainer.contributions(X)
 
     def predict_proba(self, records: pd.DataFrame) -> np.ndarray:
         return self.calibrate(self.raw_score(self.matrix(records)))
@@ -124,12 +147,12 @@ class RelapseModel:
         self.booster.save_model(str(folder / BOOSTER_FILE))
         meta = asdict(self.meta)
         (folder / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1))
+        self.explainer.save(folder / TREESHAP_FILE)
         return folder
 
     @classmethod
     def load(cls, folder: Path) -> RelapseModel:
         folder = Path(folder)
-        booster = lgb.Booster(model_file=str(folder / BOOSTER_FILE))
         raw = json.loads((folder / META_FILE).read_text())
         meta = Meta(
             features=raw["features"],
@@ -138,4 +161,7 @@ class RelapseModel:
             tiers=Tiers(**raw["tiers"]),
             label=raw["label"],
         )
-        return cls(booster, meta)
+        model = cls(None, meta, folder)
+        if (folder / TREESHAP_FILE).exists():
+            model._shap = TreeShap.load(folder / TREESHAP_FILE)
+        return model

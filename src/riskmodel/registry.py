@@ -22,12 +22,10 @@ from mlflow.models import ModelSignature
 from mlflow.pyfunc import PythonModel
 from mlflow.types.schema import ColSpec, Schema
 
-from riskmodel import plots
 from riskmodel.catalogue import RECORD_COLUMNS
 from riskmodel.config import TrainConfig, tracking_uri
 from riskmodel.io import write_text
 from riskmodel.model import RelapseModel
-from riskmodel.modelcard import model_card, subgroup_markdown
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +118,9 @@ def artifact_root() -> Path:
 
 def log_training(result, client: MlflowClient | None = None) -> LoggedVersion:
     """Log params, metrics, plots, tables and the model; register a version; alias challenger."""
+    from riskmodel import plots
+    from riskmodel.modelcard import model_card, subgroup_markdown
+
     client = client or connect()
     cfg: TrainConfig = result.config
     exp_id = _experiment(client, cfg.experiment)
@@ -202,20 +203,31 @@ def _flat_params(cfg: TrainConfig) -> dict[str, object]:
 
 
 def load_model(uri: str) -> tuple[RelapseModel, dict[str, str]]:
-    """Load a registered pyfunc and return the RelapseModel inside with its version and run id."""
+    """Load the RelapseModel inside a registered pyfunc, with its version and run id.
+
+    Reads the model's own artefact folder rather than going through the full pyfunc loader, so
+    batch jobs and the API start fast; the files are the same ones `mlflow.pyfunc` would load.
+    """
+    import yaml
+
     client = connect()
-    pyfunc = mlflow.pyfunc.load_model(uri)
-    model = pyfunc.unwrap_python_model().model
-    meta = {"run_id": pyfunc.metadata.run_id or "", "version": ""}
+    version = ""
     if uri.startswith("models:/"):
-        name, _, ref = uri.removeprefix("models:/").partition("@")
-        if ref:
-            mv = client.get_model_version_by_alias(name, ref)
-        else:
-            name, _, ref = uri.removeprefix("models:/").partition("/")
-            mv = client.get_model_version(name, ref)
-        meta["version"] = str(mv.version)
-    return model, meta
+        name, _, alias = uri.removeprefix("models:/").partition("@")
+        try:
+            if alias:
+                mv = client.get_model_version_by_alias(name, alias)
+            else:
+                name, _, number = uri.removeprefix("models:/").partition("/")
+                mv = client.get_model_version(name, number)
+        except MlflowException as exc:
+            raise RegistryError(f"cannot resolve {uri}: {exc.message}") from None
+        version = str(mv.version)
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+    spec = yaml.safe_load((local / "MLmodel").read_text())
+    rel = spec["flavors"]["python_function"]["artifacts"]["model"]["path"]
+    model = RelapseModel.load(local / rel)
+    return model, {"version": version, "run_id": spec.get("run_id") or ""}
 
 
 def alias_version(client: MlflowClient, name: str, alias: str):

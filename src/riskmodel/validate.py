@@ -144,16 +144,20 @@ def _coerce(raw: pd.DataFrame, cols: list[Column]) -> tuple[pd.DataFrame, list[t
     out, errors = {}, []
     for c in cols:
         s = raw[c.name]
+        kind = s.dtype.kind if isinstance(s.dtype, np.dtype) else ""
         if c.dtype in ("int", "float"):
-            parsed = pd.to_numeric(s, errors="coerce").astype("float64")
+            if kind in "iuf":
+                parsed = s.astype("float64")
+            else:
+                parsed = pd.to_numeric(s, errors="coerce").astype("float64")
             if c.dtype == "int":
                 frac = parsed.notna() & np.isfinite(parsed) & (parsed % 1 != 0)
                 errors += [(i, c.name, "whole number", s.iloc[i]) for i in np.flatnonzero(frac)]
         elif c.dtype == "bool":
-            parsed = s.map(_parse_bool)
+            parsed = s.astype(object) if kind == "b" else s.map(_parse_bool)
         else:
-            parsed = s.astype("object").where(s.notna(), None)
-            parsed = parsed.map(lambda v: v if v is None else str(v).strip())
+            text = s.astype("str").str.strip()
+            parsed = text.astype(object).where(s.notna(), None)
         wrong = s.notna() & pd.isna(parsed)
         errors += [
             (i, c.name, f"wrong type: expected {c.dtype}", s.iloc[i]) for i in np.flatnonzero(wrong)

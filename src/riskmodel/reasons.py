@@ -1,0 +1,352 @@
+"""Reasons cadres can act on: SHAP contributions grouped into risk types and the 六看 dimensions.
+
+The top risk-raising risk types of a household become short sentences with its own values, each
+marked actionable or static and paired with the assistance measures that fit; protective factors
+are listed separately. Sentence templates and measures come from the catalogue. Everything is
+computed column-wise, so a county of households is explained in well under a second.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from riskmodel.catalogue import DIMENSIONS, FEATURES, MEASURES, REASON_TEXTS, RISK_TYPES
+
+TOP_REASONS = 3
+FEATURES_PER_REASON = 2
+TOP_PROTECTIVE = 3
+LANGS = ("zh", "en")
+_MISSING = {"zh": "{label}：无记录", "en": "{label}: not recorded"}
+
+
+@cache
+def _template(feature: str, lang: str) -> list[tuple[str, str | None, str]]:
+    """Parsed template: (literal, field or None, format spec) pieces."""
+    zh, en = REASON_TEXTS[feature]
+    return [
+        (lit, field, spec or "")
+        for lit, field, spec, _ in string.Formatter().parse(zh if lang == "zh" else en)
+    ]
+
+
+def _values(column: np.ndarray, name: str, spec: str, lang: str) -> list[str]:
+    if "|" in spec:
+        yes, _, no = spec.partition("|")
+        return [yes if bool(v) else no for v in column]
+    col = FEATURES.get(name)
+    if col is not None and col.categories:
+        labels = col.categories if lang == "zh" else {k: k.replace("_", " ") for k in col.levels}
+        return [labels.get(str(v), str(v)) for v in column]
+    if not spec and (column.dtype.kind in "iub" or np.all(np.mod(column.astype(float), 1) == 0)):
+        return [str(int(v)) for v in column]
+    return [format(float(v), spec) for v in column]
+
+
+def render(feature: str, lang: str, columns: dict[str, np.ndarray], rows: np.ndarray) -> list[str]:
+    """The feature's sentence for each of `rows`, with the household's own values."""
+    pieces = _template(feature, lang)
+    fields = [f for _, f, _ in pieces if f]
+    missing = np.zeros(len(rows), bool)
+    for f in fields:
+        missing |= pd.isna(columns[f][rows])
+    parts = []
+    for literal, field, spec in pieces:
+        parts.append([literal] * len(rows))
+        if field:
+            vals = columns[field][rows]
+            safe = np.where(missing, 0, vals) if vals.dtype.kind in "fiub" else vals
+            parts.append(_values(safe, field, spec, lang))
+    out = ["".join(p) for p in zip(*parts, strict=True)] if parts else [""] * len(rows)
+    if missing.any():
+        label = FEATURES[feature].label_zh if lang == "zh" else FEATURES[feature].label_en
+        note = _MISSING[lang].format(label=label)
+        out = [note if m else t for m, t in zip(missing, out, strict=True)]
+    return out
+
+
+def group_matrix(features: list[str], key: str) -> tuple[np.ndarray, list[str]]:
+    """(features, groups) indicator matrix for key 'risk_type' or 'dimension'."""
+    names = list(RISK_TYPES) if key == "risk_type" else list(DIMENSIONS)
+    matrix = np.zeros((len(features), len(names)))
+    for i, f in enumerate(features):
+        g = getattr(FEATURES[f], key)
+        if g in names:
+            matrix[i, names.index(g)] = 1.0
+    return matrix, names
+
+
+def _merge(a: str, b: str, sep: str) -> str:
+    """Join two fragments, keeping one when it already says what the other says."""
+    if not b or b in a:
+        return a
+    if not a or a in b:
+        return b
+    return a + sep + b
+
+
+@dataclass
+class Explanations:
+    """Reasons for a batch of records, held column-wise; rows follow the records' order."""
+
+    features: list[str]
+    contrib: np.ndarray  # (n, features)
+    by_dimension: np.ndarray  # (n, dimensions)
+    reason_groups: np.ndarray  # (n, top) risk-type index, -1 none
+    reason_values: np.ndarray  # (n, top) summed contribution
+    reason_features: np.ndarray  # (n, top, FEATURES_PER_REASON) feature index, -1 none
+    reason_texts: dict[str, list[list[str]]]  # lang -> slot -> row text ("" when none)
+    protective: np.ndarray  # (n, TOP_PROTECTIVE) feature index, -1 none or repeated
+    protective_texts: dict[str, list[list[str]]]  # lang -> slot -> row text
+
+    def __len__(self) -> int:
+        return len(self.contrib)
+
+    def reasons(self, i: int) -> list[dict]:
+        codes = list(RISK_TYPES)
+        out = []
+        for k, g in enumerate(self.reason_groups[i].tolist()):
+            if g < 0:
+                break
+            code = codes[g]
+            shown = [self.features[f] for f in self.reason_features[i, k].tolist() if f >= 0]
+            out.append(
+                {
+                    "risk_type": code,
+                    "label_zh": RISK_TYPES[code][0],
+                    "label_en": RISK_TYPES[code][1],
+                    "contribution": round(float(self.reason_values[i, k]), 6),
+                    "text_zh": self.reason_texts["zh"][k][i],
+                    "text_en": self.reason_texts["en"][k][i],
+                    "actionable": any(FEATURES[f].actionable for f in shown),
+                    "measures": [{"zh": zh, "en": en} for zh, en in MEASURES[code]],
+                    "features": shown,
+                }
+            )
+        return out
+
+    def protective_factors(self, i: int) -> list[dict]:
+        return [
+            {
+                "feature": self.features[f],
+                "contribution": round(float(self.contrib[i, f]), 6),
+                "text_zh": self.protective_texts["zh"][j][i],
+                "text_en": self.protective_texts["en"][j][i],
+            }
+            for j, f in enumerate(self.protective[i].tolist())
+            if f >= 0
+        ]
+
+    def item(self, i: int, full: bool = False) -> dict:
+        """Everything about one record, as the API returns it."""
+        out = {
+            "reasons": self.reasons(i),
+            "protective": self.protective_factors(i),
+            "dimensions": {
+                d: round(float(v), 6) for d, v in zip(DIMENSIONS, self.by_dimension[i], strict=True)
+            },
+        }
+        if full:
+            out["contributions"] = {
+                f: round(float(v), 6) for f, v in zip(self.features, self.contrib[i], strict=True)
+            }
+        return out
+
+    def columns(self) -> pd.DataFrame:
+        """Flat text columns for files, the store and worklists, plus reasons as compact JSON."""
+        codes = list(RISK_TYPES)
+        n, top = self.reason_groups.shape
+        groups = self.reason_groups.tolist()
+        labelled = {}
+        for lang, col, sep in (("zh", 0, "："), ("en", 1, ": ")):
+            labels = [RISK_TYPES[c][col] for c in codes]
+            labelled[lang] = [
+                [
+                    labels[g[k]] + sep + t if g[k] >= 0 else ""
+                    for g, t in zip(groups, self.reason_texts[lang][k], strict=True)
+                ]
+                for k in range(top)
+            ]
+        measures: dict[tuple, tuple[str, str]] = {}
+        for key in set(map(tuple, groups)):
+            ms = dict.fromkeys(m for g in key if g >= 0 for m in MEASURES[codes[g]])
+            measures[key] = ("、".join(a for a, _ in ms), ", ".join(b for _, b in ms))
+        keys = list(map(tuple, groups))
+        values = np.round(self.reason_values, 4).tolist()
+        feats = self.reason_features.tolist()
+        prot = self.protective.tolist()
+        pv = np.round(
+            np.take_along_axis(self.contrib, np.maximum(self.protective, 0), axis=1), 4
+        ).tolist()
+        rz, re_ = self.reason_texts["zh"], self.reason_texts["en"]
+        pz, pe = self.protective_texts["zh"], self.protective_texts["en"]
+        names = self.features
+        js = [
+            orjson.dumps(
+                {
+                    "reasons": [
+                        [
+                            codes[groups[i][k]],
+                            values[i][k],
+                            rz[k][i],
+                            re_[k][i],
+                            [names[f] for f in feats[i][k] if f >= 0],
+                        ]
+                        for k in range(top)
+                        if groups[i][k] >= 0
+                    ],
+                    "protective": [
+                        [names[f], pv[i][j], pz[j][i], pe[j][i]]
+                        for j, f in enumerate(prot[i])
+                        if f >= 0
+                    ],
+                }
+            ).decode()
+            for i in range(n)
+        ]
+        return pd.DataFrame(
+            {
+                "top_risk_types": [",".join(codes[g] for g in key if g >= 0) for key in keys],
+                "reasons_zh": [
+                    "；".join(x for x in parts if x) for parts in zip(*labelled["zh"], strict=True)
+                ],
+                "reasons_en": [
+                    "; ".join(x for x in parts if x) for parts in zip(*labelled["en"], strict=True)
+                ],
+                "measures_zh": [measures[k][0] for k in keys],
+                "measures_en": [measures[k][1] for k in keys],
+                "protective_zh": [
+                    "；".join(x for x in parts if x) for parts in zip(*pz, strict=True)
+                ],
+                "protective_en": [
+                    "; ".join(x for x in parts if x) for parts in zip(*pe, strict=True)
+                ],
+                "reasons_json": js,
+                "contributions": pack(self.contrib),
+            }
+        )
+
+
+def _slot_texts(ids: np.ndarray, features: list[str], columns: dict, lang: str) -> list[str]:
+    """Render, for each row, the sentence of the feature id in `ids` ("" where -1)."""
+    out = np.full(len(ids), "", dtype=object)
+    for f in np.unique(ids):
+        if f >= 0:
+            rows = np.flatnonzero(ids == f)
+            out[rows] = render(features[f], lang, columns, rows)
+    return out.tolist()
+
+
+def explain(
+    records: pd.DataFrame, contributions: np.ndarray, features: list[str], top: int = TOP_REASONS
+) -> Explanations:
+    """Group contributions (rows, features [+ base]) into reasons and protective factors."""
+    contrib = np.asarray(contributions, dtype=float)[:, : len(features)]
+    n = len(contrib)
+    risk_m, _ = group_matrix(features, "risk_type")
+    dim_m, _ = group_matrix(features, "dimension")
+    by_risk = contrib @ risk_m
+    groups = np.argsort(-by_risk, axis=1, kind="stable")[:, :top]
+    values = np.take_along_axis(by_risk, groups, axis=1)
+    groups = np.where(values > 0, groups, -1)
+    # the strongest risk-raising features of each chosen group
+    members = risk_m.T.astype(bool)  # (groups, features)
+    chosen = np.full((n, top, FEATURES_PER_REASON), -1)
+    for k in range(top):
+        g = groups[:, k]
+        masked = np.where(
+            members[np.maximum(g, 0)] & (contrib > 0) & (g >= 0)[:, None], contrib, -np.inf
+        )
+        best = np.argsort(-masked, axis=1, kind="stable")[:, :FEATURES_PER_REASON]
+        ok = np.take_along_axis(masked, best, axis=1) > -np.inf
+        chosen[:, k, :] = np.where(ok, best, -1)
+    prot = np.argsort(contrib, axis=1, kind="stable")[:, :TOP_PROTECTIVE]
+    prot = np.where(np.take_along_axis(contrib, prot, axis=1) < 0, prot, -1)
+
+    columns = {c: records[c].to_numpy() for c in records.columns}
+    reason_texts: dict[str, list[list[str]]] = {}
+    protective_texts: dict[str, list[list[str]]] = {}
+    sep = {"zh": "，", "en": "; "}
+    for lang in LANGS:
+        reason_texts[lang] = []
+        for k in range(top):
+            a, b = (_slot_texts(chosen[:, k, j], features, columns, lang) for j in range(2))
+            reason_texts[lang].append([_merge(x, y, sep[lang]) for x, y in zip(a, b, strict=True)])
+        slots = [_slot_texts(prot[:, j], features, columns, lang) for j in range(TOP_PROTECTIVE)]
+        protective_texts[lang] = slots
+    # a protective sentence that repeats an earlier one is dropped
+    for j in range(1, TOP_PROTECTIVE):
+        for i in range(n):
+            t = protective_texts["zh"][j][i]
+            if t and any(
+                t in protective_texts["zh"][m][i] or protective_texts["zh"][m][i] in t
+                for m in range(j)
+                if protective_texts["zh"][m][i]
+            ):
+                prot[i, j] = -1
+                for lang in LANGS:
+                    protective_texts[lang][j][i] = ""
+    return Explanations(
+        features=list(features),
+        contrib=contrib,
+        by_dimension=contrib @ dim_m,
+        reason_groups=groups,
+        reason_values=values,
+        reason_features=chosen,
+        reason_texts=reason_texts,
+        protective=prot,
+        protective_texts=protective_texts,
+    )
+
+
+def pack(contrib: np.ndarray) -> list[bytes]:
+    """Contributions per row as float32 bytes (compact storage; `unpack` reverses it)."""
+    rows = np.ascontiguousarray(contrib, dtype="<f4")
+    return [r.tobytes() for r in rows]
+
+
+def unpack(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype="<f4").astype(float)
+
+
+def item_from_stored(
+    reasons_json: str, contributions: bytes | None, features: list[str], full: bool = False
+) -> dict:
+    """Rebuild the API's explanation of a stored batch row (labels and measures from the catalogue)."""
+    raw = json.loads(reasons_json)
+    reasons = [
+        {
+            "risk_type": c,
+            "label_zh": RISK_TYPES[c][0],
+            "label_en": RISK_TYPES[c][1],
+            "contribution": v,
+            "text_zh": z,
+            "text_en": e,
+            "actionable": any(FEATURES[f].actionable for f in fs),
+            "measures": [{"zh": a, "en": b} for a, b in MEASURES[c]],
+            "features": fs,
+        }
+        for c, v, z, e, fs in raw["reasons"]
+    ]
+    protective = [
+        {"feature": f, "contribution": v, "text_zh": z, "text_en": e}
+        for f, v, z, e in raw["protective"]
+    ]
+    out: dict = {"reasons": reasons, "protective": protective}
+    if contributions is not None:
+        values = unpack(contributions)
+        dim_m, dims = group_matrix(features, "dimension")
+        out["dimensions"] = {
+            d: round(float(v), 4) for d, v in zip(dims, values @ dim_m, strict=True)
+        }
+        if full:
+            out["contributions"] = {
+                f: round(float(v), 6) for f, v in zip(features, values, strict=True)
+            }
+    return out
