@@ -18,6 +18,7 @@ run: $(STAMP)
 	$(BIN)/riskmodel simulate --out data/county --seed 7 --report
 	$(BIN)/riskmodel train --data data/county
 	$(BIN)/riskmodel promote
+	$(BIN)/riskmodel score --data data/county --out data/scores
 
 test: $(STAMP)
 	$(BIN)/pytest

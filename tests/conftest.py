@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,50 @@ def tracking(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     return tmp_path
+
+
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="session")
+def trained(training_county, tmp_path_factory):
+    """A model fitted on the training county, saved and loaded back as scoring uses it."""
+    from riskmodel.config import load_train_config
+    from riskmodel.model import RelapseModel
+    from riskmodel.train import fit_model, labelled_records, load_panel, split_by_year
+
+    cfg = load_train_config(ROOT / "training/configs/default.yaml", data=training_county)
+    panel, _ = load_panel(training_county)
+    model, _ = fit_model(split_by_year(labelled_records(panel, "relapse"), None), cfg)
+    folder = model.save(tmp_path_factory.mktemp("model"))
+    return RelapseModel.load(folder), panel
+
+
+def _postgres_ready() -> bool:
+    import sqlalchemy as sa
+
+    try:
+        with sa.create_engine(PG_URL).connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """Each store test runs on SQLite and on the PostgreSQL server (required in CI)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    if not _postgres_ready():
+        if os.environ.get("RISKMODEL_REQUIRE_PG"):
+            pytest.fail(f"PostgreSQL is required but not reachable at {PG_URL}")
+        pytest.skip("PostgreSQL not reachable on 127.0.0.1:5432")
+    import sqlalchemy as sa
+
+    from riskmodel.store import metadata
+
+    engine = sa.create_engine(PG_URL)
+    metadata.drop_all(engine)
+    engine.dispose()
+    return PG_URL

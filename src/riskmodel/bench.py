@@ -56,3 +56,88 @@ def bench_train(seed: int = 7) -> dict:
             "under_3_minutes": t2 - t0 < 180,
         },
     }
+
+
+def _latest_records(data: Path):
+    import pandas as pd
+
+    from riskmodel.features import build_features
+
+    panel = pd.read_parquet(Path(data) / "panel.parquet")
+    last = int(panel["year"].max())
+    records = build_features(panel[panel["year"] >= last - 2])
+    return records[records["year"] == last].reset_index(drop=True)
+
+
+def bench_explain(
+    rows: int | None = None,
+    data: Path = Path("data/county"),
+    model_uri: str = "models:/relapse-risk@champion",
+) -> dict:
+    """Our TreeSHAP and shap.TreeExplainer on the champion and the latest year, side by side."""
+    import numpy as np
+    import shap
+
+    from riskmodel.registry import load_model
+    from riskmodel.treeshap import TreeShap
+
+    model, meta = load_model(model_uri)
+    records = _latest_records(data)
+    if rows:
+        records = records.iloc[np.arange(rows) % len(records)].reset_index(drop=True)
+    X = model.matrix(records)
+    booster = model.booster
+    t0 = time.perf_counter()
+    built = TreeShap(booster)
+    t1 = time.perf_counter()
+    built.contributions(X[:10])  # compiled code is cached; this only loads it
+    shap.TreeExplainer(booster).shap_values(X[:10])
+    t2 = time.perf_counter()
+    ours = built.contributions(X)
+    t3 = time.perf_counter()
+    explainer = shap.TreeExplainer(booster)
+    theirs = np.asarray(explainer.shap_values(X))
+    t4 = time.perf_counter()
+    base = np.full((len(X), 1), float(np.ravel(explainer.expected_value)[0]))
+    reference = np.hstack([theirs.reshape(len(X), -1), base])
+    _ = t2
+    return {
+        "rows": len(X),
+        "model_version": meta["version"],
+        "ours_s": round(t3 - t2, 3),
+        "shap_s": round(t4 - t3, 3),
+        "speedup": round((t4 - t3) / (t3 - t2), 1),
+        "max_abs_diff": float(np.abs(ours - reference).max()),
+        "ours_table_build_s": round(t1 - t0, 3),
+    }
+
+
+def bench_score(runs: int = 3, data: Path = Path("data/county")) -> dict:
+    """`riskmodel score` end to end as a fresh process, several times: wall and peak memory."""
+    import resource
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).with_name("riskmodel")
+    walls = []
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, RISKMODEL_DB_URL=f"sqlite:///{Path(tmp) / 'bench.db'}")
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            subprocess.run(
+                [str(exe), "score", "--data", str(data), "--out", tmp],
+                check=True,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            walls.append(time.perf_counter() - t0)
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    walls.sort()
+    return {
+        "runs": runs,
+        "wall_s_min": round(walls[0], 2),
+        "wall_s_median": round(walls[len(walls) // 2], 2),
+        "peak_mb": round(peak_mb),
+        "targets": {"under_10_s": walls[len(walls) // 2] < 10, "under_2_gb": peak_mb < 2048},
+    }

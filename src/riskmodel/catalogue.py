@@ -1210,8 +1210,8 @@ REASON_TEXTS: dict[str, tuple[str, str]] = {
         "{is_monitored:already a monitoring object|not yet monitored}",
     ),
     "risk_eliminated": (
-        "{risk_eliminated:曾监测且风险已消除|}",
-        "{risk_eliminated:was monitored, risk eliminated|}",
+        "{risk_eliminated:曾监测且风险已消除|无风险消除记录}",
+        "{risk_eliminated:was monitored, risk eliminated|no eliminated-risk record}",
     ),
     "village_monitored_share": (
         "本村监测户占{village_monitored_share:.0%}",

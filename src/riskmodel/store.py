@@ -7,6 +7,7 @@ or the new one, never half of either, and re-running never duplicates rows.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -122,8 +123,12 @@ def replace_batch(
     model_version: str,
     run_id: str,
     features: list[str],
+    before_commit: Callable[[], object] = lambda: None,
 ) -> int:
-    """Replace the batch for (year, model_version) in one transaction; return rows written."""
+    """Replace the batch for (year, model_version) in one transaction; return rows written.
+
+    `before_commit` runs inside the transaction: if it raises, nothing is committed.
+    """
     data = _tuples(rows)
     with engine.begin() as conn:
         conn.execute(
@@ -146,6 +151,7 @@ def replace_batch(
                 }
             ],
         )
+        before_commit()
     return len(data)
 
 

@@ -209,15 +209,12 @@ def _goes_left(
     node_cat_len,
     cat_bits,
 ):
-    if node_categorical[k]:
+    if node_categorical[k]:  # LightGBM 4: NaN and negative categories always go right
         if np.isnan(x):
-            if node_missing[k] == 2:
-                return False
-            v = 0
-        else:
-            v = int(x)
-            if v < 0:
-                return False
+            return False
+        v = int(x)
+        if v < 0:
+            return False
         word = v // 32
         if word >= node_cat_len[k]:
             return False

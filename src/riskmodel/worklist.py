@@ -32,7 +32,7 @@ def rule_texts(rows: pd.DataFrame) -> list[str]:
 def write_worklist(rows: pd.DataFrame, path: Path, title: str) -> Path:
     """Households on the worklist, a sheet per township, villages in order, ranked within each."""
     listed = rows[rows["on_worklist"]].sort_values(["township_id", "village_id", "rank_in_village"])
-    wb = xlsxwriter.Workbook(str(path), {"constant_memory": False})
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
     head = wb.add_format({"bold": True, "text_wrap": True, "valign": "top", "bottom": 1})
     title_fmt = wb.add_format({"bold": True, "font_size": 13})
     wrap = wb.add_format({"text_wrap": True, "valign": "top"})
@@ -43,21 +43,38 @@ def write_worklist(rows: pd.DataFrame, path: Path, title: str) -> Path:
     }
     for township, part in listed.groupby("township_id", sort=True):
         ws = wb.add_worksheet(str(township)[:31])
-        ws.write(0, 0, f"{title} — 乡镇 {township}", title_fmt)
-        for c, (header, width) in enumerate(COLUMNS):
-            ws.write(1, c, header, head)
+        for c, (_, width) in enumerate(COLUMNS):
             ws.set_column(c, c, width, wrap if c >= 5 else top)
+        ws.write(0, 0, f"{title} — 乡镇 {township}", title_fmt)
+        for c, (header, _) in enumerate(COLUMNS):
+            ws.write(1, c, header, head)
+        cols = [
+            part[c].tolist()
+            for c in (
+                "village_id",
+                "rank_in_village",
+                "hh_id",
+                "probability",
+                "tier",
+                "reasons_zh",
+                "measures_zh",
+                "protective_zh",
+            )
+        ]
         rules = rule_texts(part)
-        for r, row in enumerate(part.itertuples(index=False), start=2):
-            ws.write_string(r, 0, row.village_id)
-            ws.write_number(r, 1, row.rank_in_village)
-            ws.write_string(r, 2, row.hh_id)
-            ws.write_string(r, 3, f"{row.probability:.1%}")
-            ws.write_string(r, 4, TIER_ZH[row.tier], tiers[row.tier])
-            ws.write_string(r, 5, rules[r - 2])
-            ws.write_string(r, 6, row.reasons_zh)
-            ws.write_string(r, 7, row.measures_zh)
-            ws.write_string(r, 8, row.protective_zh)
+        for i, (village, rank, hh, prob, tier, reasons, measures, protective) in enumerate(
+            zip(*cols, strict=True)
+        ):
+            r = i + 2
+            ws.write_string(r, 0, village)
+            ws.write_number(r, 1, rank)
+            ws.write_string(r, 2, hh)
+            ws.write_string(r, 3, f"{prob:.1%}")
+            ws.write_string(r, 4, TIER_ZH[tier], tiers[tier])
+            ws.write_string(r, 5, rules[i])
+            ws.write_string(r, 6, reasons)
+            ws.write_string(r, 7, measures)
+            ws.write_string(r, 8, protective)
         ws.freeze_panes(2, 0)
         ws.repeat_rows(1)
         ws.set_landscape()

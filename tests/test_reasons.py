@@ -1,0 +1,122 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskmodel.catalogue import FEATURE_NAMES, FEATURES, MEASURES, REASON_TEXTS, RISK_TYPES
+from riskmodel.features import build_features
+from riskmodel.reasons import explain, group_matrix, render
+
+
+@pytest.fixture(scope="module")
+def records(small_county):
+    rec = build_features(small_county.panel)
+    return rec[rec["year"] == 2025].reset_index(drop=True)
+
+
+@pytest.mark.parametrize("feature", FEATURE_NAMES)
+def test_every_feature_has_a_sentence_in_both_languages(records, feature):
+    cols = {c: records[c].to_numpy() for c in records.columns}
+    rows = np.arange(min(5, len(records)))
+
+    zh = render(feature, "zh", cols, rows)
+    en = render(feature, "en", cols, rows)
+
+    assert feature in REASON_TEXTS
+    assert all(zh) and all(en)
+    assert not any("{" in t for t in zh + en)
+
+
+def _one_hot(features, values: dict[str, float]) -> np.ndarray:
+    c = np.zeros((1, len(features) + 1))
+    for name, v in values.items():
+        c[0, features.index(name)] = v
+    return c
+
+
+def test_illness_reason_quotes_the_household_values(records):
+    rec = records.head(1).copy()
+    rec["n_serious_ill"] = 2
+    rec["oop_medical"] = 18_000.0
+    rec["oop_to_income"] = 0.45
+    contrib = _one_hot(
+        FEATURE_NAMES, {"n_serious_ill": 0.9, "oop_to_income": 0.6, "has_public_welfare_job": -0.3}
+    )
+
+    ex = explain(rec, contrib, FEATURE_NAMES)
+    reason = ex.reasons(0)[0]
+
+    assert reason["risk_type"] == "illness" and reason["label_zh"] == "因病"
+    assert reason["contribution"] == pytest.approx(1.5)
+    assert "2人患大病" in reason["text_zh"] and "18,000元" in reason["text_zh"]
+    assert "2 member(s) with a serious illness" in reason["text_en"]
+    assert {"zh": "健康帮扶", "en": "health assistance"} in reason["measures"]
+    assert reason["actionable"]  # out-of-pocket spending can be reduced by medical assistance
+    prot = ex.protective_factors(0)
+    assert prot[0]["feature"] == "has_public_welfare_job" and prot[0]["contribution"] < 0
+
+
+def test_only_risk_raising_groups_become_reasons(records):
+    rec = records.head(1)
+    contrib = _one_hot(FEATURE_NAMES, {"head_age": 0.4, "transfer_share": -0.8})
+
+    ex = explain(rec, contrib, FEATURE_NAMES)
+
+    assert [r["risk_type"] for r in ex.reasons(0)] == ["labour"]
+    assert ex.reasons(0)[0]["actionable"] is False
+
+
+def test_group_sums_add_up_to_the_contributions(records, trained):
+    model, _ = trained
+    contrib = model.contributions(model.matrix(records))
+    risk_m, _ = group_matrix(model.features, "risk_type")
+
+    ex = explain(records, contrib, model.features)
+
+    np.testing.assert_allclose((contrib[:, :-1] @ risk_m).sum(1), contrib[:, :-1].sum(1))
+    np.testing.assert_allclose(ex.by_dimension.sum(1), contrib[:, :-1].sum(1))
+    for i in range(0, len(records), 37):
+        for r in ex.reasons(i):
+            members = [FEATURE_NAMES.index(f) for f in r["features"]]
+            assert r["contribution"] > 0
+            assert all(
+                contrib[i, k] > 0 and FEATURES[FEATURE_NAMES[k]].risk_type == r["risk_type"]
+                for k in members
+            )
+
+
+def test_flat_columns_match_the_structured_reasons(records, trained):
+    model, _ = trained
+    contrib = model.contributions(model.matrix(records))
+
+    ex = explain(records, contrib, model.features)
+    cols = ex.columns()
+
+    for i in range(0, len(records), 53):
+        reasons = ex.reasons(i)
+        assert cols["top_risk_types"][i] == ",".join(r["risk_type"] for r in reasons)
+        for r in reasons:
+            assert f"{r['label_zh']}：{r['text_zh']}" in cols["reasons_zh"][i]
+            assert MEASURES[r["risk_type"]][0][0] in cols["measures_zh"][i]
+
+
+def test_missing_value_is_said_not_invented(records):
+    rec = records.head(2).copy()
+    rec["years_since_exit"] = np.nan
+    cols = {c: rec[c].to_numpy() for c in rec.columns}
+
+    assert render("years_since_exit", "zh", cols, np.arange(2)) == ["脱贫年限：无记录"] * 2
+
+
+def test_every_risk_type_has_measures():
+    assert set(MEASURES) == set(RISK_TYPES)
+    assert all(MEASURES[k] for k in MEASURES)
+
+
+def test_categories_are_shown_in_chinese(records):
+    rec = records.head(1).copy()
+    rec["main_industry"] = pd.Categorical(
+        ["sugarcane"], categories=FEATURES["main_industry"].levels
+    )
+    cols = {c: rec[c].to_numpy() for c in rec.columns}
+
+    assert render("main_industry", "zh", cols, np.arange(1)) == ["主导产业：甘蔗"]

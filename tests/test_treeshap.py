@@ -1,0 +1,101 @@
+"""Our TreeSHAP against shap.TreeExplainer (the reference) and against the model's own score."""
+
+import lightgbm as lgb
+import numpy as np
+import pytest
+import shap
+
+from riskmodel.treeshap import TreeShap
+
+
+def _booster(params: dict, seed: int = 0) -> tuple[lgb.Booster, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    n = 3000
+    X = np.column_stack(
+        [
+            rng.normal(size=n),
+            rng.integers(0, 6, n).astype(float),
+            rng.exponential(size=n),
+            rng.integers(0, 2, n).astype(float),
+            np.where(rng.random(n) < 0.3, 0.0, rng.normal(size=n)),
+        ]
+    )
+    X[rng.random(n) < 0.1, 0] = np.nan
+    logit = X[:, 0] * 0.8 + (X[:, 1] == 3) * 1.2 - X[:, 2] + 0.5 * X[:, 3] * X[:, 4]
+    y = (rng.random(n) < 1 / (1 + np.exp(-np.nan_to_num(logit)))).astype(int)
+    data = lgb.Dataset(X, y, categorical_feature=[1], free_raw_data=False)
+    base = {"objective": "binary", "verbosity": -1, "seed": seed, "num_threads": 1}
+    return lgb.train(base | params, data, num_boost_round=60), X
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"num_leaves": 7},
+        {"num_leaves": 31, "max_depth": 8, "min_data_in_leaf": 5},
+        {"num_leaves": 15, "zero_as_missing": True},
+        {"num_leaves": 15, "max_cat_to_onehot": 1, "min_data_per_group": 5, "cat_smooth": 1},
+        {"num_leaves": 4, "use_missing": False},
+    ],
+)
+def test_contributions_equal_shap_tree_explainer(params):
+    booster, X = _booster(params)
+    X_test = X[:500].copy()
+    X_test[0, 1] = 9  # a category never seen in training
+    X_test[1, 1] = np.nan
+
+    ours = TreeShap(booster).contributions(X_test)
+    reference = np.asarray(shap.TreeExplainer(booster).shap_values(X_test))
+
+    np.testing.assert_allclose(ours[:, :-1], reference, atol=1e-6)
+
+
+def test_contributions_plus_base_equal_the_raw_score():
+    booster, X = _booster({"num_leaves": 15})
+
+    ours = TreeShap(booster).contributions(X)
+
+    np.testing.assert_allclose(ours.sum(axis=1), booster.predict(X, raw_score=True), atol=1e-6)
+
+
+def test_single_rows_and_batches_agree():
+    booster, X = _booster({"num_leaves": 7})
+    ts = TreeShap(booster)
+
+    batch = ts.contributions(X[:300])
+    singles = np.vstack([ts.contributions(X[i : i + 1]) for i in range(300)])
+
+    np.testing.assert_allclose(singles, batch, atol=1e-12)
+
+
+def test_saved_tables_give_the_same_values(tmp_path):
+    booster, X = _booster({"num_leaves": 7})
+    ts = TreeShap(booster)
+    ts.save(tmp_path / "t.npz")
+
+    again = TreeShap.load(tmp_path / "t.npz")
+
+    np.testing.assert_array_equal(again.contributions(X[:200]), ts.contributions(X[:200]))
+
+
+def test_wrong_width_is_refused():
+    booster, X = _booster({"num_leaves": 7})
+
+    with pytest.raises(ValueError, match="columns"):
+        TreeShap(booster).contributions(X[:, :3])
+
+
+def test_champion_style_model_matches_shap(trained):
+    model, panel = trained
+    from riskmodel.features import build_features
+
+    records = build_features(panel[panel["year"] >= 2023])
+    X = model.matrix(records[records["year"] == 2025])
+
+    ours = model.contributions(X)
+    reference = np.asarray(shap.TreeExplainer(model.booster).shap_values(X))
+
+    np.testing.assert_allclose(ours[:, :-1], reference, atol=1e-6)
+    np.testing.assert_allclose(
+        ours.sum(axis=1), model.booster.predict(X, raw_score=True), atol=1e-6
+    )
