@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
@@ -141,3 +142,232 @@ def bench_score(runs: int = 3, data: Path = Path("data/county")) -> dict:
         "peak_mb": round(peak_mb),
         "targets": {"under_10_s": walls[len(walls) // 2] < 10, "under_2_gb": peak_mb < 2048},
     }
+
+
+# --- API load -----------------------------------------------------------------------------------
+
+
+async def _drive(
+    port: int, path: str, body: bytes, headers: dict[str, str], connections: int, seconds: float
+) -> dict:
+    """Keep-alive HTTP/1.1 clients sending the same request as fast as answers come back."""
+    import asyncio
+
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    request = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n{head}\r\n"
+    ).encode() + body
+    latencies: list[float] = []
+    errors = 0
+    stop = time.perf_counter() + seconds
+
+    async def read_response(reader) -> int:
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        fields = {k.lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
+        if "content-length" in fields:
+            await reader.readexactly(int(fields["content-length"]))
+        elif fields.get("transfer-encoding") == "chunked":
+            while True:
+                size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+                await reader.readexactly(size + 2)
+                if size == 0:
+                    break
+        return status
+
+    async def client() -> None:
+        nonlocal errors
+        reader = writer = None
+        while time.perf_counter() < stop:
+            try:
+                if writer is None:
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                t0 = time.perf_counter()
+                writer.write(request)
+                await writer.drain()
+                status = await read_response(reader)
+                latencies.append(time.perf_counter() - t0)
+                errors += status != 200
+            except (OSError, asyncio.IncompleteReadError, ValueError):
+                errors += 1
+                writer = None
+                await asyncio.sleep(0.01)
+        if writer is not None:
+            writer.close()
+
+    t_start = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(connections)))
+    elapsed = time.perf_counter() - t_start
+    lat = sorted(latencies)
+
+    def pct(q: float) -> float:
+        return round(1000 * lat[min(len(lat) - 1, int(q * len(lat)))], 2) if lat else float("nan")
+
+    return {
+        "rps": round(len(lat) / elapsed, 1),
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+        "errors": errors,
+        "requests": len(lat),
+    }
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(url: str, seconds: float, proc) -> None:
+    import urllib.error
+    import urllib.request
+
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with code {proc.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} did not answer within {seconds:.0f} s")
+
+
+def bench_api(
+    seconds: float = 15,
+    connections: int = 8,
+    soak_seconds: float = 60,
+    soak_connections: int = 32,
+    data: Path = Path("data/county"),
+) -> dict:
+    """Serve the champion with our app and with `mlflow models serve` (one worker each) and drive
+    both with single-household requests; then soak ours. Loopback only."""
+    import asyncio
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    from riskmodel.api.security import create_key
+    from riskmodel.config import tracking_uri
+    from riskmodel.registry import to_wire
+    from riskmodel.store import engine_for
+
+    record = to_wire(_latest_records(data).head(1)).to_dict("records")[0]
+    record = {k: (None if isinstance(v, float) and v != v else v) for k, v in record.items()}
+    bin_dir = Path(sys.executable).parent
+    results: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        db_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        key, _ = create_key(engine_for(db_url), "county")
+        env = dict(
+            os.environ,
+            RISKMODEL_DB_URL=db_url,
+            MLFLOW_TRACKING_URI=tracking_uri(),
+            PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        )  # mlflow runs uvicorn
+        ours_port, mlflow_port = _free_port(), _free_port()
+        servers = {
+            "ours": subprocess.Popen(
+                [str(bin_dir / "riskmodel"), "serve", "--port", str(ours_port)],
+                env=env,
+                start_new_session=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            ),
+            "mlflow": subprocess.Popen(
+                [
+                    str(bin_dir / "mlflow"),
+                    "models",
+                    "serve",
+                    "-m",
+                    "models:/relapse-risk@champion",
+                    "--env-manager",
+                    "local",
+                    "-p",
+                    str(mlflow_port),
+                    "-w",
+                    "1",
+                ],
+                env=env,
+                start_new_session=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            ),
+        }
+        try:
+            _wait(f"http://127.0.0.1:{ours_port}/ready", 180, servers["ours"])
+            _wait(f"http://127.0.0.1:{mlflow_port}/ping", 180, servers["mlflow"])
+            plans = {
+                "ours": (
+                    ours_port,
+                    "/v1/scores",
+                    json.dumps({"records": [record]}).encode(),
+                    {"Authorization": f"Bearer {key}"},
+                ),
+                "mlflow": (
+                    mlflow_port,
+                    "/invocations",
+                    json.dumps({"dataframe_records": [record]}).encode(),
+                    {},
+                ),
+            }
+            for name, (port, path, body, headers) in plans.items():
+                asyncio.run(_drive(port, path, body, headers, 2, 3))  # warm-up, not counted
+                results[name] = asyncio.run(_drive(port, path, body, headers, connections, seconds))
+            results["ratio"] = round(
+                results["ours"]["rps"] / max(results["mlflow"]["rps"], 1e-9), 1
+            )
+            if soak_seconds > 0:
+                port, path, body, headers = plans["ours"]
+                before = _rss_mb(servers["ours"].pid)
+                soak = asyncio.run(
+                    _drive(port, path, body, headers, soak_connections, soak_seconds)
+                )
+                after = _rss_mb(servers["ours"].pid)
+                results["soak"] = {
+                    **soak,
+                    "connections": soak_connections,
+                    "seconds": soak_seconds,
+                    "rss_mb_before": round(before, 1),
+                    "rss_mb_after": round(after, 1),
+                    "rss_growth": round(after / before - 1, 4),
+                }
+        finally:
+            for proc in servers.values():
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+            for proc in servers.values():
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+    ours = results["ours"]
+    results["targets"] = {
+        "ratio_at_least_10": results["ratio"] >= 10,
+        "p99_at_most_25_ms": ours["p99_ms"] <= 25,
+        "no_errors": ours["errors"] == 0,
+        **(
+            {
+                "soak_no_errors": results["soak"]["errors"] == 0,
+                "soak_rss_growth_under_10pct": results["soak"]["rss_growth"] < 0.10,
+            }
+            if "soak" in results
+            else {}
+        ),
+    }
+    return results

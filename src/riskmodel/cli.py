@@ -287,6 +287,52 @@ def score(
     )
 
 
+keys_app = typer.Typer(no_args_is_help=True, help="API keys (stored hashed, shown once).")
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+@_friendly
+def keys_create(
+    role: Annotated[str, typer.Option(help="county | township | admin")],
+    township: Annotated[str | None, typer.Option(help="township id, for township keys")] = None,
+) -> None:
+    """Create an API key; the key is printed alone on the last line and never stored in clear."""
+    from riskmodel.api.security import KeyError_, create_key
+    from riskmodel.config import Settings
+    from riskmodel.store import engine_for
+
+    try:
+        key, key_id = create_key(engine_for(Settings().db_url), role, township)
+    except KeyError_ as exc:
+        raise UserError(str(exc)) from None
+    scope = f" for township {township}" if township else ""
+    err_console.print(f"created {role} key {key_id}{scope}; it is shown once, keep it safe:")
+    print(key)
+
+
+@app.command()
+@_friendly
+def serve(
+    host: Annotated[str | None, typer.Option(help="default: RISKMODEL_HOST or 127.0.0.1")] = None,
+    port: Annotated[int | None, typer.Option(help="default: RISKMODEL_PORT or 8000")] = None,
+) -> None:
+    """Serve the scoring API (one process; loads and warms the champion before /ready)."""
+    import uvicorn
+
+    from riskmodel.api import create_app
+    from riskmodel.config import Settings
+
+    settings = Settings()
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        access_log=False,
+        log_level="warning",
+    )
+
+
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print one JSON line.")
 app.add_typer(bench_app, name="bench")
 
@@ -328,6 +374,23 @@ def bench_score(
     from riskmodel.bench import bench_score as run
 
     print(json.dumps(run(runs, data)))
+
+
+@bench_app.command("api")
+@_friendly
+def bench_api(
+    seconds: Annotated[float, typer.Option(help="load per server")] = 15,
+    connections: Annotated[int, typer.Option()] = 8,
+    soak_seconds: Annotated[float, typer.Option(help="soak of our server; 0 skips")] = 60,
+    soak_connections: Annotated[int, typer.Option()] = 32,
+    data: Annotated[Path, typer.Option()] = Path("data/county"),
+) -> None:
+    """Our API against `mlflow models serve` on the champion, same load; one JSON line."""
+    import json
+
+    from riskmodel.bench import bench_api as run
+
+    print(json.dumps(run(seconds, connections, soak_seconds, soak_connections, data)))
 
 
 def main() -> None:

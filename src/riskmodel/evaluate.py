@@ -109,11 +109,8 @@ def rule_score(records: pd.DataFrame) -> np.ndarray:
     """The official single-trigger rule as a 0/1 score (income, three guarantees/water, medical)."""
     flags = rule_flags(records)
     return (
-        flags[["income_below_line", "guarantee_failure", "medical_over_20k"]]
-        .any(axis=1)
-        .astype(float)
-        .to_numpy()
-    )
+        flags["income_below_line"] | flags["guarantee_failure"] | flags["medical_over_20k"]
+    ).astype(float)
 
 
 def logistic_baseline(train: pd.DataFrame, y_train: np.ndarray, features: list[str], seed: int = 0):

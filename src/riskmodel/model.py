@@ -8,6 +8,7 @@ log-odds of the booster's raw score; the probability is Platt-calibrated from th
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,9 +49,21 @@ class Meta:
 
 
 def feature_matrix(
-    records: pd.DataFrame, features: list[str], levels: dict[str, list[str]]
+    records: Mapping, features: list[str], levels: dict[str, list[str]]
 ) -> np.ndarray:
-    """Numbers LightGBM sees: categoricals as training-level codes, booleans as 0/1, NaN kept."""
+    """Numbers LightGBM sees: categoricals as training-level codes, booleans as 0/1, NaN kept.
+
+    `records` is a DataFrame or any mapping of column name to a list of values (the API's path).
+    """
+    if not isinstance(records, pd.DataFrame):
+        cols = []
+        for name in features:
+            if name in levels:
+                index = {level: i for i, level in enumerate(levels[name])}
+                cols.append([index.get(v, np.nan) for v in records[name]])
+            else:
+                cols.append(records[name])
+        return np.array(cols, dtype=np.float64).T.reshape(-1, len(features))
     cols = []
     for name in features:
         s = records[name]

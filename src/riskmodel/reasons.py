@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
@@ -22,6 +23,8 @@ from riskmodel.catalogue import DIMENSIONS, FEATURES, MEASURES, REASON_TEXTS, RI
 TOP_REASONS = 3
 FEATURES_PER_REASON = 2
 TOP_PROTECTIVE = 3
+SMALL_BATCH = 32
+"""Below this many rows sentences are rendered row by row (the API's single households)."""
 LANGS = ("zh", "en")
 _MISSING = {"zh": "{label}：无记录", "en": "{label}: not recorded"}
 
@@ -36,17 +39,35 @@ def _template(feature: str, lang: str) -> list[tuple[str, str | None, str]]:
     ]
 
 
-def _values(column: np.ndarray, name: str, spec: str, lang: str) -> list[str]:
+def _format(v, name: str, spec: str, lang: str) -> str:
+    """One value as it appears in a sentence (the single formatting rule for every path)."""
     if "|" in spec:
         yes, _, no = spec.partition("|")
-        return [yes if bool(v) else no for v in column]
+        return yes if bool(v) else no
     col = FEATURES.get(name)
     if col is not None and col.categories:
-        labels = col.categories if lang == "zh" else {k: k.replace("_", " ") for k in col.levels}
-        return [labels.get(str(v), str(v)) for v in column]
-    if not spec and (column.dtype.kind in "iub" or np.all(np.mod(column.astype(float), 1) == 0)):
-        return [str(int(v)) for v in column]
-    return [format(float(v), spec) for v in column]
+        return col.categories.get(str(v), str(v)) if lang == "zh" else str(v).replace("_", " ")
+    v = float(v)
+    if not spec and v.is_integer():
+        return str(int(v))
+    return format(v, spec)
+
+
+def _values(column: np.ndarray, name: str, spec: str, lang: str) -> list[str]:
+    return [_format(v, name, spec, lang) for v in column]
+
+
+def _is_missing(v) -> bool:
+    return v is None or v is pd.NA or (isinstance(v, float) and v != v)
+
+
+def render_one(feature: str, lang: str, row: Mapping) -> str:
+    """The feature's sentence for one record (`row` maps column name to value)."""
+    pieces = _template(feature, lang)
+    if any(f and _is_missing(row[f]) for _, f, _ in pieces):
+        label = FEATURES[feature].label_zh if lang == "zh" else FEATURES[feature].label_en
+        return _MISSING[lang].format(label=label)
+    return "".join(lit + (_format(row[f], f, spec, lang) if f else "") for lit, f, spec in pieces)
 
 
 def render(feature: str, lang: str, columns: dict[str, np.ndarray], rows: np.ndarray) -> list[str]:
@@ -73,6 +94,11 @@ def render(feature: str, lang: str, columns: dict[str, np.ndarray], rows: np.nda
 
 def group_matrix(features: list[str], key: str) -> tuple[np.ndarray, list[str]]:
     """(features, groups) indicator matrix for key 'risk_type' or 'dimension'."""
+    return _group_matrix(tuple(features), key)
+
+
+@cache
+def _group_matrix(features: tuple[str, ...], key: str) -> tuple[np.ndarray, list[str]]:
     names = list(RISK_TYPES) if key == "risk_type" else list(DIMENSIONS)
     matrix = np.zeros((len(features), len(names)))
     for i, f in enumerate(features):
@@ -244,7 +270,7 @@ def _slot_texts(ids: np.ndarray, features: list[str], columns: dict, lang: str) 
 
 
 def explain(
-    records: pd.DataFrame, contributions: np.ndarray, features: list[str], top: int = TOP_REASONS
+    records: Mapping, contributions: np.ndarray, features: list[str], top: int = TOP_REASONS
 ) -> Explanations:
     """Group contributions (rows, features [+ base]) into reasons and protective factors."""
     contrib = np.asarray(contributions, dtype=float)[:, : len(features)]
@@ -269,7 +295,9 @@ def explain(
     prot = np.argsort(contrib, axis=1, kind="stable")[:, :TOP_PROTECTIVE]
     prot = np.where(np.take_along_axis(contrib, prot, axis=1) < 0, prot, -1)
 
-    columns = {c: records[c].to_numpy() for c in records.columns}
+    if n < SMALL_BATCH:
+        return _explain_rows(records, contrib, features, groups, values, chosen, prot, dim_m)
+    columns = {c: np.asarray(records[c]) for c in records}
     reason_texts: dict[str, list[list[str]]] = {}
     protective_texts: dict[str, list[list[str]]] = {}
     sep = {"zh": "，", "en": "; "}
@@ -350,3 +378,55 @@ def item_from_stored(
                 f: round(float(v), 6) for f, v in zip(features, values, strict=True)
             }
     return out
+
+
+def _explain_rows(
+    records: Mapping,
+    contrib: np.ndarray,
+    features: list[str],
+    groups: np.ndarray,
+    values: np.ndarray,
+    chosen: np.ndarray,
+    prot: np.ndarray,
+    dim_m: np.ndarray,
+) -> Explanations:
+    """The same Explanations as the column-wise path, rendered one record at a time."""
+    n, top = groups.shape
+    sep = {"zh": "，", "en": "; "}
+    reason_texts = {lang: [[""] * n for _ in range(top)] for lang in LANGS}
+    protective_texts = {lang: [[""] * n for _ in range(TOP_PROTECTIVE)] for lang in LANGS}
+    chosen_l, groups_l, prot_l = chosen.tolist(), groups.tolist(), prot.tolist()
+    for i in range(n):
+        row = {c: records[c][i] for c in records}
+        for lang in LANGS:
+            for k in range(top):
+                if groups_l[i][k] < 0:
+                    continue
+                texts = [
+                    render_one(features[f], lang, row) if f >= 0 else "" for f in chosen_l[i][k]
+                ]
+                reason_texts[lang][k][i] = _merge(texts[0], texts[1], sep[lang])
+            for j, f in enumerate(prot_l[i]):
+                if f >= 0:
+                    protective_texts[lang][j][i] = render_one(features[f], lang, row)
+        for j in range(1, TOP_PROTECTIVE):
+            t = protective_texts["zh"][j][i]
+            if t and any(
+                protective_texts["zh"][m][i]
+                and (t in protective_texts["zh"][m][i] or protective_texts["zh"][m][i] in t)
+                for m in range(j)
+            ):
+                prot[i, j] = -1
+                for lang in LANGS:
+                    protective_texts[lang][j][i] = ""
+    return Explanations(
+        features=list(features),
+        contrib=contrib,
+        by_dimension=contrib @ dim_m,
+        reason_groups=groups,
+        reason_values=values,
+        reason_features=chosen,
+        reason_texts=reason_texts,
+        protective=prot,
+        protective_texts=protective_texts,
+    )

@@ -6,7 +6,9 @@ village's worklist: policy forbids quotas on who is monitored.
 
 from __future__ import annotations
 
-import pandas as pd
+from collections.abc import Mapping
+
+import numpy as np
 
 INCOME_MARGIN = 1.1
 """Income below 1.1 times the monitoring line counts as at risk."""
@@ -27,22 +29,23 @@ RULES: dict[str, tuple[str, str]] = {
 }
 
 
-def rule_flags(records: pd.DataFrame) -> pd.DataFrame:
-    """One boolean column per rule, plus `any_rule`, for each model input record."""
+def rule_flags(records: Mapping) -> dict[str, np.ndarray]:
+    """One boolean array per rule, plus `any_rule`, for records (a DataFrame or column mapping)."""
+
+    def col(name: str) -> np.ndarray:
+        return np.asarray(records[name])
+
     guarantee = (
-        ~records["all_insured"].astype(bool)
-        | ~records["housing_safe"].astype(bool)
-        | ~records["water_safe"].astype(bool)
-        | (records["n_dropout"] > 0)
+        ~col("all_insured").astype(bool)
+        | ~col("housing_safe").astype(bool)
+        | ~col("water_safe").astype(bool)
+        | (col("n_dropout") > 0)
     )
-    flags = pd.DataFrame(
-        {
-            "income_below_line": records["income_to_line"] < INCOME_MARGIN,
-            "guarantee_failure": guarantee,
-            "medical_over_20k": records["oop_medical"] > MEDICAL_THRESHOLD,
-            "new_severe_disability": records["new_severe_disability"].astype(bool),
-        },
-        index=records.index,
-    )
-    flags["any_rule"] = flags.any(axis=1)
+    flags = {
+        "income_below_line": col("income_to_line").astype(float) < INCOME_MARGIN,
+        "guarantee_failure": guarantee,
+        "medical_over_20k": col("oop_medical").astype(float) > MEDICAL_THRESHOLD,
+        "new_severe_disability": col("new_severe_disability").astype(bool),
+    }
+    flags["any_rule"] = np.logical_or.reduce(list(flags.values()))
     return flags

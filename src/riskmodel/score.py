@@ -87,8 +87,8 @@ def _score_records(
             "tier": model.meta.tiers.assign(prob),
             "rank_in_village": rank_in_village(prob, village),
             # policy forbids quotas: a rule-flagged household is always on the worklist
-            "on_worklist": top | flags["any_rule"].to_numpy(),
-            **{f"flag_{k}": flags[k].to_numpy() for k in RULES},
+            "on_worklist": top | flags["any_rule"],
+            **{f"flag_{k}": flags[k] for k in RULES},
             "any_rule": flags["any_rule"],
         }
     )

@@ -1,0 +1,367 @@
+"""The FastAPI app: scores with reasons, stored batch results, worklists, keys, hot model swap."""
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from contextlib import asynccontextmanager, suppress
+from typing import Annotated
+
+import numpy as np
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import ORJSONResponse, Response
+from prometheus_client import generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from riskmodel.api.lifecycle import Loaded, ModelHolder
+from riskmodel.api.middleware import GuardAndMeasure, Metrics
+from riskmodel.api.schemas import (
+    EXAMPLE_RECORD,
+    RECORD_NAMES,
+    HouseholdScore,
+    Problem,
+    Ready,
+    ReloadResult,
+    ScoreRequest,
+    ScoreResponse,
+    StoredHousehold,
+    Worklist,
+)
+from riskmodel.api.security import KeyRing, Principal, write_audit
+from riskmodel.catalogue import DIMENSIONS
+from riskmodel.config import Settings
+from riskmodel.model import RelapseModel, feature_matrix
+from riskmodel.reasons import explain, item_from_stored
+from riskmodel.rules import RULES, rule_flags
+from riskmodel.store import engine_for, latest_score, ping, village_worklist
+
+log = logging.getLogger(__name__)
+
+ERRORS = {
+    401: {"model": Problem, "description": "missing or unknown API key"},
+    403: {"model": Problem, "description": "the key may not read this township"},
+    413: {"model": Problem, "description": "request body too large"},
+}
+
+
+def score_columns(columns: dict[str, Sequence], model: RelapseModel) -> list[dict]:
+    """Probability, tier, rule flags, reasons and protective factors for records given column-wise."""
+    X = feature_matrix(columns, model.features, model.meta.levels)
+    contrib = model.contributions(X)
+    prob = model.calibrate(contrib.sum(axis=1))
+    tiers = model.meta.tiers.assign(prob)
+    flags = rule_flags(columns)
+    ex = explain(columns, contrib, model.features)
+    out = []
+    for i in range(len(X)):
+        item = ex.item(i)
+        out.append(
+            {
+                "hh_id": columns["hh_id"][i],
+                "year": int(columns["year"][i]),
+                "village_id": columns["village_id"][i],
+                "township_id": columns["township_id"][i],
+                "probability": float(prob[i]),
+                "tier": str(tiers[i]),
+                "rule_flags": {k: bool(v[i]) for k, v in flags.items()},
+                "reasons": item["reasons"],
+                "protective": item["protective"],
+                "dimensions": item["dimensions"],
+            }
+        )
+    return out
+
+
+def warm_up(model: RelapseModel) -> None:
+    """Exercise the whole scoring path (single rows and batches) before serving."""
+    for n in (1, 300):
+        scored = score_columns({k: [v] * n for k, v in EXAMPLE_RECORD.items()}, model)
+        if not all(np.isfinite(s["probability"]) for s in scored):
+            raise ValueError("warm-up produced a non-finite probability")
+
+
+def _resolver(uri: str) -> str:
+    from mlflow.exceptions import MlflowException
+
+    from riskmodel.registry import connect
+
+    if not uri.startswith("models:/"):
+        return ""
+    client = connect()
+    name, _, alias = uri.removeprefix("models:/").partition("@")
+    try:
+        if alias:
+            return str(client.get_model_version_by_alias(name, alias).version)
+        name, _, number = name.partition("/")
+        return str(client.get_model_version(name, number).version)
+    except MlflowException as exc:
+        raise LookupError(f"cannot resolve {uri}: {exc.message}") from None
+
+
+def _loader(uri: str):
+    from riskmodel.registry import load_model
+
+    return load_model(uri)
+
+
+def create_app(settings: Settings | None = None, holder: ModelHolder | None = None) -> FastAPI:
+    """Build the app; the model is loaded and warmed at start-up, not here."""
+    settings = settings or Settings()
+    engine = engine_for(settings.db_url)
+    keys = KeyRing(engine)
+    holder = holder or ModelHolder(settings.model_uri, _loader, _resolver, warm_up)
+    metrics = Metrics()
+
+    def sync_model_metrics() -> None:
+        metrics.model.clear()
+        if holder.current:
+            metrics.model.labels(holder.current.version, holder.current.run_id).set(1)
+        metrics.ready.set(1 if holder.current else 0)
+        metrics.reload_failures.set(holder.reload_failures)
+        metrics.reloads.set(holder.reloads)
+
+    async def poll() -> None:
+        while True:
+            await asyncio.sleep(settings.reload_interval_s)
+            with suppress(Exception):  # a failed reload is recorded by the holder
+                await run_in_threadpool(holder.reload)
+            sync_model_metrics()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        if holder.current is None:
+            await run_in_threadpool(holder.load)
+        sync_model_metrics()
+        task = asyncio.create_task(poll()) if settings.reload_interval_s > 0 else None
+        yield
+        if task:
+            task.cancel()
+        engine.dispose()
+
+    app = FastAPI(
+        title="riskmodel",
+        summary="Next-year relapse-into-poverty risk for households that left poverty, with "
+        "reasons in the six checks' terms and the assistance measures that fit.",
+        version="1",
+        lifespan=lifespan,
+        default_response_class=ORJSONResponse,
+    )
+    app.add_middleware(GuardAndMeasure, metrics=metrics, max_body=settings.max_body_bytes)
+    app.state.holder, app.state.engine, app.state.metrics = holder, engine, metrics
+
+    async def principal(request: Request) -> Principal:
+        """On the event loop: a cached lookup and a hash (the store is read at most every 30 s
+        per key), cheaper than a thread hop on every request."""
+        header = request.headers.get("authorization", "")
+        scheme, _, key = header.partition(" ")
+        if scheme.lower() != "bearer" or not key:
+            raise HTTPException(
+                401,
+                "send an API key as 'Authorization: Bearer KEY'",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        found = keys.verify(key.strip())
+        if found is None:
+            raise HTTPException(
+                401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"}
+            )
+        return found
+
+    Key = Annotated[Principal, Depends(principal)]
+
+    def serving() -> Loaded:
+        loaded = holder.current
+        if loaded is None:
+            raise HTTPException(503, f"no model is serving: {holder.last_error}")
+        return loaded
+
+    @app.post(
+        "/v1/scores",
+        response_model=ScoreResponse,
+        tags=["scores"],
+        responses={**ERRORS, 503: {"model": Problem}},
+    )
+    def score(body: ScoreRequest, who: Key) -> ORJSONResponse:
+        """Score one to 1,000 model input records: probability, tier, rule flags, top reasons
+        (Chinese and English) with the measures that fit, and protective factors."""
+        loaded = serving()
+        records = body.records
+        for i, r in enumerate(records):
+            if not who.can_read(r.township_id):
+                raise HTTPException(
+                    403,
+                    f"records[{i}].township_id: key may read only "
+                    f"township {who.township_id}, not {r.township_id}",
+                )
+        columns = {name: [getattr(r, name) for r in records] for name in RECORD_NAMES}
+        results = score_columns(columns, loaded.model)
+        for r in results:
+            r["model_version"], r["run_id"] = loaded.version, loaded.run_id
+        return ORJSONResponse(
+            {"model_version": loaded.version, "run_id": loaded.run_id, "results": results}
+        )
+
+    @app.get(
+        "/v1/households/{hh_id}",
+        response_model=StoredHousehold,
+        tags=["households"],
+        responses={**ERRORS, 404: {"model": Problem}},
+    )
+    def household(
+        who: Key,
+        hh_id: Annotated[str, Path(min_length=1, max_length=64)],
+        explain_: Annotated[str | None, Query(alias="explain", pattern="^full$")] = None,
+    ) -> ORJSONResponse:
+        """The latest batch score of a household with its reasons; `?explain=full` adds every
+        feature's contribution."""
+        row = latest_score(engine, hh_id)
+        if row is None:
+            raise HTTPException(
+                404,
+                f"household {hh_id!r} has no batch score; run `riskmodel score` or check the id",
+            )
+        if not who.can_read(row["township_id"]):
+            raise HTTPException(403, f"key may read only township {who.township_id}")
+        write_audit(
+            engine, who, "/v1/households/{hh_id}", hh_id=hh_id, model_version=row["model_version"]
+        )
+        item = item_from_stored(
+            row["reasons_json"], row["contributions"], row["features"], full=explain_ == "full"
+        )
+        return ORJSONResponse(
+            {
+                **{
+                    k: row[k]
+                    for k in (
+                        "hh_id",
+                        "year",
+                        "village_id",
+                        "township_id",
+                        "probability",
+                        "tier",
+                        "rank_in_village",
+                        "on_worklist",
+                        "model_version",
+                        "run_id",
+                    )
+                },
+                "rule_flags": _flags(row),
+                "reasons": item["reasons"],
+                "protective": item["protective"],
+                "dimensions": item.get("dimensions", dict.fromkeys(DIMENSIONS, 0.0)),
+                "contributions": item.get("contributions"),
+                "scored_at": row["scored_at"].isoformat(),
+            }
+        )
+
+    @app.get(
+        "/v1/villages/{village_id}/worklist",
+        response_model=Worklist,
+        tags=["households"],
+        responses={**ERRORS, 404: {"model": Problem}},
+    )
+    def worklist(
+        who: Key,
+        village_id: Annotated[str, Path(min_length=1, max_length=64)],
+        limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+    ) -> ORJSONResponse:
+        """Households of a village ranked by risk: the top `limit`, and every household with a
+        rule flag whatever its rank (policy forbids quotas)."""
+        rows = village_worklist(engine, village_id)
+        if not rows:
+            raise HTTPException(404, f"village {village_id!r} has no batch scores")
+        if not who.can_read(rows[0]["township_id"]):
+            raise HTTPException(403, f"key may read only township {who.township_id}")
+        write_audit(
+            engine,
+            who,
+            "/v1/villages/{village_id}/worklist",
+            village_id=village_id,
+            model_version=rows[0]["model_version"],
+        )
+        listed = [r for r in rows if r["rank_in_village"] <= limit or r["any_rule"]]
+        return ORJSONResponse(
+            {
+                "village_id": village_id,
+                "township_id": rows[0]["township_id"],
+                "year": rows[0]["year"],
+                "model_version": rows[0]["model_version"],
+                "households": [
+                    {
+                        "rank_in_village": r["rank_in_village"],
+                        "hh_id": r["hh_id"],
+                        "probability": r["probability"],
+                        "tier": r["tier"],
+                        "rule_flags": _flags(r),
+                        **{
+                            k: r[k]
+                            for k in ("reasons_zh", "reasons_en", "measures_zh", "measures_en")
+                        },
+                    }
+                    for r in listed
+                ],
+            }
+        )
+
+    @app.post(
+        "/v1/admin/reload",
+        response_model=ReloadResult,
+        tags=["admin"],
+        responses={**ERRORS, 502: {"model": Problem}},
+    )
+    async def reload(who: Key) -> ORJSONResponse:
+        """Load the version the champion alias points at, warm it beside the one in service and
+        swap with no failed request. On failure the old version keeps serving."""
+        if who.role != "admin":
+            raise HTTPException(403, "only admin keys may reload the model")
+        try:
+            status, previous = await run_in_threadpool(holder.reload)
+        except Exception as exc:
+            sync_model_metrics()
+            raise HTTPException(
+                502,
+                f"{holder.last_error}; still serving version "
+                f"{holder.current.version if holder.current else None}",
+            ) from exc
+        sync_model_metrics()
+        return ORJSONResponse(
+            {
+                "status": status,
+                "model_version": holder.current.version,
+                "previous_version": previous,
+            }
+        )
+
+    @app.get("/health", tags=["operations"])
+    def health() -> dict:
+        """The process is alive."""
+        return {"status": "ok"}
+
+    @app.get("/ready", response_model=Ready, tags=["operations"], responses={503: {"model": Ready}})
+    def ready() -> ORJSONResponse:
+        """Ready when a warmed model is serving and the store answers."""
+        store_ok = ping(engine)
+        cur = holder.current
+        body = {
+            "ready": bool(cur) and store_ok,
+            "model_version": cur.version if cur else None,
+            "run_id": cur.run_id if cur else None,
+            "store": store_ok,
+            "last_reload_error": holder.last_error,
+        }
+        return ORJSONResponse(body, status_code=200 if body["ready"] else 503)
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    def prometheus() -> Response:
+        """Prometheus metrics: requests and latency by route and status, model version, reloads."""
+        sync_model_metrics()
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _flags(row: dict) -> dict[str, bool]:
+    return {**{k: bool(row[f"flag_{k}"]) for k in RULES}, "any_rule": bool(row["any_rule"])}
+
+
+__all__ = ["HouseholdScore", "create_app", "score_columns", "warm_up"]

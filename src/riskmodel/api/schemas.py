@@ -1,0 +1,243 @@
+"""Request and response models. The model input record is generated from the catalogue."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from riskmodel.catalogue import DIMENSIONS, RECORD_COLUMNS, Column
+from riskmodel.rules import RULES
+
+MAX_RECORDS = 1000
+
+
+def _annotation(col: Column):
+    constraints: dict = {}
+    if col.min is not None:
+        constraints["ge"] = col.min
+    if col.max is not None:
+        constraints["le"] = col.max
+    description = f"{col.label_zh} / {col.label_en}" + (f" ({col.unit})" if col.unit else "")
+    if col.dtype == "category":
+        base = Literal[tuple(col.levels)]
+    elif col.dtype == "string":
+        base = str
+        constraints = {"min_length": 1, "max_length": 64}
+    elif col.dtype == "bool":
+        base = bool
+    elif col.dtype == "int":
+        base = int
+    else:
+        base = float
+    field = Field(description=description, **constraints)
+    if col.nullable:
+        return Annotated[base | None, field], None
+    return Annotated[base, field], ...
+
+
+EXAMPLE_RECORD = {
+    "hh_id": "H000123",
+    "year": 2025,
+    "township_id": "T03",
+    "village_id": "V027",
+    "household_type": "exited",
+    "relocated": False,
+    "head_age": 58,
+    "head_education": "primary",
+    "hh_size": 4,
+    "n_children_u16": 1,
+    "n_elderly_65p": 1,
+    "n_labour_full": 1,
+    "n_labour_weak": 1,
+    "n_chronic_ill": 1,
+    "n_serious_ill": 1,
+    "n_disabled": 0,
+    "n_severe_disabled": 0,
+    "n_students_compulsory": 1,
+    "n_students_senior": 0,
+    "n_students_tertiary": 0,
+    "n_children_15": 0,
+    "n_dropout": 0,
+    "net_income_pc": 8400.0,
+    "oop_medical": 18000.0,
+    "edu_spend": 300.0,
+    "work_months": 10,
+    "n_migrant_workers": 1,
+    "n_local_workers": 0,
+    "has_public_welfare_job": False,
+    "has_workshop_job": False,
+    "skills_training": False,
+    "main_industry": "sugarcane",
+    "industry_support": True,
+    "cultivated_land_mu": 5.5,
+    "microcredit": False,
+    "all_insured": True,
+    "housing_safe": True,
+    "water_safe": True,
+    "water_centralised": True,
+    "dibao": False,
+    "motivation_score": 3,
+    "is_former_poor_village": True,
+    "village_flood_prone": False,
+    "village_disaster": False,
+    "village_collective_income": 5.2,
+    "sugarcane_price_index": 1.02,
+    "is_monitored": False,
+    "risk_eliminated": False,
+    "income_to_line": 1.08,
+    "income_to_line_lag1": 1.35,
+    "income_to_line_change": -0.27,
+    "income_slope_3y": -0.12,
+    "income_cv_3y": 0.18,
+    "years_since_exit": 8.0,
+    "labour_total": 2,
+    "dependency_ratio": 1.0,
+    "oop_to_income": 0.54,
+    "transfer_share": 0.31,
+    "wage_share": 0.52,
+    "business_share": 0.15,
+    "n_income_sources": 3,
+    "single_earner": True,
+    "costly_students": 0,
+    "new_severe_disability": False,
+    "village_monitored_share": 0.08,
+}
+"""A household one year after its income fell towards the line, with a serious illness."""
+
+ModelInputRecord = create_model(
+    "ModelInputRecord",
+    __config__=ConfigDict(
+        extra="forbid",
+        strict=True,
+        allow_inf_nan=False,
+        json_schema_extra={"examples": [EXAMPLE_RECORD]},
+    ),
+    __doc__="One household-year as the model reads it (columns of the feature builder).",
+    **{c.name: _annotation(c) for c in RECORD_COLUMNS},
+)
+RECORD_NAMES = [c.name for c in RECORD_COLUMNS]
+assert set(EXAMPLE_RECORD) == set(RECORD_NAMES)
+
+
+class ScoreRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"records": [EXAMPLE_RECORD]}]}
+    )
+    records: list[ModelInputRecord] = Field(min_length=1, max_length=MAX_RECORDS)  # type: ignore[valid-type]
+
+
+class Measure(BaseModel):
+    zh: str
+    en: str
+
+
+class Reason(BaseModel):
+    risk_type: str
+    label_zh: str
+    label_en: str
+    contribution: float = Field(description="log-odds added to the score by this risk type")
+    text_zh: str
+    text_en: str
+    actionable: bool
+    measures: list[Measure]
+    features: list[str]
+
+
+class Protective(BaseModel):
+    feature: str
+    contribution: float
+    text_zh: str
+    text_en: str
+
+
+RuleFlags = create_model(
+    "RuleFlags",
+    **{k: (bool, Field(description=f"{zh} / {en}")) for k, (zh, en) in RULES.items()},
+    any_rule=(bool, Field(description="any official rule fired: always on the worklist")),
+)
+
+Dimensions = create_model(
+    "Dimensions",
+    **{k: (float, Field(description=f"{zh} / {en}")) for k, (zh, en) in DIMENSIONS.items()},
+)
+
+
+class HouseholdScore(BaseModel):
+    hh_id: str
+    year: int
+    village_id: str
+    township_id: str
+    probability: float = Field(ge=0, le=1)
+    tier: Literal["red", "amber", "green"]
+    rule_flags: RuleFlags  # type: ignore[valid-type]
+    reasons: list[Reason]
+    protective: list[Protective]
+    dimensions: Dimensions  # type: ignore[valid-type]
+    model_version: str
+    run_id: str
+
+
+class ScoreResponse(BaseModel):
+    model_version: str
+    run_id: str
+    results: list[HouseholdScore]
+
+
+class StoredHousehold(BaseModel):
+    hh_id: str
+    year: int
+    village_id: str
+    township_id: str
+    probability: float = Field(ge=0, le=1)
+    tier: Literal["red", "amber", "green"]
+    rank_in_village: int
+    on_worklist: bool
+    rule_flags: RuleFlags  # type: ignore[valid-type]
+    reasons: list[Reason]
+    protective: list[Protective]
+    dimensions: Dimensions  # type: ignore[valid-type]
+    contributions: dict[str, float] | None = Field(
+        None, description="every feature's contribution (with ?explain=full)"
+    )
+    model_version: str
+    run_id: str
+    scored_at: str
+
+
+class WorklistEntry(BaseModel):
+    rank_in_village: int
+    hh_id: str
+    probability: float = Field(ge=0, le=1)
+    tier: Literal["red", "amber", "green"]
+    rule_flags: RuleFlags  # type: ignore[valid-type]
+    reasons_zh: str
+    reasons_en: str
+    measures_zh: str
+    measures_en: str
+
+
+class Worklist(BaseModel):
+    village_id: str
+    township_id: str
+    year: int
+    model_version: str
+    households: list[WorklistEntry]
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+class Ready(BaseModel):
+    ready: bool
+    model_version: str | None
+    run_id: str | None
+    store: bool
+    last_reload_error: str | None
+
+
+class ReloadResult(BaseModel):
+    status: Literal["swapped", "unchanged"]
+    model_version: str
+    previous_version: str | None
