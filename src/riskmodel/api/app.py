@@ -9,6 +9,7 @@ from typing import Annotated
 import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import ORJSONResponse, Response
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -147,6 +148,13 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
         default_response_class=ORJSONResponse,
     )
     app.add_middleware(GuardAndMeasure, metrics=metrics, max_body=settings.max_body_bytes)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+        """422 naming each field path and rule; submitted values are not echoed back."""
+        detail = [{"type": e["type"], "loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        return ORJSONResponse({"detail": detail}, status_code=422)
+
     app.state.holder, app.state.engine, app.state.metrics = holder, engine, metrics
 
     async def principal(request: Request) -> Principal:

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from riskmodel.catalogue import DIMENSIONS, RECORD_COLUMNS, Column
 from riskmodel.rules import RULES
 
 MAX_RECORDS = 1000
+
+
+def _integral(value):
+    """JSON Schema counts 3.0 as an integer: accept it as 3 (3.5 and "3" are still refused)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _annotation(col: Column):
@@ -30,6 +35,9 @@ def _annotation(col: Column):
         base = int
     else:
         base = float
+    if col.dtype == "int":  # bounds on the integer itself, then accept 3.0 as 3
+        base = Annotated[Annotated[int, Field(**constraints)], BeforeValidator(_integral)]
+        constraints = {}
     field = Field(description=description, **constraints)
     if col.nullable:
         return Annotated[base | None, field], None

@@ -1,0 +1,465 @@
+"""Contract, security, lifecycle and property tests of the scoring API."""
+
+import json
+import logging
+import socket
+import threading
+import time
+
+import httpx
+import mlflow
+import pytest
+import sqlalchemy as sa
+import uvicorn
+from fastapi.testclient import TestClient
+
+from riskmodel import registry
+from riskmodel.api import create_app
+from riskmodel.api.schemas import EXAMPLE_RECORD
+from riskmodel.api.security import create_key
+from riskmodel.catalogue import FEATURE_NAMES
+from riskmodel.config import Settings, load_train_config
+from riskmodel.registry import RelapsePyfunc
+from riskmodel.score import run_batch
+from riskmodel.store import audit, engine_for
+
+from .conftest import ROOT
+
+NAME = "relapse-risk"
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory, training_county):
+    """A registered champion, a scored batch in the store and one key per role."""
+    root = tmp_path_factory.mktemp("service")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+        cfg = load_train_config(
+            ROOT / "training/configs/default.yaml",
+            data=training_county,
+            bootstrap=0,
+            backtest_from=2024,
+        )
+        result, logged = registry.train_and_register(cfg)
+        client = registry.connect()
+        client.set_registered_model_alias(NAME, "champion", logged.version)
+        db_url = f"sqlite:///{root / 'store.db'}"
+        batch = run_batch(
+            training_county, root / "scores", db_url, result.model, logged.version, logged.run_id
+        )
+        engine = engine_for(db_url)
+        rows = batch.rows
+        own = rows["township_id"].iloc[0]
+        other = next(t for t in rows["township_id"].unique() if t != own)
+        keys = {
+            "county": create_key(engine, "county")[0],
+            "admin": create_key(engine, "admin")[0],
+            "township": create_key(engine, "township", own)[0],
+        }
+        settings = Settings(db_url=db_url, model_uri=f"models:/{NAME}@champion")
+        yield {
+            "settings": settings,
+            "keys": keys,
+            "rows": rows,
+            "own": own,
+            "other": other,
+            "engine": engine,
+            "client": client,
+            "logged": logged,
+            "root": root,
+        }
+
+
+@pytest.fixture(scope="module")
+def api(service):
+    with TestClient(create_app(service["settings"])) as c:
+        yield c
+
+
+def auth(service, role: str) -> dict:
+    return {"Authorization": f"Bearer {service['keys'][role]}"}
+
+
+def a_household(service, township: str) -> str:
+    rows = service["rows"]
+    return rows.loc[rows["township_id"] == township, "hh_id"].iloc[0]
+
+
+def a_village(service, township: str) -> str:
+    rows = service["rows"]
+    return rows.loc[rows["township_id"] == township, "village_id"].iloc[0]
+
+
+# --- scores ---------------------------------------------------------------------------------------
+
+
+def test_scores_return_probability_tier_flags_reasons_and_version(api, service):
+    r = api.post("/v1/scores", json={"records": [EXAMPLE_RECORD]}, headers=auth(service, "county"))
+
+    assert r.status_code == 200, r.text
+    body = r.json()
+    res = body["results"][0]
+    assert 0 <= res["probability"] <= 1 and res["tier"] in {"red", "amber", "green"}
+    assert res["rule_flags"]["income_below_line"] is True and res["rule_flags"]["any_rule"] is True
+    assert res["reasons"] and res["reasons"][0]["text_zh"] and res["reasons"][0]["measures"]
+    assert body["model_version"] == service["logged"].version == res["model_version"]
+    assert set(res["dimensions"]) == {"INC", "EMP", "EDU", "MED", "HOU", "WAT", "FAM", "MOT", "POL"}
+
+
+def test_scores_agree_with_the_batch_for_the_same_record(api, service, training_county):
+    from riskmodel.features import build_features
+    from riskmodel.registry import to_wire
+    from riskmodel.train import load_panel
+
+    panel, _ = load_panel(training_county)
+    rec = build_features(panel[panel["year"] >= 2023])
+    rec = rec[rec["year"] == 2025].head(3)
+    payload = json.loads(to_wire(rec).to_json(orient="records"))
+
+    r = api.post("/v1/scores", json={"records": payload}, headers=auth(service, "county"))
+
+    batch = service["rows"].set_index("hh_id")
+    for res in r.json()["results"]:
+        assert res["probability"] == pytest.approx(batch.loc[res["hh_id"], "probability"], abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        ({"head_age": 300}, ["body", "records", 0, "head_age"]),
+        ({"main_industry": "rubber"}, ["body", "records", 0, "main_industry"]),
+        ({"favourite_colour": "red"}, ["body", "records", 0, "favourite_colour"]),
+        ({"hh_size": "four"}, ["body", "records", 0, "hh_size"]),
+        ({"relocated": 1}, ["body", "records", 0, "relocated"]),
+        ({"hh_id": ""}, ["body", "records", 0, "hh_id"]),
+    ],
+)
+def test_bad_records_get_422_naming_the_field(api, service, change, path):
+    r = api.post(
+        "/v1/scores",
+        json={"records": [{**EXAMPLE_RECORD, **change}]},
+        headers=auth(service, "county"),
+    )
+
+    assert r.status_code == 422
+    assert path in [e["loc"] for e in r.json()["detail"]]
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_refused(api, service, literal):
+    text = json.dumps({"records": [EXAMPLE_RECORD]}).replace(
+        '"oop_medical": 18000.0', f'"oop_medical": {literal}'
+    )
+
+    r = api.post(
+        "/v1/scores",
+        content=text,
+        headers={**auth(service, "county"), "content-type": "application/json"},
+    )
+
+    assert r.status_code == 422
+    assert ["body", "records", 0, "oop_medical"] in [e["loc"] for e in r.json()["detail"]]
+
+
+def test_missing_field_and_record_count_limits(api, service):
+    partial = {k: v for k, v in EXAMPLE_RECORD.items() if k != "head_age"}
+    h = auth(service, "county")
+
+    assert api.post("/v1/scores", json={"records": [partial]}, headers=h).json()["detail"][0][
+        "loc"
+    ] == ["body", "records", 0, "head_age"]
+    assert api.post("/v1/scores", json={"records": []}, headers=h).status_code == 422
+    many = api.post("/v1/scores", json={"records": [EXAMPLE_RECORD] * 1001}, headers=h)
+    assert many.status_code in (413, 422)
+
+
+def test_oversized_body_gets_413(api, service):
+    big = b'{"records": [' + b" " * 3_000_000 + b"]}"
+
+    r = api.post(
+        "/v1/scores",
+        content=big,
+        headers={**auth(service, "county"), "content-type": "application/json"},
+    )
+
+    assert r.status_code == 413 and "larger than" in r.json()["detail"]
+
+
+# --- security -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Bearer rk_00000000_nope"}, {"Authorization": "Basic abc"}]
+)
+def test_requests_without_a_valid_key_get_401(api, service, headers):
+    r = api.get(f"/v1/households/{a_household(service, service['own'])}", headers=headers)
+
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"] == "Bearer"
+    assert "key" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("role", "where", "expected"),
+    [
+        ("county", "own", 200),
+        ("county", "other", 200),
+        ("township", "own", 200),
+        ("township", "other", 403),
+        ("admin", "own", 200),
+        ("admin", "other", 200),
+    ],
+)
+def test_role_matrix_for_households_villages_and_scores(api, service, role, where, expected):
+    township = service[where]
+    h = auth(service, role)
+    record = {**EXAMPLE_RECORD, "township_id": township}
+
+    got = [
+        api.get(f"/v1/households/{a_household(service, township)}", headers=h).status_code,
+        api.get(f"/v1/villages/{a_village(service, township)}/worklist", headers=h).status_code,
+        api.post("/v1/scores", json={"records": [record]}, headers=h).status_code,
+    ]
+
+    assert got == [expected] * 3
+
+
+@pytest.mark.parametrize(("role", "expected"), [("county", 403), ("township", 403), ("admin", 200)])
+def test_only_admin_may_reload(api, service, role, expected):
+    r = api.post("/v1/admin/reload", headers=auth(service, role))
+
+    assert r.status_code == expected
+    if expected == 200:
+        assert r.json()["status"] == "unchanged"
+
+
+def test_keys_are_stored_hashed(service):
+    with service["engine"].connect() as conn:
+        stored = conn.execute(sa.text("SELECT key_hash FROM api_keys")).scalars().all()
+
+    for key in service["keys"].values():
+        assert key not in stored and all(key not in h for h in stored)
+
+
+def test_household_read_writes_an_audit_row(api, service):
+    hh = a_household(service, service["own"])
+
+    def rows():
+        with service["engine"].connect() as conn:
+            return conn.execute(sa.select(audit).where(audit.c.hh_id == hh)).mappings().all()
+
+    before = len(rows())
+    api.get(f"/v1/households/{hh}", headers=auth(service, "township"))
+    after = rows()
+
+    assert len(after) == before + 1
+    last = after[-1]
+    assert last["endpoint"] == "/v1/households/{hh_id}"
+    assert last["model_version"] == service["logged"].version
+    assert service["keys"]["township"].split("_")[1] == last["key_id"]
+
+
+def test_village_read_writes_an_audit_row(api, service):
+    village = a_village(service, service["own"])
+    with service["engine"].connect() as conn:
+        before = conn.execute(
+            sa.select(sa.func.count()).select_from(audit).where(audit.c.village_id == village)
+        ).scalar()
+
+    api.get(f"/v1/villages/{village}/worklist", headers=auth(service, "county"))
+
+    with service["engine"].connect() as conn:
+        after = conn.execute(
+            sa.select(sa.func.count()).select_from(audit).where(audit.c.village_id == village)
+        ).scalar()
+    assert after == before + 1
+
+
+def test_no_personal_fields_in_logs(api, service, caplog):
+    caplog.set_level(logging.DEBUG)
+    hh = a_household(service, service["own"])
+
+    api.get(f"/v1/households/{hh}", headers=auth(service, "county"))
+    api.post("/v1/scores", json={"records": [EXAMPLE_RECORD]}, headers=auth(service, "county"))
+
+    text = "\n".join(
+        r.getMessage() for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))
+    )  # the client's own log
+    assert hh not in text and EXAMPLE_RECORD["hh_id"] not in text
+    assert "18000" not in text and "oop_medical" not in text
+
+
+# --- stored results -----------------------------------------------------------------------------
+
+
+def test_household_returns_the_latest_batch_with_reasons(api, service):
+    hh = a_household(service, service["own"])
+    row = service["rows"].set_index("hh_id").loc[hh]
+
+    body = api.get(f"/v1/households/{hh}", headers=auth(service, "county")).json()
+
+    assert body["probability"] == pytest.approx(row["probability"])
+    assert body["tier"] == row["tier"] and body["rank_in_village"] == row["rank_in_village"]
+    assert [r["risk_type"] for r in body["reasons"]] == row["top_risk_types"].split(",")
+    assert body["contributions"] is None
+
+
+def test_explain_full_adds_every_contribution(api, service):
+    hh = a_household(service, service["own"])
+
+    body = api.get(f"/v1/households/{hh}?explain=full", headers=auth(service, "county")).json()
+
+    assert set(body["contributions"]) == set(FEATURE_NAMES)
+    assert sum(body["dimensions"].values()) == pytest.approx(
+        sum(body["contributions"].values()), abs=1e-3
+    )
+
+
+def test_unknown_household_is_404_with_a_message(api, service):
+    r = api.get("/v1/households/H999999", headers=auth(service, "county"))
+
+    assert r.status_code == 404 and "H999999" in r.json()["detail"]
+
+
+def test_worklist_always_includes_rule_flagged_households(api, service):
+    rows = service["rows"]
+    village = rows.loc[rows["any_rule"], "village_id"].value_counts().index[0]
+    flagged = set(rows.loc[(rows["village_id"] == village) & rows["any_rule"], "hh_id"])
+
+    body = api.get(f"/v1/villages/{village}/worklist?limit=1", headers=auth(service, "county"))
+
+    listed = body.json()["households"]
+    assert flagged <= {h["hh_id"] for h in listed}
+    assert listed[0]["rank_in_village"] == 1
+    assert [h["rank_in_village"] for h in listed] == sorted(h["rank_in_village"] for h in listed)
+
+
+def test_unknown_village_is_404(api, service):
+    assert api.get("/v1/villages/V999/worklist", headers=auth(service, "county")).status_code == 404
+
+
+# --- operations ---------------------------------------------------------------------------------
+
+
+def test_health_ready_metrics_and_docs(api, service):
+    api.post("/v1/scores", json={"records": [EXAMPLE_RECORD]}, headers=auth(service, "county"))
+
+    assert api.get("/health").json() == {"status": "ok"}
+    ready = api.get("/ready").json()
+    assert ready["ready"] and ready["model_version"] == service["logged"].version
+    metrics = api.get("/metrics").text
+    assert 'riskmodel_requests_total{method="POST",route="/v1/scores",status="200"}' in metrics
+    assert f'version="{service["logged"].version}"' in metrics
+    assert "riskmodel_reload_failures_total 0.0" in metrics
+    assert api.get("/docs").status_code == 200
+    spec = api.get("/openapi.json").json()
+    assert spec["components"]["schemas"]["ModelInputRecord"]["examples"][0]["hh_id"]
+
+
+def test_service_without_a_model_is_up_but_not_ready(service):
+    settings = service["settings"].model_copy(
+        update={"model_uri": "models:/no-such-model@champion"}
+    )
+    with TestClient(create_app(settings)) as c:
+        ready = c.get("/ready")
+        scored = c.post(
+            "/v1/scores", json={"records": [EXAMPLE_RECORD]}, headers=auth(service, "county")
+        )
+
+    assert ready.status_code == 503 and ready.json()["last_reload_error"]
+    assert scored.status_code == 503
+
+
+# --- lifecycle: hot swap under load, broken version ---------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def live(service):
+    """The app on a real server in a thread, for tests that need concurrent clients."""
+    port = _free_port()
+    app = create_app(service["settings"])
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 60
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", app
+    server.should_exit = True
+    thread.join(timeout=30)
+    client = service["client"]
+    client.set_registered_model_alias(NAME, "champion", service["logged"].version)
+
+
+def test_hot_swap_under_load_fails_no_request(live, service):
+    base, _ = live
+    client = service["client"]
+    first = client.get_model_version_by_alias(NAME, "champion")
+    seen, failures, stop = [], [], threading.Event()
+
+    def loop():
+        with httpx.Client(base_url=base, headers=auth(service, "county"), timeout=30) as c:
+            while not stop.is_set():
+                try:
+                    r = c.post("/v1/scores", json={"records": [EXAMPLE_RECORD]})
+                    if r.status_code != 200:
+                        failures.append(r.status_code)
+                    else:
+                        seen.append(r.json()["model_version"])
+                except httpx.HTTPError as exc:
+                    failures.append(repr(exc))
+
+    workers = [threading.Thread(target=loop) for _ in range(3)]
+    for w in workers:
+        w.start()
+    time.sleep(1.0)
+    new = client.create_model_version(NAME, first.source, run_id=first.run_id)
+    client.set_registered_model_alias(NAME, "champion", new.version)
+    swap = httpx.post(f"{base}/v1/admin/reload", headers=auth(service, "admin"), timeout=120)
+    time.sleep(1.0)
+    stop.set()
+    for w in workers:
+        w.join()
+
+    assert swap.status_code == 200 and swap.json()["status"] == "swapped"
+    assert failures == []
+    assert seen[0] == str(first.version) and seen[-1] == str(new.version)
+    assert len(seen) > 20
+
+
+def test_broken_new_version_keeps_the_old_one_serving(live, service, tmp_path):
+    base, app = live
+    client = service["client"]
+    serving = client.get_model_version_by_alias(NAME, "champion").version
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with mlflow.start_run():
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=RelapsePyfunc(),
+            artifacts={"model": str(empty)},
+            registered_model_name=NAME,
+            pip_requirements=[],
+        )
+    client.set_registered_model_alias(NAME, "champion", str(info.registered_model_version))
+    h = auth(service, "admin")
+
+    swap = httpx.post(f"{base}/v1/admin/reload", headers=h, timeout=60)
+    scored = httpx.post(f"{base}/v1/scores", json={"records": [EXAMPLE_RECORD]}, headers=h)
+    ready = httpx.get(f"{base}/ready").json()
+    metrics = httpx.get(f"{base}/metrics").text
+
+    assert swap.status_code == 502 and f"still serving version {serving}" in swap.json()["detail"]
+    assert scored.status_code == 200 and scored.json()["model_version"] == str(serving)
+    assert ready["ready"] and ready["model_version"] == str(serving)
+    assert "reload failed" in ready["last_reload_error"]
+    assert "riskmodel_reload_failures_total 1.0" in metrics
