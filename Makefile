@@ -19,6 +19,7 @@ run: $(STAMP)
 	$(BIN)/riskmodel train --data data/county
 	$(BIN)/riskmodel promote
 	$(BIN)/riskmodel score --data data/county --out data/scores
+	$(BIN)/riskmodel serve --host 127.0.0.1 --port 8000 --dev-key
 
 test: $(STAMP)
 	$(BIN)/pytest

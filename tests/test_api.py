@@ -437,7 +437,7 @@ def test_hot_swap_under_load_fails_no_request(live, service):
 
 
 def test_broken_new_version_keeps_the_old_one_serving(live, service, tmp_path):
-    base, app = live
+    base, _ = live
     client = service["client"]
     serving = client.get_model_version_by_alias(NAME, "champion").version
     empty = tmp_path / "empty"
