@@ -1,6 +1,7 @@
 """The FastAPI app: scores with reasons, stored batch results, worklists, keys, hot model swap."""
 
 import asyncio
+import gc
 import logging
 from collections.abc import Sequence
 from contextlib import asynccontextmanager, suppress
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
     async def lifespan(_: FastAPI):
         if holder.current is None:
             await run_in_threadpool(holder.load)
+        gc.freeze()  # start-up objects (libraries, the model) leave the collector's work
         sync_model_metrics()
         task = asyncio.create_task(poll()) if settings.reload_interval_s > 0 else None
         yield
