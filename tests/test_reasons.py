@@ -120,3 +120,16 @@ def test_categories_are_shown_in_chinese(records):
     cols = {c: rec[c].to_numpy() for c in rec.columns}
 
     assert render("main_industry", "zh", cols, np.arange(1)) == ["主导产业：甘蔗"]
+
+
+def test_row_by_row_and_column_wise_paths_say_the_same(records, trained):
+    from riskmodel.reasons import SMALL_BATCH
+
+    model, _ = trained
+    batch = records.head(SMALL_BATCH + 40).reset_index(drop=True)
+    contrib = model.contributions(model.matrix(batch))
+
+    column_wise = explain(batch, contrib, model.features)
+    for i in range(0, len(batch), 7):
+        one = explain(batch.iloc[[i]].reset_index(drop=True), contrib[[i]], model.features)
+        assert one.item(0) == column_wise.item(i)

@@ -6,18 +6,11 @@ from typer.testing import CliRunner
 from riskmodel import registry
 from riskmodel.catalogue import FEATURE_NAMES
 from riskmodel.cli import app
+from riskmodel.evaluate import METRICS
 from riskmodel.features import build_features
 from riskmodel.train import load_panel
 
 BASELINES = ["oracle", "rule", "logreg", "village", "carry"]
-METRICS = [
-    "roc_auc",
-    "pr_auc",
-    "brier",
-    "ece",
-    "recall_at_10pct_village",
-    "precision_at_10pct_village",
-]
 
 
 @pytest.fixture(scope="module")

@@ -330,8 +330,7 @@ def serve(
     host, port = host or settings.host, port or settings.port
     if dev_key:
         _print_dev_example(settings, host, port)
-    uvicorn.run(create_app(settings), host=host, port=port, access_log=False,
-                log_level="warning")
+    uvicorn.run(create_app(settings), host=host, port=port, access_log=False, log_level="warning")
 
 
 def _print_dev_example(settings, host: str, port: int) -> None:
@@ -344,18 +343,24 @@ def _print_dev_example(settings, host: str, port: int) -> None:
     engine = engine_for(settings.db_url)
     key, key_id = create_key(engine, "county")
     with engine.connect() as conn:
-        row = conn.execute(sa.select(scores.c.hh_id, scores.c.village_id)
-                           .order_by(scores.c.year.desc(), scores.c.rank_in_village)
-                           .limit(1)).first()
+        row = conn.execute(
+            sa.select(scores.c.hh_id, scores.c.village_id)
+            .order_by(scores.c.year.desc(), scores.c.rank_in_village)
+            .limit(1)
+        ).first()
     hh, village = tuple(row) if row else ("H000001", "V001")
     base = f"http://{host}:{port}"
-    console.print(f"development key {key_id} (county role) created. Once the server is up:",
-                  highlight=False)
-    print(f"  export KEY={key}\n"
-          f'  curl -s -H "Authorization: Bearer $KEY" {base}/v1/households/{hh}\n'
-          f'  curl -s -H "Authorization: Bearer $KEY" "{base}/v1/villages/{village}/worklist'
-          f'?limit=5"\n'
-          f"  interactive docs: {base}/docs   readiness: {base}/ready", flush=True)
+    console.print(
+        f"development key {key_id} (county role) created. Once the server is up:", highlight=False
+    )
+    print(
+        f"  export KEY={key}\n"
+        f'  curl -s -H "Authorization: Bearer $KEY" {base}/v1/households/{hh}\n'
+        f'  curl -s -H "Authorization: Bearer $KEY" "{base}/v1/villages/{village}/worklist'
+        f'?limit=5"\n'
+        f"  interactive docs: {base}/docs   readiness: {base}/ready",
+        flush=True,
+    )
 
 
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print one JSON line.")

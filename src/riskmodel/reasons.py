@@ -308,18 +308,7 @@ def explain(
             reason_texts[lang].append([_merge(x, y, sep[lang]) for x, y in zip(a, b, strict=True)])
         slots = [_slot_texts(prot[:, j], features, columns, lang) for j in range(TOP_PROTECTIVE)]
         protective_texts[lang] = slots
-    # a protective sentence that repeats an earlier one is dropped
-    for j in range(1, TOP_PROTECTIVE):
-        for i in range(n):
-            t = protective_texts["zh"][j][i]
-            if t and any(
-                t in protective_texts["zh"][m][i] or protective_texts["zh"][m][i] in t
-                for m in range(j)
-                if protective_texts["zh"][m][i]
-            ):
-                prot[i, j] = -1
-                for lang in LANGS:
-                    protective_texts[lang][j][i] = ""
+    _drop_repeated_protective(prot, protective_texts)
     return Explanations(
         features=list(features),
         contrib=contrib,
@@ -409,16 +398,7 @@ def _explain_rows(
             for j, f in enumerate(prot_l[i]):
                 if f >= 0:
                     protective_texts[lang][j][i] = render_one(features[f], lang, row)
-        for j in range(1, TOP_PROTECTIVE):
-            t = protective_texts["zh"][j][i]
-            if t and any(
-                protective_texts["zh"][m][i]
-                and (t in protective_texts["zh"][m][i] or protective_texts["zh"][m][i] in t)
-                for m in range(j)
-            ):
-                prot[i, j] = -1
-                for lang in LANGS:
-                    protective_texts[lang][j][i] = ""
+    _drop_repeated_protective(prot, protective_texts)
     return Explanations(
         features=list(features),
         contrib=contrib,
@@ -430,3 +410,15 @@ def _explain_rows(
         protective=prot,
         protective_texts=protective_texts,
     )
+
+
+def _drop_repeated_protective(prot: np.ndarray, texts: dict[str, list[list[str]]]) -> None:
+    """A protective sentence that repeats an earlier one for the same household is dropped."""
+    zh = texts["zh"]
+    for j in range(1, prot.shape[1]):
+        for i in range(prot.shape[0]):
+            t = zh[j][i]
+            if t and any(zh[m][i] and (t in zh[m][i] or zh[m][i] in t) for m in range(j)):
+                prot[i, j] = -1
+                for lang in LANGS:
+                    texts[lang][j][i] = ""

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from riskmodel.catalogue import INDUSTRIES, PANEL_COLUMNS
+from riskmodel.catalogue import INDUSTRIES, PANEL, PANEL_COLUMNS
 from riskmodel.io import write_parquet, write_text
 
 log = logging.getLogger(__name__)
@@ -998,28 +998,7 @@ def _rows(
         "head_sex": np.where(c.female[idx, 0], "female", "male"),
         "head_ethnicity": np.array(cats["head_ethnicity"])[c.ethnicity[idx]],
         "head_education": np.array(cats["head_education"])[c.head_edu[idx]],
-        **{
-            k: agg[k][idx]
-            for k in (
-                "head_age",
-                "hh_size",
-                "n_children_u16",
-                "n_elderly_65p",
-                "n_labour_full",
-                "n_labour_weak",
-                "n_chronic_ill",
-                "n_serious_ill",
-                "n_disabled",
-                "n_severe_disabled",
-                "n_students_compulsory",
-                "n_students_senior",
-                "n_students_tertiary",
-                "n_dropout",
-                "n_children_15",
-                "n_migrant_workers",
-                "n_local_workers",
-            )
-        },
+        **{k: v[idx] for k, v in agg.items() if k in PANEL},  # household counts
         "inc_wage": c.wage[idx],
         "inc_business": c.business[idx],
         "inc_property": c.property[idx],
