@@ -296,7 +296,10 @@ def explain(
     prot = np.where(np.take_along_axis(contrib, prot, axis=1) < 0, prot, -1)
 
     if n < SMALL_BATCH:
-        return _explain_rows(records, contrib, features, groups, values, chosen, prot, dim_m)
+        reason_texts, protective_texts = _texts_by_row(records, features, groups, chosen, prot)
+        return _assemble(
+            features, contrib, dim_m, groups, values, chosen, prot, reason_texts, protective_texts
+        )
     columns = {c: np.asarray(records[c]) for c in records}
     reason_texts: dict[str, list[list[str]]] = {}
     protective_texts: dict[str, list[list[str]]] = {}
@@ -308,17 +311,8 @@ def explain(
             reason_texts[lang].append([_merge(x, y, sep[lang]) for x, y in zip(a, b, strict=True)])
         slots = [_slot_texts(prot[:, j], features, columns, lang) for j in range(TOP_PROTECTIVE)]
         protective_texts[lang] = slots
-    _drop_repeated_protective(prot, protective_texts)
-    return Explanations(
-        features=list(features),
-        contrib=contrib,
-        by_dimension=contrib @ dim_m,
-        reason_groups=groups,
-        reason_values=values,
-        reason_features=chosen,
-        reason_texts=reason_texts,
-        protective=prot,
-        protective_texts=protective_texts,
+    return _assemble(
+        features, contrib, dim_m, groups, values, chosen, prot, reason_texts, protective_texts
     )
 
 
@@ -369,17 +363,10 @@ def item_from_stored(
     return out
 
 
-def _explain_rows(
-    records: Mapping,
-    contrib: np.ndarray,
-    features: list[str],
-    groups: np.ndarray,
-    values: np.ndarray,
-    chosen: np.ndarray,
-    prot: np.ndarray,
-    dim_m: np.ndarray,
-) -> Explanations:
-    """The same Explanations as the column-wise path, rendered one record at a time."""
+def _texts_by_row(
+    records: Mapping, features: list[str], groups: np.ndarray, chosen: np.ndarray, prot: np.ndarray
+) -> tuple[dict, dict]:
+    """The same sentences as the column-wise path, rendered one record at a time."""
     n, top = groups.shape
     sep = {"zh": "，", "en": "; "}
     reason_texts = {lang: [[""] * n for _ in range(top)] for lang in LANGS}
@@ -398,18 +385,7 @@ def _explain_rows(
             for j, f in enumerate(prot_l[i]):
                 if f >= 0:
                     protective_texts[lang][j][i] = render_one(features[f], lang, row)
-    _drop_repeated_protective(prot, protective_texts)
-    return Explanations(
-        features=list(features),
-        contrib=contrib,
-        by_dimension=contrib @ dim_m,
-        reason_groups=groups,
-        reason_values=values,
-        reason_features=chosen,
-        reason_texts=reason_texts,
-        protective=prot,
-        protective_texts=protective_texts,
-    )
+    return reason_texts, protective_texts
 
 
 def _drop_repeated_protective(prot: np.ndarray, texts: dict[str, list[list[str]]]) -> None:
@@ -422,3 +398,20 @@ def _drop_repeated_protective(prot: np.ndarray, texts: dict[str, list[list[str]]
                 prot[i, j] = -1
                 for lang in LANGS:
                     texts[lang][j][i] = ""
+
+
+def _assemble(
+    features, contrib, dim_m, groups, values, chosen, prot, reason_texts, protective_texts
+) -> Explanations:
+    _drop_repeated_protective(prot, protective_texts)
+    return Explanations(
+        features=list(features),
+        contrib=contrib,
+        by_dimension=contrib @ dim_m,
+        reason_groups=groups,
+        reason_values=values,
+        reason_features=chosen,
+        reason_texts=reason_texts,
+        protective=prot,
+        protective_texts=protective_texts,
+    )
