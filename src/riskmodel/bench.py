@@ -101,7 +101,6 @@ def bench_explain(
     t4 = time.perf_counter()
     base = np.full((len(X), 1), float(np.ravel(explainer.expected_value)[0]))
     reference = np.hstack([theirs.reshape(len(X), -1), base])
-    _ = t2
     return {
         "rows": len(X),
         "model_version": meta["version"],

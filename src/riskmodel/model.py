@@ -112,8 +112,8 @@ class RelapseModel:
     def features(self) -> list[str]:
         return self.meta.features
 
-    def matrix(self, records: pd.DataFrame) -> np.ndarray:
-        missing = [n for n in self.features if n not in records.columns]
+    def matrix(self, records: Mapping) -> np.ndarray:
+        missing = [n for n in self.features if n not in records]
         if missing:
             raise KeyError(f"records lack model features: {', '.join(missing)}")
         return feature_matrix(records, self.features, self.meta.levels)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from riskmodel.catalogue import DIMENSIONS, FEATURES
-from riskmodel.evaluate import METRICS
+from riskmodel.evaluate import METRICS, MODEL_NAMES
 
 INTENDED_USE = """\
 **Intended use.** Rank households that left poverty (and general rural households) by their
@@ -71,14 +71,7 @@ def model_card(result, version: str | None = None, run_id: str | None = None) ->
         "| model | " + " | ".join(METRICS) + " | AUC 95% CI | recall 95% CI |",
         "|---" * (len(METRICS) + 3) + "|",
     ]
-    for name, prefix in [
-        ("LightGBM (this model)", ""),
-        ("oracle (best possible)", "oracle_"),
-        ("official rule", "rule_"),
-        ("logistic regression", "logreg_"),
-        ("village past rate", "village_"),
-        ("monitoring carried forward", "carry_"),
-    ]:
+    for prefix, name in MODEL_NAMES.items():
         if f"{prefix}test_roc_auc" not in m:
             continue
         vals = " | ".join(_fmt(m.get(f"{prefix}test_{k}")) for k in METRICS)

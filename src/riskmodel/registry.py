@@ -202,6 +202,22 @@ def _flat_params(cfg: TrainConfig) -> dict[str, object]:
     return flat
 
 
+def resolve_version(uri: str) -> str:
+    """The registered version a `models:/name@alias` or `models:/name/N` URI points at now
+    ("" for other URIs)."""
+    if not uri.startswith("models:/"):
+        return ""
+    client = connect()
+    name, _, alias = uri.removeprefix("models:/").partition("@")
+    try:
+        if alias:
+            return str(client.get_model_version_by_alias(name, alias).version)
+        name, _, number = name.partition("/")
+        return str(client.get_model_version(name, number).version)
+    except MlflowException as exc:
+        raise RegistryError(f"cannot resolve {uri}: {exc.message}") from None
+
+
 def load_model(uri: str) -> tuple[RelapseModel, dict[str, str]]:
     """Load the RelapseModel inside a registered pyfunc, with its version and run id.
 
@@ -210,19 +226,8 @@ def load_model(uri: str) -> tuple[RelapseModel, dict[str, str]]:
     """
     import yaml
 
-    client = connect()
-    version = ""
-    if uri.startswith("models:/"):
-        name, _, alias = uri.removeprefix("models:/").partition("@")
-        try:
-            if alias:
-                mv = client.get_model_version_by_alias(name, alias)
-            else:
-                name, _, number = uri.removeprefix("models:/").partition("/")
-                mv = client.get_model_version(name, number)
-        except MlflowException as exc:
-            raise RegistryError(f"cannot resolve {uri}: {exc.message}") from None
-        version = str(mv.version)
+    connect()
+    version = resolve_version(uri)
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
     spec = yaml.safe_load((local / "MLmodel").read_text())
     rel = spec["flavors"]["python_function"]["artifacts"]["model"]["path"]
@@ -247,6 +252,8 @@ class Decision:
 
 def promote(cfg: TrainConfig, client: MlflowClient | None = None) -> Decision:
     """Move champion to the challenger if it beats the baselines, the champion and is fair enough."""
+    from riskmodel.evaluate import BASELINES
+
     client = client or connect()
     name = cfg.registered_model
     challenger = alias_version(client, name, CHALLENGER)
@@ -261,7 +268,7 @@ def promote(cfg: TrainConfig, client: MlflowClient | None = None) -> Decision:
         reasons.append(("ok   " if ok else "FAIL ") + text)
 
     for metric in ("test_roc_auc", "test_recall_at_10pct_village"):
-        for base in ("rule", "logreg", "village", "carry"):
+        for base in BASELINES:
             other = m.get(f"{base}_{metric}")
             if other is None:
                 check(False, f"{base}_{metric} was not logged")

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from riskmodel.features import build_features
 from riskmodel.io import atomic_path, read_panel, write_parquet
 from riskmodel.model import RelapseModel
 from riskmodel.ranking import flag_top_share, gc_paused, rank_in_village
-from riskmodel.reasons import explain
+from riskmodel.reasons import Explanations, explain
 from riskmodel.rules import RULES, rule_flags
 from riskmodel.store import engine_for, now, replace_batch
 from riskmodel.validate import validate_panel
@@ -63,6 +64,29 @@ def score_records(
         )
 
 
+@dataclass
+class Assessment:
+    """Everything the model says about a set of records, in record order."""
+
+    probability: np.ndarray
+    tier: np.ndarray
+    flags: dict[str, np.ndarray]
+    explanations: Explanations
+
+
+def assess(records: Mapping, model: RelapseModel) -> Assessment:
+    """Contributions, calibrated probability, tier, official rule flags and reasons for records
+    given as a DataFrame or a mapping of columns (the batch and the API both come here)."""
+    contrib = model.contributions(model.matrix(records))
+    prob = model.calibrate(contrib.sum(axis=1))
+    return Assessment(
+        prob,
+        model.meta.tiers.assign(prob),
+        rule_flags(records),
+        explain(records, contrib, model.features),
+    )
+
+
 def _score_records(
     records: pd.DataFrame,
     model: RelapseModel,
@@ -70,13 +94,11 @@ def _score_records(
     run_id: str,
     worklist_share: float,
 ) -> pd.DataFrame:
-    X = model.matrix(records)
-    contrib = model.contributions(X)
-    prob = model.calibrate(contrib.sum(axis=1))
-    flags = rule_flags(records)
+    a = assess(records, model)
+    prob, flags = a.probability, a.flags
     village = records["village_id"].astype(str).to_numpy()
     top = flag_top_share(prob, village, worklist_share)
-    texts = explain(records, contrib, model.features).columns()
+    texts = a.explanations.columns()
     out = pd.DataFrame(
         {
             "hh_id": records["hh_id"].astype(str),
@@ -84,7 +106,7 @@ def _score_records(
             "township_id": records["township_id"].astype(str),
             "year": records["year"].astype(int),
             "probability": prob,
-            "tier": model.meta.tiers.assign(prob),
+            "tier": a.tier,
             "rank_in_village": rank_in_village(prob, village),
             # policy forbids quotas: a rule-flagged household is always on the worklist
             "on_worklist": top | flags["any_rule"],

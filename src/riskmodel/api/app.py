@@ -20,7 +20,6 @@ from riskmodel.api.middleware import GuardAndMeasure, Metrics
 from riskmodel.api.schemas import (
     EXAMPLE_RECORD,
     RECORD_NAMES,
-    HouseholdScore,
     Problem,
     Ready,
     ReloadResult,
@@ -32,9 +31,10 @@ from riskmodel.api.schemas import (
 from riskmodel.api.security import KeyRing, Principal, write_audit
 from riskmodel.catalogue import DIMENSIONS
 from riskmodel.config import Settings
-from riskmodel.model import RelapseModel, feature_matrix
-from riskmodel.reasons import explain, item_from_stored
-from riskmodel.rules import RULES, rule_flags
+from riskmodel.model import RelapseModel
+from riskmodel.reasons import item_from_stored
+from riskmodel.rules import RULES
+from riskmodel.score import assess
 from riskmodel.store import engine_for, latest_score, ping, village_worklist
 
 log = logging.getLogger(__name__)
@@ -48,24 +48,19 @@ ERRORS = {
 
 def score_columns(columns: dict[str, Sequence], model: RelapseModel) -> list[dict]:
     """Probability, tier, rule flags, reasons and protective factors for records given column-wise."""
-    X = feature_matrix(columns, model.features, model.meta.levels)
-    contrib = model.contributions(X)
-    prob = model.calibrate(contrib.sum(axis=1))
-    tiers = model.meta.tiers.assign(prob)
-    flags = rule_flags(columns)
-    ex = explain(columns, contrib, model.features)
+    a = assess(columns, model)
     out = []
-    for i in range(len(X)):
-        item = ex.item(i)
+    for i in range(len(a.probability)):
+        item = a.explanations.item(i)
         out.append(
             {
                 "hh_id": columns["hh_id"][i],
                 "year": int(columns["year"][i]),
                 "village_id": columns["village_id"][i],
                 "township_id": columns["township_id"][i],
-                "probability": float(prob[i]),
-                "tier": str(tiers[i]),
-                "rule_flags": {k: bool(v[i]) for k, v in flags.items()},
+                "probability": float(a.probability[i]),
+                "tier": str(a.tier[i]),
+                "rule_flags": {k: bool(v[i]) for k, v in a.flags.items()},
                 "reasons": item["reasons"],
                 "protective": item["protective"],
                 "dimensions": item["dimensions"],
@@ -83,21 +78,9 @@ def warm_up(model: RelapseModel) -> None:
 
 
 def _resolver(uri: str) -> str:
-    from mlflow.exceptions import MlflowException
+    from riskmodel.registry import resolve_version  # MLflow is imported only when needed
 
-    from riskmodel.registry import connect
-
-    if not uri.startswith("models:/"):
-        return ""
-    client = connect()
-    name, _, alias = uri.removeprefix("models:/").partition("@")
-    try:
-        if alias:
-            return str(client.get_model_version_by_alias(name, alias).version)
-        name, _, number = name.partition("/")
-        return str(client.get_model_version(name, number).version)
-    except MlflowException as exc:
-        raise LookupError(f"cannot resolve {uri}: {exc.message}") from None
+    return resolve_version(uri)
 
 
 def _loader(uri: str):
@@ -372,6 +355,3 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
 
 def _flags(row: dict) -> dict[str, bool]:
     return {**{k: bool(row[f"flag_{k}"]) for k in RULES}, "any_rule": bool(row["any_rule"])}
-
-
-__all__ = ["HouseholdScore", "create_app", "score_columns", "warm_up"]
