@@ -76,11 +76,16 @@ def bench_explain(
     model_uri: str = "models:/relapse-risk@champion",
 ) -> dict:
     """Our TreeSHAP and shap.TreeExplainer on the champion and the latest year, side by side."""
+    import warnings
+
     import numpy as np
     import shap
 
     from riskmodel.registry import load_model
     from riskmodel.treeshap import TreeShap
+
+    # shap notes that its LightGBM output format changed; the comparison below handles both
+    warnings.filterwarnings("ignore", "LightGBM binary classifier with TreeExplainer")
 
     model, meta = load_model(model_uri)
     records = _latest_records(data)
