@@ -463,3 +463,18 @@ def test_broken_new_version_keeps_the_old_one_serving(live, service, tmp_path):
     assert ready["ready"] and ready["model_version"] == str(serving)
     assert "reload failed" in ready["last_reload_error"]
     assert "riskmodel_reload_failures_total 1.0" in metrics
+
+
+def test_dev_example_key_and_body_are_accepted(service, api, capsys, monkeypatch, tmp_path):
+    """`serve --dev-key` prints a key and a request body file that the app accepts as they are."""
+    from riskmodel.cli import _print_dev_example
+
+    monkeypatch.chdir(tmp_path)
+    _print_dev_example(service["settings"], "127.0.0.1", 8000)
+    out = capsys.readouterr().out
+    key = next(ln for ln in out.splitlines() if "export KEY=" in ln).split("=", 1)[1]
+    assert "-d @data/example-request.json http://127.0.0.1:8000/v1/scores" in out
+    body = json.loads((tmp_path / "data/example-request.json").read_text())
+    r = api.post("/v1/scores", json=body, headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 200, r.text
+    assert 0 < r.json()["results"][0]["probability"] < 1

@@ -335,9 +335,13 @@ def serve(
 
 def _print_dev_example(settings, host: str, port: int) -> None:
     """A county key for local development and requests ready to paste."""
+    import json
+
     import sqlalchemy as sa
 
+    from riskmodel.api.schemas import EXAMPLE_RECORD
     from riskmodel.api.security import create_key
+    from riskmodel.io import write_text
     from riskmodel.store import engine_for, scores
 
     engine = engine_for(settings.db_url)
@@ -350,11 +354,17 @@ def _print_dev_example(settings, host: str, port: int) -> None:
         ).first()
     hh, village = tuple(row) if row else ("H000001", "V001")
     base = f"http://{host}:{port}"
+    body = write_text(  # one model input record, the API docs' example
+        json.dumps({"records": [EXAMPLE_RECORD]}, ensure_ascii=False, indent=1),
+        Path("data/example-request.json"),
+    )
     console.print(
         f"development key {key_id} (county role) created. Once the server is up:", highlight=False
     )
     print(
         f"  export KEY={key}\n"
+        f'  curl -s -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" '
+        f"-d @{body} {base}/v1/scores\n"
         f'  curl -s -H "Authorization: Bearer $KEY" {base}/v1/households/{hh}\n'
         f'  curl -s -H "Authorization: Bearer $KEY" "{base}/v1/villages/{village}/worklist'
         f'?limit=5"\n'
