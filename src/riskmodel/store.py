@@ -15,6 +15,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from riskmodel.rules import RULES
+
 log = logging.getLogger(__name__)
 
 metadata = sa.MetaData()
@@ -31,10 +33,7 @@ scores = sa.Table(
     sa.Column("tier", sa.String(8), nullable=False),
     sa.Column("rank_in_village", sa.Integer, nullable=False),
     sa.Column("on_worklist", sa.Boolean, nullable=False),
-    sa.Column("flag_income_below_line", sa.Boolean, nullable=False),
-    sa.Column("flag_guarantee_failure", sa.Boolean, nullable=False),
-    sa.Column("flag_medical_over_20k", sa.Boolean, nullable=False),
-    sa.Column("flag_new_severe_disability", sa.Boolean, nullable=False),
+    *(sa.Column(f"flag_{rule}", sa.Boolean, nullable=False) for rule in RULES),
     sa.Column("any_rule", sa.Boolean, nullable=False),
     sa.Column("top_risk_types", sa.String(200), nullable=False),
     sa.Column("reasons_zh", sa.Text, nullable=False),
