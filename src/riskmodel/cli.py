@@ -319,8 +319,11 @@ def serve(
     dev_key: Annotated[
         bool, typer.Option(help="create a county key and print example requests (development)")
     ] = False,
+    workers: Annotated[
+        int, typer.Option(min=1, help="worker processes, each with its own model copy")
+    ] = 1,
 ) -> None:
-    """Serve the scoring API (one process; loads and warms the champion before /ready)."""
+    """Serve the scoring API (loads and warms the champion before /ready)."""
     import uvicorn
 
     from riskmodel.api import create_app
@@ -330,7 +333,17 @@ def serve(
     host, port = host or settings.host, port or settings.port
     if dev_key:
         _print_dev_example(settings, host, port)
-    uvicorn.run(create_app(settings), host=host, port=port, access_log=False, log_level="warning")
+    # several workers need the app as an import string; each builds it from RISKMODEL_* itself
+    app = create_app(settings) if workers == 1 else "riskmodel.api:create_app"
+    uvicorn.run(
+        app,
+        factory=workers > 1,
+        workers=workers,
+        host=host,
+        port=port,
+        access_log=False,
+        log_level="warning",
+    )
 
 
 def _print_dev_example(settings, host: str, port: int) -> None:
