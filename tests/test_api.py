@@ -1,5 +1,6 @@
 """Contract, security, lifecycle and property tests of the scoring API."""
 
+import contextlib
 import json
 import logging
 import socket
@@ -478,3 +479,46 @@ def test_dev_example_key_and_body_are_accepted(service, api, capsys, monkeypatch
     r = api.post("/v1/scores", json=body, headers={"Authorization": f"Bearer {key}"})
     assert r.status_code == 200, r.text
     assert 0 < r.json()["results"][0]["probability"] < 1
+
+
+def test_serve_with_two_workers(service):
+    """`riskmodel serve --workers 2` runs two worker processes, each building the app from
+    RISKMODEL_* and loading the champion itself."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    port = _free_port()
+    env = dict(
+        os.environ,
+        RISKMODEL_DB_URL=service["settings"].db_url,
+        RISKMODEL_MODEL_URI=service["settings"].model_uri,
+    )
+    riskmodel = Path(sys.executable).parent / "riskmodel"
+    proc = subprocess.Popen(
+        [str(riskmodel), "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        cwd=service["root"],
+        start_new_session=True,
+    )
+    try:
+        base, deadline = f"http://127.0.0.1:{port}", time.time() + 120
+        while time.time() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/ready", timeout=5).status_code == 200:
+                    break
+            assert proc.poll() is None, "server exited"
+            time.sleep(0.5)
+        with httpx.Client(base_url=base, headers=auth(service, "county"), timeout=30) as c:
+            for _ in range(40):
+                r = c.post("/v1/scores", json={"records": [EXAMPLE_RECORD]})
+                assert r.status_code == 200, r.text
+        workers = subprocess.run(
+            ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True
+        ).stdout.split()
+        assert len(workers) >= 2
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
