@@ -54,7 +54,11 @@ def _format(v, name: str, spec: str, lang: str) -> str:
 
 
 def _values(column: np.ndarray, name: str, spec: str, lang: str) -> list[str]:
-    return [_format(v, name, spec, lang) for v in column]
+    """Each value formatted; distinct values are formatted once (counts and flags repeat a lot).
+    Missing values give "" (their rows get the missing-value note instead)."""
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    texts = np.array([_format(v, name, spec, lang) for v in uniques] + [""], dtype=object)
+    return texts[codes].tolist()  # code -1 picks the trailing ""
 
 
 def _is_missing(v) -> bool:
