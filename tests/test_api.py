@@ -108,21 +108,28 @@ def test_scores_return_probability_tier_flags_reasons_and_version(api, service):
     assert set(res["dimensions"]) == {"INC", "EMP", "EDU", "MED", "HOU", "WAT", "FAM", "MOT", "POL"}
 
 
-def test_scores_agree_with_the_batch_for_the_same_record(api, service, training_county):
+@pytest.mark.parametrize("n", [3, 40])  # scored on the event loop / in the thread pool
+def test_scores_agree_with_the_batch_for_the_same_record(api, service, training_county, n):
     from riskmodel.features import build_features
     from riskmodel.registry import to_wire
     from riskmodel.train import load_panel
 
     panel, _ = load_panel(training_county)
     rec = build_features(panel[panel["year"] >= 2023])
-    rec = rec[rec["year"] == 2025].head(3)
+    rec = rec[rec["year"] == 2025].head(n)
     payload = json.loads(to_wire(rec).to_json(orient="records"))
 
     r = api.post("/v1/scores", json={"records": payload}, headers=auth(service, "county"))
 
     batch = service["rows"].set_index("hh_id")
-    for res in r.json()["results"]:
-        assert res["probability"] == pytest.approx(batch.loc[res["hh_id"], "probability"], abs=1e-9)
+    results = r.json()["results"]
+    assert [res["hh_id"] for res in results] == rec["hh_id"].tolist()
+    for res in results:
+        stored = batch.loc[res["hh_id"]]
+        assert res["probability"] == pytest.approx(stored["probability"], abs=1e-9)
+        assert res["tier"] == stored["tier"]
+        for reason in res["reasons"]:
+            assert f"{reason['label_zh']}：{reason['text_zh']}" in stored["reasons_zh"]
 
 
 @pytest.mark.parametrize(
