@@ -171,13 +171,16 @@ Dimensions = create_model(
 )
 
 
+Tier = Literal["red", "amber", "green"]
+
+
 class HouseholdScore(BaseModel):
     hh_id: str
     year: int
     village_id: str
     township_id: str
     probability: float = Field(ge=0, le=1)
-    tier: Literal["red", "amber", "green"]
+    tier: Tier
     rule_flags: RuleFlags  # type: ignore[valid-type]
     reasons: list[Reason]
     protective: list[Protective]
@@ -192,24 +195,14 @@ class ScoreResponse(BaseModel):
     results: list[HouseholdScore]
 
 
-class StoredHousehold(BaseModel):
-    hh_id: str
-    year: int
-    village_id: str
-    township_id: str
-    probability: float = Field(ge=0, le=1)
-    tier: Literal["red", "amber", "green"]
+class StoredHousehold(HouseholdScore):
+    """A household's latest batch score: what /v1/scores returns, plus its place in the batch."""
+
     rank_in_village: int
     on_worklist: bool
-    rule_flags: RuleFlags  # type: ignore[valid-type]
-    reasons: list[Reason]
-    protective: list[Protective]
-    dimensions: Dimensions  # type: ignore[valid-type]
     contributions: dict[str, float] | None = Field(
         None, description="every feature's contribution (with ?explain=full)"
     )
-    model_version: str
-    run_id: str
     scored_at: str
 
 
@@ -217,7 +210,7 @@ class WorklistEntry(BaseModel):
     rank_in_village: int
     hh_id: str
     probability: float = Field(ge=0, le=1)
-    tier: Literal["red", "amber", "green"]
+    tier: Tier
     rule_flags: RuleFlags  # type: ignore[valid-type]
     reasons_zh: str
     reasons_en: str
