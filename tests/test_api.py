@@ -1,9 +1,7 @@
 """Contract, security, lifecycle and property tests of the scoring API."""
 
-import contextlib
 import json
 import logging
-import socket
 import threading
 import time
 
@@ -18,6 +16,7 @@ from riskmodel import registry
 from riskmodel.api import create_app
 from riskmodel.api.schemas import EXAMPLE_RECORD
 from riskmodel.api.security import create_key
+from riskmodel.bench import free_port, wait_until_ok
 from riskmodel.catalogue import FEATURE_NAMES
 from riskmodel.config import Settings, load_train_config
 from riskmodel.registry import RelapsePyfunc
@@ -382,16 +381,10 @@ def test_service_without_a_model_is_up_but_not_ready(service):
 # --- lifecycle: hot swap under load, broken version ---------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def live(service):
     """The app on a real server in a thread, for tests that need concurrent clients."""
-    port = _free_port()
+    port = free_port()
     app = create_app(service["settings"])
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
@@ -497,7 +490,7 @@ def test_serve_with_two_workers(service):
     import sys
     from pathlib import Path
 
-    port = _free_port()
+    port = free_port()
     env = dict(
         os.environ,
         RISKMODEL_DB_URL=service["settings"].db_url,
@@ -511,13 +504,8 @@ def test_serve_with_two_workers(service):
         start_new_session=True,
     )
     try:
-        base, deadline = f"http://127.0.0.1:{port}", time.time() + 120
-        while time.time() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/ready", timeout=5).status_code == 200:
-                    break
-            assert proc.poll() is None, "server exited"
-            time.sleep(0.5)
+        base = f"http://127.0.0.1:{port}"
+        wait_until_ok(f"{base}/ready", 120, proc)
         with httpx.Client(base_url=base, headers=auth(service, "county"), timeout=30) as c:
             for _ in range(40):
                 r = c.post("/v1/scores", json={"records": [EXAMPLE_RECORD]})

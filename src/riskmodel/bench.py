@@ -225,7 +225,8 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
     import socket
 
     with socket.socket() as s:
@@ -233,7 +234,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait(url: str, seconds: float, proc) -> None:
+def wait_until_ok(url: str, seconds: float, proc) -> None:
+    """Poll `url` until it answers 200; fail when the server process `proc` exits first."""
     import urllib.error
     import urllib.request
 
@@ -284,7 +286,7 @@ def bench_api(
             MLFLOW_TRACKING_URI=tracking_uri(),
             PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
         )  # mlflow runs uvicorn
-        ours_port, mlflow_port = _free_port(), _free_port()
+        ours_port, mlflow_port = free_port(), free_port()
         servers = {
             "ours": subprocess.Popen(
                 [str(bin_dir / "riskmodel"), "serve", "--port", str(ours_port)],
@@ -314,8 +316,8 @@ def bench_api(
             ),
         }
         try:
-            _wait(f"http://127.0.0.1:{ours_port}/ready", 180, servers["ours"])
-            _wait(f"http://127.0.0.1:{mlflow_port}/ping", 180, servers["mlflow"])
+            wait_until_ok(f"http://127.0.0.1:{ours_port}/ready", 180, servers["ours"])
+            wait_until_ok(f"http://127.0.0.1:{mlflow_port}/ping", 180, servers["mlflow"])
             plans = {
                 "ours": (
                     ours_port,
