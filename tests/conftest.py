@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,22 @@ def tracking(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     return tmp_path
+
+
+@contextmanager
+def registered_project(root: Path, data: Path, **overrides):
+    """A project root with its own MLflow store and a model trained on `data` and registered
+    (the current directory and tracking URI point there while the context is open).
+    Yields (config, training result, logged version, MLflow client)."""
+    from riskmodel import registry
+    from riskmodel.config import load_train_config
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+        cfg = load_train_config(ROOT / "training/configs/default.yaml", data=data, **overrides)
+        result, logged = registry.train_and_register(cfg)
+        yield cfg, result, logged, registry.connect()
 
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -12,18 +12,17 @@ import sqlalchemy as sa
 import uvicorn
 from fastapi.testclient import TestClient
 
-from riskmodel import registry
 from riskmodel.api import create_app
 from riskmodel.api.schemas import EXAMPLE_RECORD
 from riskmodel.api.security import create_key
 from riskmodel.bench import free_port, wait_until_ok
 from riskmodel.catalogue import FEATURE_NAMES
-from riskmodel.config import Settings, load_train_config
+from riskmodel.config import Settings
 from riskmodel.registry import RelapsePyfunc
 from riskmodel.score import run_batch
 from riskmodel.store import audit, engine_for
 
-from .conftest import ROOT
+from .conftest import registered_project
 
 NAME = "relapse-risk"
 
@@ -32,17 +31,8 @@ NAME = "relapse-risk"
 def service(tmp_path_factory, training_county):
     """A registered champion, a scored batch in the store and one key per role."""
     root = tmp_path_factory.mktemp("service")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(root)
-        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
-        cfg = load_train_config(
-            ROOT / "training/configs/default.yaml",
-            data=training_county,
-            bootstrap=0,
-            backtest_from=2024,
-        )
-        result, logged = registry.train_and_register(cfg)
-        client = registry.connect()
+    with registered_project(root, training_county, bootstrap=0, backtest_from=2024) as project:
+        _, result, logged, client = project
         client.set_registered_model_alias(NAME, "champion", logged.version)
         db_url = f"sqlite:///{root / 'store.db'}"
         batch = run_batch(

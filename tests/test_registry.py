@@ -10,27 +10,16 @@ from riskmodel.evaluate import METRICS
 from riskmodel.features import build_features
 from riskmodel.train import load_panel
 
+from .conftest import registered_project
+
 BASELINES = ["oracle", "rule", "logreg", "village", "carry"]
 
 
 @pytest.fixture(scope="module")
 def registered(tmp_path_factory, training_county):
-    from riskmodel.config import load_train_config
-
-    from .conftest import ROOT
-
     root = tmp_path_factory.mktemp("project")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(root)
-        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
-        cfg = load_train_config(
-            ROOT / "training/configs/default.yaml",
-            data=training_county,
-            bootstrap=20,
-            backtest_from=2022,
-        )
-        result, logged = registry.train_and_register(cfg)
-        yield cfg, result, logged, registry.connect()
+    with registered_project(root, training_county, bootstrap=20, backtest_from=2022) as project:
+        yield project
 
 
 def test_run_logs_every_metric_under_its_exact_name(registered):
