@@ -1,48 +1,93 @@
 """Labels derived from the panel, so a real county export is labelled exactly like simulated data.
 
-relapse(h, t)    = net_income_pc(t) >= monitor_line(t) and net_income_pc(t+1) < monitor_line(t+1)
-identified(h, t) = not is_monitored(t) and is_monitored(t+1)
-Both are undefined (NA) where the household has no row for t+1.
+Each label has its own population; outside it the label is undefined (NA), never False. Every
+label also needs the household's row for t+1 (a gap year or a household that left: NA).
+
+meets_criteria(h, t)  population: not monitored at t and not meeting the criteria at t
+                      value:      meets the criteria (riskmodel.criteria) at t+1
+                      The service's main question: who will need enrolling by the next sweep.
+persistent(h, t)      population: monitored at t
+                      value:      still meets the criteria at t+1 (risk not eliminated)
+relapse(h, t)         population: income at or above the monitoring line at t
+                      value:      income below the line at t+1 (kept to compare with published work)
+identified(h, t)      population: not monitored at t (from 2019, the mechanism began in 2020)
+                      value:      monitored at t+1. What cadres did, not what households needed:
+                      a household that meets the criteria but is missed (应纳未纳) counts as 0.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-LABELS = ("relapse", "identified")
+from riskmodel.criteria import CriteriaConfig, available_criteria, criteria_met
 
+LABELS = ("meets_criteria", "persistent", "relapse", "identified")
+MAIN_LABEL = "meets_criteria"
 
-def add_labels(panel: pd.DataFrame) -> pd.DataFrame:
-    """Return hh_id, year and both labels (nullable booleans) for every panel row."""
-    cur = panel[["hh_id", "year", "net_income_pc", "monitor_line", "is_monitored"]]
-    nxt = cur.assign(year=cur["year"] - 1)
-    merged = cur.merge(
-        nxt, on=["hh_id", "year"], how="left", suffixes=("", "_next"), validate="one_to_one"
-    )
-    has_next = merged["net_income_pc_next"].notna()
-    above_now = merged["net_income_pc"] >= merged["monitor_line"]
-    below_next = merged["net_income_pc_next"] < merged["monitor_line_next"]
-    relapse = (above_now & below_next).astype("boolean").where(has_next)
-    identified = ~merged["is_monitored"].astype(bool) & merged["is_monitored_next"].fillna(
-        False
-    ).astype(bool)
-    identified = identified.astype("boolean").where(has_next)
-    return pd.DataFrame(
-        {
-            "hh_id": merged["hh_id"],
-            "year": merged["year"],
-            "relapse": relapse,
-            "identified": identified,
-        },
-        index=panel.index,
-    )
+POPULATIONS: dict[str, str] = {
+    "meets_criteria": "not monitored and not meeting the criteria at t",
+    "persistent": "monitored at t",
+    "relapse": "income at or above the monitoring line at t",
+    "identified": "not monitored at t, from 2019",
+}
 
+LABEL_NEEDS: dict[str, tuple[str, ...]] = {
+    "meets_criteria": ("is_monitored", "net_income_pc", "monitor_line"),
+    "persistent": ("is_monitored", "net_income_pc", "monitor_line"),
+    "relapse": ("net_income_pc", "monitor_line"),
+    "identified": ("is_monitored",),
+}
+"""Columns a label cannot do without (more criteria inputs make the criteria labels fuller)."""
 
 MONITORING_STARTED = 2020
 
 
-def first_label_year(label: str) -> int:
-    """The first year t for which a label is meaningful (identification began in 2020)."""
+def check_label(label: str) -> str:
     if label not in LABELS:
         raise ValueError(f"unknown label {label!r}; expected one of {', '.join(LABELS)}")
-    return MONITORING_STARTED - 1 if label == "identified" else 0
+    return label
+
+
+def supported_labels(columns: object) -> list[str]:
+    """The labels a panel with these columns can carry."""
+    have = set(columns)  # type: ignore[arg-type]
+    return [name for name, needs in LABEL_NEEDS.items() if set(needs) <= have]
+
+
+def registered_model_name(label: str) -> str:
+    """`relapse-risk` for the main label, `relapse-risk-<label>` for the others."""
+    return "relapse-risk" if check_label(label) == MAIN_LABEL else f"relapse-risk-{label}"
+
+
+def add_labels(panel: pd.DataFrame, criteria: CriteriaConfig | None = None) -> pd.DataFrame:
+    """hh_id, year and every supported label (nullable booleans) for every panel row."""
+    which = available_criteria(panel.columns)
+    met = criteria_met(panel, criteria, which)["any"]
+    cols = [c for c in ("hh_id", "year", "net_income_pc", "monitor_line") if c in panel]
+    cur = panel[cols].copy()
+    cur["_met"] = met
+    if "is_monitored" in panel:
+        cur["_mon"] = panel["is_monitored"].astype("boolean").fillna(False).to_numpy(bool)
+    nxt = cur.assign(year=cur["year"] - 1)
+    m = cur.merge(nxt, on=["hh_id", "year"], how="left", suffixes=("", "_next"), validate="1:1")
+    has_next = m["_met_next"].notna()
+    out = pd.DataFrame({"hh_id": m["hh_id"], "year": m["year"]}, index=panel.index)
+    met_next = m["_met_next"].astype("boolean")
+
+    def within(population: pd.Series, value: pd.Series) -> pd.Series:
+        return (
+            value.astype("boolean")
+            .where(has_next & population.to_numpy(bool))
+            .set_axis(panel.index)
+        )
+
+    if {"net_income_pc", "monitor_line"} <= set(panel.columns):
+        above = m["net_income_pc"] >= m["monitor_line"]
+        out["relapse"] = within(above, m["net_income_pc_next"] < m["monitor_line_next"])
+    if "_mon" in m:
+        unmonitored = ~m["_mon"].astype(bool)
+        out["meets_criteria"] = within(unmonitored & ~m["_met"].astype(bool), met_next)
+        out["persistent"] = within(m["_mon"].astype(bool), met_next)
+        started = m["year"] >= MONITORING_STARTED - 1
+        out["identified"] = within(unmonitored & started, m["_mon_next"].astype("boolean"))
+    return out[[c for c in ("hh_id", "year", *LABELS) if c in out]]

@@ -24,7 +24,7 @@ from riskmodel.catalogue import FEATURE_NAMES
 from riskmodel.config import TrainConfig
 from riskmodel.features import build_features
 from riskmodel.io import read_panel
-from riskmodel.labels import add_labels, first_label_year
+from riskmodel.labels import add_labels
 from riskmodel.model import Meta, RelapseModel, Tiers, categorical_levels, feature_matrix
 from riskmodel.validate import validate_panel
 
@@ -57,7 +57,7 @@ def labelled_records(panel: pd.DataFrame, label: str) -> pd.DataFrame:
     records = build_features(panel)
     labels = add_labels(panel)[["hh_id", "year", label]]
     rec = records.merge(labels, on=["hh_id", "year"], how="left", validate="one_to_one")
-    rec = rec[rec[label].notna() & (rec["year"] >= first_label_year(label))]
+    rec = rec[rec[label].notna()]
     rec[label] = rec[label].astype(bool)
     return rec.reset_index(drop=True)
 

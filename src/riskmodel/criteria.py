@@ -1,0 +1,135 @@
+"""The monitoring mechanism's 纳入条件, from panel columns: one place for every criterion and status.
+
+A household-year meets the criteria when any of these holds (中农组发〔2021〕7号 and later notices;
+../shared/research/national-export.md section 3):
+- income:    per-capita net income below the year's monitoring line;
+- rigid:     per-capita income after rigid spending (compliant out-of-pocket medical costs and
+             education costs) below the line;
+- guarantee: a 两不愁三保障 or drinking-water failure (unsafe house, unsafe water, a member
+             without basic medical insurance, a child of compulsory-school age out of school);
+- hardship:  a sudden severe hardship, recorded as compliant out-of-pocket medical spending over
+             the department warning threshold (serious illness or accident).
+
+Each household-year then has one status: `monitored` (under active monitoring), `meets_criteria`
+(meets them now but is not monitored: verify and enrol, 应纳尽纳) or `not_monitored`. The same
+functions label training data, set the status in the batch and the API, and run on real exports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+CRITERIA: dict[str, tuple[str, str]] = {
+    "income": ("人均纯收入低于监测标准", "income per capita below the monitoring line"),
+    "rigid": (
+        "刚性支出（合规自付医疗、教育）后人均收入低于监测标准",
+        "income per capita after rigid medical and education spending below the line",
+    ),
+    "guarantee": (
+        "两不愁三保障或饮水安全未达标",
+        "a housing, water, medical-insurance or schooling guarantee fails",
+    ),
+    "hardship": (
+        "突发严重困难（合规自付医疗支出超过预警线）",
+        "sudden severe hardship (out-of-pocket medical spending over the warning threshold)",
+    ),
+}
+"""Criterion code -> (Chinese, English), in the order cadres read them."""
+
+STATUSES: dict[str, tuple[str, str]] = {
+    "monitored": ("已纳入监测", "monitored"),
+    "meets_criteria": (
+        "已符合纳入条件，应纳尽纳，请核实",
+        "meets the criteria now: verify and enrol",
+    ),
+    "not_monitored": ("未纳入监测", "not monitored"),
+}
+
+CRITERIA_INPUTS: dict[str, tuple[str, ...]] = {
+    "income": ("net_income_pc", "monitor_line"),
+    "rigid": ("net_income_pc", "monitor_line", "hh_size", "oop_medical", "edu_spend"),
+    "guarantee": ("housing_safe", "water_safe", "all_insured", "n_dropout"),
+    "hardship": ("oop_medical",),
+}
+"""Panel columns each criterion reads; a criterion whose inputs are absent is not evaluated."""
+
+
+class CriteriaConfig(BaseModel):
+    """Thresholds of the criteria, with their sources (overridable in a training config)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hardship_medical_yuan: float = Field(
+        20_000,
+        gt=0,
+        description="annual compliant out-of-pocket medical spending that marks a sudden severe "
+        "hardship: the medical-insurance department's warning threshold (domain.md S16)",
+    )
+    rigid_includes_education: bool = Field(
+        True, description="education costs count as rigid spending (Hebei 2023, Linzhou 2023)"
+    )
+
+
+def available_criteria(columns: object) -> list[str]:
+    """The criteria whose input columns are all present."""
+    have = set(columns)  # type: ignore[arg-type]
+    return [c for c, needs in CRITERIA_INPUTS.items() if set(needs) <= have]
+
+
+def criteria_met(
+    records: Mapping, config: CriteriaConfig | None = None, which: list[str] | None = None
+) -> dict[str, np.ndarray]:
+    """One boolean array per evaluated criterion, plus `any`, for records (a DataFrame or a
+    mapping of columns). Missing values never meet a criterion."""
+    cfg = config or CriteriaConfig()
+    keys = which if which is not None else available_criteria(records.keys())
+
+    def num(name: str) -> np.ndarray:
+        return np.asarray(records[name], dtype=float)
+
+    out: dict[str, np.ndarray] = {}
+    with np.errstate(invalid="ignore"):
+        if "income" in keys:
+            out["income"] = num("net_income_pc") < num("monitor_line")
+        if "rigid" in keys:
+            size = np.maximum(num("hh_size"), 1)
+            spend = np.nan_to_num(num("oop_medical"))
+            if cfg.rigid_includes_education:
+                spend = spend + np.nan_to_num(num("edu_spend"))
+            out["rigid"] = num("net_income_pc") - spend / size < num("monitor_line")
+        if "guarantee" in keys:
+            out["guarantee"] = (
+                ~_bool(records, "housing_safe", missing=True)
+                | ~_bool(records, "water_safe", missing=True)
+                | ~_bool(records, "all_insured", missing=True)
+                | (np.nan_to_num(num("n_dropout")) > 0)
+            )
+        if "hardship" in keys:
+            out["hardship"] = num("oop_medical") > cfg.hardship_medical_yuan
+    n = len(next(iter(records.values()))) if not out else len(next(iter(out.values())))
+    out["any"] = np.logical_or.reduce(list(out.values())) if out else np.zeros(n, bool)
+    return out
+
+
+def _bool(records: Mapping, name: str, missing: bool) -> np.ndarray:
+    """A boolean column as a numpy array, with missing values read as `missing`."""
+    v = pd.Series(records[name]).astype("boolean").fillna(missing)
+    return v.to_numpy(dtype=bool)
+
+
+def status(records: Mapping, met_any: np.ndarray) -> np.ndarray:
+    """`monitored`, `meets_criteria` or `not_monitored` for every record."""
+    monitored = _bool(records, "is_monitored", missing=False)
+    return np.where(monitored, "monitored", np.where(met_any, "meets_criteria", "not_monitored"))
+
+
+def criteria_texts(met: dict[str, np.ndarray], lang: int = 0) -> list[str]:
+    """The criteria each record meets, joined for display ('' when none)."""
+    cols = [(met[k], CRITERIA[k][lang]) for k in CRITERIA if k in met]
+    n = len(met["any"])
+    sep = "；" if lang == 0 else "; "
+    return [sep.join(t for col, t in cols if col[i]) for i in range(n)]
