@@ -72,7 +72,10 @@ def registered_project(root: Path, data: Path, **overrides):
         yield cfg, result, logged, registry.connect()
 
 
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PG_URL = os.environ.get(
+    "RISKMODEL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+"""The PostgreSQL database the store tests use (its tables are dropped and recreated)."""
 
 
 @pytest.fixture(scope="session")
