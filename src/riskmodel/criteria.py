@@ -49,13 +49,26 @@ STATUSES: dict[str, tuple[str, str]] = {
     "not_monitored": ("未纳入监测", "not monitored"),
 }
 
+LINE = "monitor_line"
+"""Where a record has no `monitor_line` (a model input record), the line is recovered from
+`net_income_pc / income_to_line`."""
+
 CRITERIA_INPUTS: dict[str, tuple[str, ...]] = {
-    "income": ("net_income_pc", "monitor_line"),
-    "rigid": ("net_income_pc", "monitor_line", "hh_size", "oop_medical", "edu_spend"),
+    "income": ("net_income_pc", LINE),
+    "rigid": ("net_income_pc", LINE, "hh_size", "oop_medical", "edu_spend"),
     "guarantee": ("housing_safe", "water_safe", "all_insured", "n_dropout"),
     "hardship": ("oop_medical",),
 }
 """Panel columns each criterion reads; a criterion whose inputs are absent is not evaluated."""
+
+CRITERION_FEATURES: dict[str, tuple[str, ...]] = {
+    "income": ("net_income_pc", "income_to_line"),
+    "rigid": ("net_income_pc", "income_to_line", "oop_medical", "edu_spend", "oop_to_income"),
+    "guarantee": ("housing_safe", "water_safe", "all_insured", "n_dropout"),
+    "hardship": ("oop_medical", "oop_to_income"),
+}
+"""Model features that state a criterion's value: for a household meeting that criterion they are
+never shown as protective (a family below the line is not protected by its income)."""
 
 
 class CriteriaConfig(BaseModel):
@@ -77,7 +90,22 @@ class CriteriaConfig(BaseModel):
 def available_criteria(columns: object) -> list[str]:
     """The criteria whose input columns are all present."""
     have = set(columns)  # type: ignore[arg-type]
+    if "income_to_line" in have:
+        have.add(LINE)
     return [c for c, needs in CRITERIA_INPUTS.items() if set(needs) <= have]
+
+
+def _line(records: Mapping) -> np.ndarray:
+    """The monitoring line of each record: the column, or income / (income / line).
+
+    A record with zero or negative income is below any line: its recovered line is +inf."""
+    if LINE in records:
+        return np.asarray(records[LINE], dtype=float)
+    income = np.asarray(records["net_income_pc"], dtype=float)
+    ratio = np.asarray(records["income_to_line"], dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        line = np.where(income > 0, income / ratio, np.inf)
+    return np.where(np.isnan(income) | np.isnan(ratio), np.nan, line)
 
 
 def criteria_met(
@@ -93,14 +121,15 @@ def criteria_met(
 
     out: dict[str, np.ndarray] = {}
     with np.errstate(invalid="ignore"):
+        line = _line(records) if {"income", "rigid"} & set(keys) else None
         if "income" in keys:
-            out["income"] = num("net_income_pc") < num("monitor_line")
+            out["income"] = num("net_income_pc") < line
         if "rigid" in keys:
             size = np.maximum(num("hh_size"), 1)
             spend = np.nan_to_num(num("oop_medical"))
             if cfg.rigid_includes_education:
                 spend = spend + np.nan_to_num(num("edu_spend"))
-            out["rigid"] = num("net_income_pc") - spend / size < num("monitor_line")
+            out["rigid"] = num("net_income_pc") - spend / size < line
         if "guarantee" in keys:
             out["guarantee"] = (
                 ~_bool(records, "housing_safe", missing=True)
@@ -110,7 +139,10 @@ def criteria_met(
             )
         if "hardship" in keys:
             out["hardship"] = num("oop_medical") > cfg.hardship_medical_yuan
-    n = len(next(iter(records.values()))) if not out else len(next(iter(out.values())))
+    if out:
+        n = len(next(iter(out.values())))
+    else:
+        n = len(records) if isinstance(records, pd.DataFrame) else len(next(iter(records.values())))
     out["any"] = np.logical_or.reduce(list(out.values())) if out else np.zeros(n, bool)
     return out
 
@@ -127,9 +159,34 @@ def status(records: Mapping, met_any: np.ndarray) -> np.ndarray:
     return np.where(monitored, "monitored", np.where(met_any, "meets_criteria", "not_monitored"))
 
 
+def protective_blocked(met: dict[str, np.ndarray], features: list[str]) -> np.ndarray:
+    """(records, features) True where the feature states a criterion the record meets."""
+    n = len(met["any"])
+    blocked = np.zeros((n, len(features)), bool)
+    index = {f: i for i, f in enumerate(features)}
+    for criterion, names in CRITERION_FEATURES.items():
+        if criterion in met:
+            for name in names:
+                if name in index:
+                    blocked[:, index[name]] |= met[criterion]
+    return blocked
+
+
+def criteria_codes(met: dict[str, np.ndarray]) -> list[str]:
+    """The codes of the criteria each record meets, comma-separated ('' when none)."""
+    cols = [(met[k], k) for k in CRITERIA if k in met]
+    return [",".join(k for col, k in cols if col[i]) for i in range(len(met["any"]))]
+
+
 def criteria_texts(met: dict[str, np.ndarray], lang: int = 0) -> list[str]:
     """The criteria each record meets, joined for display ('' when none)."""
     cols = [(met[k], CRITERIA[k][lang]) for k in CRITERIA if k in met]
     n = len(met["any"])
     sep = "；" if lang == 0 else "; "
     return [sep.join(t for col, t in cols if col[i]) for i in range(n)]
+
+
+def describe(codes: str, lang: int = 0) -> str:
+    """Display text for a comma-separated list of criterion codes (as `criteria_codes` gives)."""
+    sep = "；" if lang == 0 else "; "
+    return sep.join(CRITERIA[c][lang] for c in codes.split(",") if c)

@@ -71,7 +71,9 @@ def add_labels(panel: pd.DataFrame, criteria: CriteriaConfig | None = None) -> p
     nxt = cur.assign(year=cur["year"] - 1)
     m = cur.merge(nxt, on=["hh_id", "year"], how="left", suffixes=("", "_next"), validate="1:1")
     has_next = m["_met_next"].notna()
-    out = pd.DataFrame({"hh_id": m["hh_id"], "year": m["year"]}, index=panel.index)
+    out = pd.DataFrame(
+        {"hh_id": m["hh_id"].to_numpy(), "year": m["year"].to_numpy()}, index=panel.index
+    )
     met_next = m["_met_next"].astype("boolean")
 
     def within(population: pd.Series, value: pd.Series) -> pd.Series:
