@@ -87,7 +87,7 @@ def trained(training_county, tmp_path_factory):
 
     cfg = load_train_config(ROOT / "training/configs/default.yaml", data=training_county)
     panel, _ = load_panel(training_county)
-    model, _ = fit_model(split_by_year(labelled_records(panel, "relapse"), None), cfg)
+    model, _ = fit_model(split_by_year(labelled_records(panel, "meets_criteria"), None), cfg)
     folder = model.save(tmp_path_factory.mktemp("model"))
     return RelapseModel.load(folder), panel
 

@@ -1,5 +1,6 @@
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -12,7 +13,7 @@ from riskmodel.train import load_panel
 
 from .conftest import registered_project
 
-BASELINES = ["oracle", "rule", "logreg", "village", "carry"]
+BASELINES = ["rule", "logreg", "village", "carry"]
 
 
 @pytest.fixture(scope="module")
@@ -22,14 +23,16 @@ def registered(tmp_path_factory, training_county):
         yield project
 
 
-def test_run_logs_every_metric_under_its_exact_name(registered):
-    _, _, logged, client = registered
+def test_run_logs_every_metric_under_its_exact_name(registered, training_county):
+    cfg, _, logged, client = registered
     metrics = client.get_run(logged.run_id).data.metrics
+    has_oracle = f"p_{cfg.label}" in pd.read_parquet(training_county / "oracle.parquet")
 
     expected = {f"test_{m}" for m in METRICS} | {
-        f"{b}_test_{m}" for b in BASELINES for m in METRICS
+        f"{b}_test_{m}" for b in BASELINES + ["oracle"] * has_oracle for m in METRICS
     }
     assert expected <= set(metrics)
+    assert has_oracle == ("oracle_test_roc_auc" in metrics)
     assert {"test_roc_auc_ci_low", "test_recall_at_10pct_village_ci_high"} <= set(metrics)
 
 
@@ -118,3 +121,38 @@ def _config_file(cfg, folder):
     path = folder / "cfg.yaml"
     path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
     return path
+
+
+def test_every_version_and_the_registered_model_carry_the_label(registered):
+    cfg, _, logged, client = registered
+
+    mv = client.get_model_version(cfg.registered_model, logged.version)
+
+    assert cfg.label == "meets_criteria" and cfg.registered_model == "relapse-risk"
+    assert mv.tags["label"] == "meets_criteria"
+    assert client.get_registered_model("relapse-risk").tags["label"] == "meets_criteria"
+    assert "label `meets_criteria`" in mv.description
+    assert "not monitored and not meeting the criteria at t" in mv.description
+
+
+def test_a_challenger_of_another_label_is_refused(registered):
+    cfg, _, logged, client = registered
+    client.set_model_version_tag(cfg.registered_model, logged.version, "label", "identified")
+    try:
+        decision = registry.promote(cfg, client)
+    finally:
+        client.set_model_version_tag(cfg.registered_model, logged.version, "label", cfg.label)
+
+    assert not decision.promoted
+    assert decision.reasons[0].startswith("FAIL challenger")
+    assert "'identified'" in decision.reasons[0]
+
+
+def test_a_model_that_answers_one_label_takes_no_version_of_another(registered):
+    from riskmodel.config import load_train_config
+
+    _, _, _, client = registered
+    client.create_registered_model("relapse-risk-persistent", tags={"label": "identified"})
+
+    with pytest.raises(registry.RegistryError, match="answers label 'identified', not 'persistent'"):
+        registry.check_registered_label(client, load_train_config(None, label="persistent"))

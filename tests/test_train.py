@@ -30,7 +30,23 @@ def test_config_refuses_unknown_keys(tmp_path):
 def test_default_config_file_is_valid():
     cfg = load_train_config(ROOT / "training/configs/default.yaml")
 
-    assert cfg.label == "relapse" and cfg.tiers.red > cfg.tiers.amber
+    assert cfg.label == "meets_criteria" and cfg.tiers.red > cfg.tiers.amber
+    assert cfg.registered_model == "relapse-risk"
+
+
+@pytest.mark.parametrize(
+    ("label", "name"), [("persistent", "relapse-risk-persistent"), ("relapse", "relapse-risk-relapse")]
+)
+def test_registered_model_follows_the_label(label, name):
+    assert load_train_config(None, label=label).registered_model == name
+
+
+def test_registered_model_cannot_be_set_to_another_labels_name(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("label: identified\nregistered_model: relapse-risk\n")
+
+    with pytest.raises(ValidationError, match="a identified model registers as 'relapse-risk-identified'"):
+        load_train_config(path)
 
 
 def test_split_is_out_of_time(training_county):
@@ -51,7 +67,7 @@ def test_fitting_never_reads_the_oracle(training_county, fast_config, monkeypatc
 
     monkeypatch.setattr(pd, "read_parquet", guarded)
     panel, _ = load_panel(training_county)
-    split = split_by_year(labelled_records(panel, "relapse"), None)
+    split = split_by_year(labelled_records(panel, "meets_criteria"), None)
 
     _, info = fit_model(split, fast_config)
 
@@ -61,7 +77,7 @@ def test_fitting_never_reads_the_oracle(training_county, fast_config, monkeypatc
 
 
 def test_model_beats_the_rule_and_approaches_the_oracle(training_county, fast_config):
-    result = run_training(fast_config)
+    result = run_training(fast_config.model_copy(update={"label": "relapse"}))
     m = result.evaluation.metrics
 
     assert m["test_roc_auc"] > m["rule_test_roc_auc"] + 0.05
@@ -81,12 +97,54 @@ def test_identified_label_trains_on_monitoring_years_only(training_county, fast_
     assert model.meta.label == "identified"
 
 
+def test_main_label_is_scored_on_its_population_only(training_county, fast_config):
+    """Every model and baseline sees exactly the test year's not-monitored households that do not
+    meet the criteria and have a row the next year (counted here from the panel directly)."""
+    panel, _ = load_panel(training_county)
+    p = panel.set_index(["hh_id", "year"])
+    line = p["monitor_line"]
+    clear = (~p["is_monitored"].astype(bool)) & (p["net_income_pc"] >= line)
+    clear &= p["housing_safe"] & p["water_safe"] & p["all_insured"] & (p["n_dropout"] == 0)
+    clear &= p["oop_medical"] <= 20_000
+    clear &= p["net_income_pc"] - (p["oop_medical"] + p["edu_spend"]) / p["hh_size"] >= line
+    has_next = pd.Index(
+        [(h, y - 1) for h, y in zip(panel["hh_id"], panel["year"], strict=True)]
+    )
+    expected = {k for k in clear[clear].index if k[1] == 2024 and k in set(has_next)}
+
+    result = run_training(fast_config)
+    test = result.split.test
+
+    assert set(zip(test["hh_id"], test["year"], strict=True)) == expected
+    assert len(result.evaluation.y) == len(expected)
+    for name, score in result.evaluation.scores.items():
+        assert len(score) == len(expected), name
+    assert result.evaluation.metrics["test_roc_auc"] > result.evaluation.metrics[
+        "rule_test_roc_auc"
+    ] + 0.05
+    assert (result.evaluation.subgroups["population"].str.startswith("meets_criteria: not ")).all()
+    assert "no p_meets_criteria column" in result.evaluation.extra["oracle_note"] or (
+        "oracle_test_roc_auc" in result.evaluation.metrics
+    )
+
+
+def test_oracle_is_read_by_label_and_skipped_when_its_column_is_absent(training_county):
+    relapse = load_oracle(training_county, "relapse")
+    assert list(relapse.columns) == ["hh_id", "year", "p"] and relapse["p"].between(0, 1).all()
+
+    oracle = pd.read_parquet(training_county / "oracle.parquet")
+    for label in ("meets_criteria", "persistent", "relapse", "identified"):
+        got = load_oracle(training_county, label)
+        assert (got is None) == (f"p_{label}" not in oracle), label
+
+
 def test_calibrated_probabilities_track_observed_rate(training_county, fast_config):
     panel, _ = load_panel(training_county)
     split = split_by_year(labelled_records(panel, "relapse"), None)
-    model, _ = fit_model(split, fast_config)
+    cfg = fast_config.model_copy(update={"label": "relapse"})
+    model, _ = fit_model(split, cfg)
 
-    ev = evaluate(model, split, panel, fast_config)
+    ev = evaluate(model, split, panel, cfg)
 
     assert abs(ev.metrics["test_mean_probability"] - ev.metrics["test_positive_rate"]) < 0.015
 

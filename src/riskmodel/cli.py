@@ -168,9 +168,15 @@ def train(
         "training/configs/default.yaml"
     ),
     data: Annotated[Path | None, typer.Option(help="folder with panel.parquet")] = None,
-    label: Annotated[str | None, typer.Option(help="relapse | identified")] = None,
+    label: Annotated[
+        str | None,
+        typer.Option(
+            help="meets_criteria (main) | persistent | relapse | identified; default: the config's"
+        ),
+    ] = None,
 ) -> None:
-    """Train, backtest and evaluate; log to MLflow; register a version aliased challenger."""
+    """Train, backtest and evaluate one label's model; log to MLflow; register a version of that
+    label's model (relapse-risk, relapse-risk-<label>) aliased challenger."""
     from riskmodel.config import load_train_config
     from riskmodel.evaluate import comparison_table
     from riskmodel.registry import train_and_register
@@ -181,7 +187,12 @@ def train(
     with console.status(f"training the {cfg.label} model on {cfg.data}"):
         result, logged = train_and_register(cfg)
     m = result.evaluation.metrics
-    _print_table(comparison_table(m), f"test year {result.split.test_year}: ours vs baselines")
+    _print_table(
+        comparison_table(m),
+        f"test year {result.split.test_year}, {result.evaluation.extra['population']}: "
+        "ours vs baselines",
+    )
+    console.print(result.evaluation.extra["oracle_note"])
     console.print(
         "backtest ROC-AUC by year: "
         + ", ".join(f"{r.year}: {r.roc_auc:.3f}" for r in result.backtest.itertuples())
@@ -207,9 +218,12 @@ def promote(
     for reason in decision.reasons:
         (console if reason.startswith("ok") else err_console).print(reason)
     if not decision.promoted:
-        err_console.print(f"[red]not promoted:[/red] version {decision.version} stays challenger")
+        err_console.print(
+            f"[red]not promoted:[/red] {cfg.registered_model} version {decision.version} stays "
+            "challenger"
+        )
         raise typer.Exit(1)
-    console.print(f"version {decision.version} is now champion")
+    console.print(f"{cfg.registered_model} version {decision.version} is now champion")
 
 
 @app.command()

@@ -9,6 +9,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from riskmodel.criteria import CriteriaConfig
+from riskmodel.labels import MAIN_LABEL, registered_model_name
+
 DEFAULT_TRAIN_CONFIG = Path("training/configs/default.yaml")
 
 
@@ -53,7 +56,9 @@ class PromotionConfig(_Strict):
 class TrainConfig(_Strict):
     """One training run. Every key is documented in training/configs/default.yaml."""
 
-    label: Literal["relapse", "identified"] = "relapse"
+    label: Literal["meets_criteria", "persistent", "relapse", "identified"] = Field(
+        MAIN_LABEL, description="the question: picks the target and the registered model"
+    )
     data: Path = Path("data/county")
     test_year: int | None = Field(None, description="default: the latest labelled year")
     backtest_from: int = 2017
@@ -63,8 +68,24 @@ class TrainConfig(_Strict):
     lightgbm: LightGBMParams = LightGBMParams()
     tiers: TierConfig = TierConfig()
     promotion: PromotionConfig = PromotionConfig()
+    criteria: CriteriaConfig = CriteriaConfig()
     experiment: str = "relapse-risk"
-    registered_model: str = "relapse-risk"
+    registered_model: str | None = Field(
+        None, description="follows from the label; may be given only as that same name"
+    )
+
+    @model_validator(mode="after")
+    def _model_name_follows_label(self) -> TrainConfig:
+        expected = registered_model_name(self.label)
+        if self.registered_model is None:
+            self.registered_model = expected
+        elif self.registered_model != expected:
+            raise ValueError(
+                f"registered_model {self.registered_model!r} does not belong to label "
+                f"{self.label!r}: a {self.label} model registers as {expected!r} (leave the key "
+                "out to follow the label)"
+            )
+        return self
 
 
 def load_train_config(path: Path | None = None, **overrides: object) -> TrainConfig:

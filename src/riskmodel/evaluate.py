@@ -12,6 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from riskmodel.catalogue import FEATURES
+from riskmodel.criteria import CriteriaConfig, criteria_met
 from riskmodel.ranking import flag_top_share
 from riskmodel.rules import rule_flags
 
@@ -30,7 +31,7 @@ MODEL_NAMES = {
     "rule_": "official rule",
     "logreg_": "logistic regression",
     "village_": "village past rate",
-    "carry_": "monitoring carried forward",
+    "carry_": "criteria status carried forward",
 }
 
 
@@ -153,9 +154,16 @@ def village_rate_score(history: pd.DataFrame, label: str, test: pd.DataFrame) ->
     return test["village_id"].map(rates).astype(float).fillna(county).to_numpy()
 
 
-def carry_score(records: pd.DataFrame) -> np.ndarray:
-    """Last known monitoring status carried forward."""
-    return records["is_monitored"].astype(float).to_numpy()
+def carry_score(records: pd.DataFrame, criteria: CriteriaConfig | None = None) -> np.ndarray:
+    """Status at t carried forward: 1 when the household is monitored or meets the criteria now.
+
+    Within one label's population this is the informative part of the status (every row of the
+    meets_criteria population is 0 by definition; in the persistent one it is the criteria)."""
+    met = criteria_met(records, criteria)["any"]
+    monitored = pd.Series(records["is_monitored"]).astype("boolean").fillna(False).to_numpy(bool)
+    if monitored.all():
+        return met.astype(float)
+    return (met | monitored).astype(float)
 
 
 # --- subgroups -----------------------------------------------------------------------------------

@@ -7,13 +7,17 @@ import pandas as pd
 
 from riskmodel.catalogue import DIMENSIONS, FEATURES
 from riskmodel.evaluate import METRICS, MODEL_NAMES
+from riskmodel.labels import POPULATIONS
 
 INTENDED_USE = """\
-**Intended use.** Rank households that left poverty (and general rural households) by their
-probability of falling below the monitoring line next year, so that village cadres visit the most
-at-risk households first, and explain each score in the six checks' terms. It supports, and never
-replaces, the identification procedure (household check, data comparison, village review, public
-notice, township and county approval).
+**Intended use.** Answer one question of the monitoring office for one population (the label
+below): for households not yet monitored, the probability of meeting the 纳入条件 (income, rigid
+spending, a guarantee or water failure, a sudden severe hardship) by the next sweep, so that village
+cadres visit the most at-risk households first; for monitored households, the probability that the
+risk is still there in a year, so that 风险消除 is not marked too early. Each score is explained in
+the six checks' terms. Households that meet the criteria now get no probability: they are to be
+verified and enrolled (应纳尽纳). It supports, and never replaces, the identification procedure
+(household check, data comparison, village review, public notice, township and county approval).
 
 **Misuse.** Do not use the score to deny or withdraw support, to set quotas on who may be
 monitored (households with any official rule flag are always listed), to judge individual cadres,
@@ -22,8 +26,8 @@ household head are audit-only: they are used to check the model, never as inputs
 
 LIMITATIONS = """\
 **Limitations.** Trained and tested on a simulated county calibrated to published figures; on real
-exports it must be re-evaluated before use. The label is income-based (relapse below the line), so
-hardship that does not show in income is only seen through the other checks. Monitoring status and
+exports it must be re-evaluated before use. The criteria labels are computed from the panel's
+columns (riskmodel.criteria), so hardship the export does not record is not seen. Monitoring status and
 public-welfare jobs are partly outcomes of earlier assistance (treatment), so their contributions
 describe association, not the effect of support. Subgroups with few positives are reported but
 cannot be judged reliably."""
@@ -36,12 +40,18 @@ def _fmt(v: float) -> str:
 def model_card(result, version: str | None = None, run_id: str | None = None) -> str:
     m, info, cfg = result.evaluation.metrics, result.info, result.config
     T = result.split.test_year
+    extra = result.evaluation.extra
     lines = [
-        f"# Model card: relapse-risk ({cfg.label})" + (f", version {version}" if version else ""),
+        f"# Model card: {cfg.registered_model} (label `{cfg.label}`)"
+        + (f", version {version}" if version else ""),
         "",
         f"run `{run_id}`" if run_id else "",
         "",
         INTENDED_USE,
+        "",
+        f"**Population.** Every figure below covers {POPULATIONS[cfg.label]}: the household-years "
+        f"where label `{cfg.label}` is defined (training, validation and test alike); test "
+        f"figures cover {extra.get('population', '')}.",
         "",
         "## Data",
         "",
@@ -67,6 +77,9 @@ def model_card(result, version: str | None = None, run_id: str | None = None) ->
     lines += [
         "",
         f"## Test-year metrics ({T}) against baselines",
+        "",
+        f"On {extra.get('population', '')}; every baseline on exactly these rows. "
+        f"{extra.get('oracle_note', '')}.",
         "",
         "| model | " + " | ".join(METRICS) + " | AUC 95% CI | recall 95% CI |",
         "|---" * (len(METRICS) + 3) + "|",
@@ -99,9 +112,11 @@ def model_card(result, version: str | None = None, run_id: str | None = None) ->
         "",
         "## Subgroups at the operating point",
         "",
+        f"Population: {extra.get('population', '')}.",
+        "",
     ]
     sg = result.evaluation.subgroups
-    lines.append(_markdown(sg))
+    lines.append(_markdown(sg.drop(columns="population", errors="ignore")))
     lines += [
         "",
         "Status: `fails` when even the upper end of the 95% recall interval is below "
@@ -128,4 +143,9 @@ def _markdown(df: pd.DataFrame) -> str:
     return "\n".join(out)
 
 
-subgroup_markdown = _markdown
+def subgroup_markdown(subgroups: pd.DataFrame) -> str:
+    """The subgroup table, headed by the population it covers."""
+    if "population" not in subgroups or subgroups.empty:
+        return _markdown(subgroups)
+    head = f"Population: {subgroups['population'].iloc[0]}.\n\n"
+    return head + _markdown(subgroups.drop(columns="population"))

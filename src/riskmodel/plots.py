@@ -18,7 +18,7 @@ _NAMES = {
     "rule": "official rule",
     "logreg": "logistic regression",
     "village": "village past rate",
-    "carry": "monitoring carried forward",
+    "carry": "criteria status carried forward",
 }
 
 

@@ -180,10 +180,17 @@ def log_training(result, client: MlflowClient | None = None) -> LoggedVersion:
         else (card[:DESCRIPTION_LIMIT] + "\n\n… (full card: run artifact model_card.md)")
     )
     client.update_model_version(cfg.registered_model, version, description=description)
-    client.set_model_version_tag(cfg.registered_model, version, "label", cfg.label)
-    client.set_model_version_tag(
-        cfg.registered_model, version, "test_year", str(result.split.test_year)
-    )
+    tags = {
+        "label": cfg.label,
+        "test_year": str(result.split.test_year),
+        "test_rows": str(len(result.split.test)),
+        "data_digest": result.data_digest,
+        "compared_with_champion": result.info.get("champion_version", ""),
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(cfg.registered_model, version, key, value)
+    if registered_label(client, cfg.registered_model) is None:
+        client.set_registered_model_tag(cfg.registered_model, "label", cfg.label)
     log.info("registered %s version %s (run %s)", cfg.registered_model, version, run.info.run_id)
     return LoggedVersion(run.info.run_id, version, f"models:/{cfg.registered_model}/{version}")
 
@@ -250,8 +257,26 @@ class Decision:
     """Each condition with its figures; failing ones start with 'FAIL'."""
 
 
+def registered_label(client: MlflowClient, name: str) -> str | None:
+    """The label a registered model answers (its `label` tag); None when it does not exist yet."""
+    try:
+        return client.get_registered_model(name).tags.get("label")
+    except MlflowException:
+        return None
+
+
+def check_registered_label(client: MlflowClient, cfg: TrainConfig) -> None:
+    """Refuse to register a version of one label under a model that answers another."""
+    have = registered_label(client, cfg.registered_model)
+    if have is not None and have != cfg.label:
+        raise RegistryError(
+            f"registered model {cfg.registered_model!r} answers label {have!r}, not {cfg.label!r}"
+        )
+
+
 def promote(cfg: TrainConfig, client: MlflowClient | None = None) -> Decision:
-    """Move champion to the challenger if it beats the baselines, the champion and is fair enough."""
+    """Move champion to the challenger if it answers the same question (label), beats the
+    baselines, holds up against the champion on the same label, year and rows, and is fair enough."""
     from riskmodel.evaluate import BASELINES
 
     client = client or connect()
@@ -259,13 +284,24 @@ def promote(cfg: TrainConfig, client: MlflowClient | None = None) -> Decision:
     challenger = alias_version(client, name, CHALLENGER)
     if challenger is None:
         raise RegistryError(
-            f"registered model {name!r} has no '{CHALLENGER}' alias; run `riskmodel train` first"
+            f"registered model {name!r} has no '{CHALLENGER}' alias; run "
+            f"`riskmodel train --label {cfg.label}` first"
         )
     m = client.get_run(challenger.run_id).data.metrics
     reasons: list[str] = []
 
     def check(ok: bool, text: str) -> None:
         reasons.append(("ok   " if ok else "FAIL ") + text)
+
+    label = challenger.tags.get("label")
+    model_label = registered_label(client, name)
+    check(
+        label == cfg.label and model_label in (None, cfg.label),
+        f"challenger v{challenger.version} label {label!r} is the label of {name!r} "
+        f"({model_label or cfg.label!r})",
+    )
+    if label != cfg.label or model_label not in (None, cfg.label):
+        return Decision(False, str(challenger.version), reasons)
 
     for metric in ("test_roc_auc", "test_recall_at_10pct_village"):
         for base in BASELINES:
@@ -276,15 +312,20 @@ def promote(cfg: TrainConfig, client: MlflowClient | None = None) -> Decision:
             check(m[metric] > other, f"{metric} {m[metric]:.4f} > {base} {other:.4f}")
     champion = alias_version(client, name, CHAMPION)
     if champion is not None and champion.version != challenger.version:
-        ref = m.get("champion_test_roc_auc")
-        if ref is None:
-            ref = client.get_run(champion.run_id).data.metrics.get("test_roc_auc", 0.0)
+        ref = _champion_auc_on_same_rows(client, challenger, champion, m)
         limit = cfg.promotion.max_auc_drop_vs_champion
-        check(
-            m["test_roc_auc"] >= ref - limit,
-            f"test_roc_auc {m['test_roc_auc']:.4f} >= champion v{champion.version} "
-            f"{ref:.4f} - {limit}",
-        )
+        if ref is None:
+            check(
+                False,
+                f"champion v{champion.version} was not scored on the challenger's rows (same "
+                f"label, year and rows); retrain with `riskmodel train --label {cfg.label}`",
+            )
+        else:
+            check(
+                m["test_roc_auc"] >= ref - limit,
+                f"test_roc_auc {m['test_roc_auc']:.4f} >= champion v{champion.version} "
+                f"{ref:.4f} - {limit} (same label, year and rows)",
+            )
     failures = m.get("subgroup_failures", 0.0)
     check(
         failures == 0,
@@ -298,19 +339,39 @@ def promote(cfg: TrainConfig, client: MlflowClient | None = None) -> Decision:
     return Decision(promoted, str(challenger.version), reasons)
 
 
+def _champion_auc_on_same_rows(client, challenger, champion, metrics: dict) -> float | None:
+    """The champion's test AUC on exactly the challenger's test rows, or None when unknown.
+
+    Training scores the champion in service on its own test rows (`champion_test_roc_auc`); failing
+    that, the champion's own figure counts only when it was computed on the same label, test year,
+    rows and data."""
+    if (
+        "champion_test_roc_auc" in metrics
+        and challenger.tags.get("compared_with_champion") == str(champion.version)
+    ):
+        return float(metrics["champion_test_roc_auc"])
+    same = ("label", "test_year", "test_rows", "data_digest")
+    if all(challenger.tags.get(k) and challenger.tags.get(k) == champion.tags.get(k) for k in same):
+        return client.get_run(champion.run_id).data.metrics.get("test_roc_auc")
+    return None
+
+
 def train_and_register(cfg: TrainConfig):
     """The whole retraining job: fit, backtest, evaluate (beside the champion), log, register."""
     from riskmodel.train import run_training
 
     client = connect()
-    champion = None
+    check_registered_label(client, cfg)
+    champion, champion_version = None, ""
     if alias_version(client, cfg.registered_model, CHAMPION) is not None:
         try:
-            champion, _ = load_model(f"models:/{cfg.registered_model}@{CHAMPION}")
+            champion, meta = load_model(f"models:/{cfg.registered_model}@{CHAMPION}")
+            champion_version = meta["version"]
             if champion.meta.label != cfg.label:
-                champion = None
+                champion, champion_version = None, ""
         except Exception as exc:  # an old champion that no longer loads must not block retraining
             log.warning("champion could not be loaded for comparison: %s", exc)
     result = run_training(cfg, champion)
+    result.info["champion_version"] = champion_version if champion is not None else ""
     logged = log_training(result, client)
     return result, logged

@@ -22,9 +22,10 @@ from sklearn.metrics import roc_auc_score
 from riskmodel import evaluate as ev
 from riskmodel.catalogue import FEATURE_NAMES
 from riskmodel.config import TrainConfig
+from riskmodel.criteria import CriteriaConfig
 from riskmodel.features import build_features
 from riskmodel.io import read_panel
-from riskmodel.labels import add_labels
+from riskmodel.labels import POPULATIONS, add_labels
 from riskmodel.model import Meta, RelapseModel, Tiers, categorical_levels, feature_matrix
 from riskmodel.validate import validate_panel
 
@@ -52,10 +53,16 @@ def load_panel(data_dir: Path) -> tuple[pd.DataFrame, str]:
     return result.valid, digest
 
 
-def labelled_records(panel: pd.DataFrame, label: str) -> pd.DataFrame:
-    """Model input records with the label attached; rows whose label is undefined are left out."""
+def labelled_records(
+    panel: pd.DataFrame, label: str, criteria: CriteriaConfig | None = None
+) -> pd.DataFrame:
+    """Model input records with the label attached: exactly the label's population (rows where
+    the label is undefined are left out)."""
     records = build_features(panel)
-    labels = add_labels(panel)[["hh_id", "year", label]]
+    labels = add_labels(panel, criteria)
+    if label not in labels:
+        raise DataError(f"the panel lacks the columns label {label!r} needs")
+    labels = labels[["hh_id", "year", label]]
     rec = records.merge(labels, on=["hh_id", "year"], how="left", validate="one_to_one")
     rec = rec[rec[label].notna()]
     rec[label] = rec[label].astype(bool)
@@ -188,13 +195,35 @@ def backtest(records: pd.DataFrame, cfg: TrainConfig, rounds: int) -> pd.DataFra
 # --- evaluation --------------------------------------------------------------------------------
 
 
+def oracle_column(label: str) -> str:
+    return f"p_{label}"
+
+
 def load_oracle(data_dir: Path, label: str) -> pd.DataFrame | None:
-    """The simulator's exact probabilities, for evaluation only (absent for real data)."""
+    """The simulator's exact probability of the label (`p_<label>`), for evaluation only; None
+    for real data or an oracle without that column."""
     path = Path(data_dir) / ORACLE_FILE
     if not path.exists():
         return None
-    column = {"relapse": "p_relapse", "identified": "p_identified"}[label]
+    import pyarrow.parquet as pq
+
+    column = oracle_column(label)
+    if column not in pq.read_schema(path).names:
+        log.warning("%s has no %s column: the oracle comparison is skipped", path, column)
+        return None
     return pd.read_parquet(path, columns=["hh_id", "year", column]).rename(columns={column: "p"})
+
+
+def oracle_note(data_dir: Path, label: str, available: bool) -> str:
+    """Why the oracle is or is not in the comparison (for the metrics and the card)."""
+    if available:
+        return f"oracle: {oracle_column(label)} from {ORACLE_FILE} (the simulator's exact probability)"
+    if not (Path(data_dir) / ORACLE_FILE).exists():
+        return f"no oracle: {ORACLE_FILE} is absent (real data); the limit is unknown"
+    return (
+        f"no oracle: {ORACLE_FILE} has no {oracle_column(label)} column (or lacks test rows); "
+        "the limit is not measured"
+    )
 
 
 @dataclass
@@ -227,13 +256,14 @@ def evaluate(
     )
     scores["logreg"] = ev.logistic_predict(pipe, test, FEATURE_NAMES)
     scores["village"] = ev.village_rate_score(fit_rows, label, test)
-    scores["carry"] = ev.carry_score(test)
+    scores["carry"] = ev.carry_score(test, cfg.criteria)
     if oracle is not None:
         o = test[["hh_id", "year"]].merge(oracle, on=["hh_id", "year"], how="left")
         if o["p"].notna().all():
             scores["oracle"] = o["p"].to_numpy()
         else:
             log.warning("oracle lacks %d test rows; oracle comparison skipped", o["p"].isna().sum())
+    population = population_text(label, split.test_year, len(test))
     out: dict[str, float] = {}
     for name, score in scores.items():
         prefix = "" if name == "ours" else f"{name}_"
@@ -255,12 +285,25 @@ def evaluate(
         cfg.promotion.min_subgroup_positives,
         cfg.promotion.min_subgroup_recall_ratio,
     )
+    subgroups.insert(0, "population", population)
     judged = subgroups[subgroups["judged"]]
     out["subgroup_min_recall_ratio"] = float(judged["recall_ratio"].min()) if len(judged) else 1.0
     out["subgroup_failures"] = float((subgroups["status"] == "fails").sum())
     out["test_positive_rate"] = float(y.mean())
     out["test_mean_probability"] = float(scores["ours"].mean())
-    return Evaluation(metrics=out, scores=scores, subgroups=subgroups, y=y, flagged=flagged)
+    out["test_population_size"] = float(len(test))
+    extra = {
+        "population": population,
+        "oracle_note": oracle_note(cfg.data, label, "oracle" in scores),
+    }
+    return Evaluation(
+        metrics=out, scores=scores, subgroups=subgroups, y=y, flagged=flagged, extra=extra
+    )
+
+
+def population_text(label: str, year: int, n: int) -> str:
+    """Which household-years a figure covers, in words."""
+    return f"{label}: {POPULATIONS[label]} ({n:,} household-years of {year})"
 
 
 @dataclass
@@ -278,7 +321,7 @@ def run_training(cfg: TrainConfig, champion: RelapseModel | None = None) -> Trai
     """Load, fit, backtest and evaluate; no MLflow here (see riskmodel.registry)."""
     t0 = time.perf_counter()
     panel, digest = load_panel(cfg.data)
-    records = labelled_records(panel, cfg.label)
+    records = labelled_records(panel, cfg.label, cfg.criteria)
     split = split_by_year(records, cfg.test_year)
     model, info = fit_model(split, cfg)
     bt = backtest(records[records["year"] <= split.test_year], cfg, info["best_iteration"])
