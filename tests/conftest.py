@@ -92,6 +92,22 @@ def trained(training_county, tmp_path_factory):
     return RelapseModel.load(folder), panel
 
 
+@pytest.fixture(scope="session")
+def trained_persistent(training_county, tmp_path_factory):
+    """The monitored households' model (label persistent) on the training county."""
+    from riskmodel.config import load_train_config
+    from riskmodel.model import RelapseModel
+    from riskmodel.train import fit_model, labelled_records, load_panel, split_by_year
+
+    cfg = load_train_config(
+        ROOT / "training/configs/persistent.yaml", data=training_county, label="persistent"
+    )
+    panel, _ = load_panel(training_county)
+    model, _ = fit_model(split_by_year(labelled_records(panel, "persistent"), None), cfg)
+    folder = model.save(tmp_path_factory.mktemp("persistent"))
+    return RelapseModel.load(folder)
+
+
 def _postgres_ready() -> bool:
     import sqlalchemy as sa
 

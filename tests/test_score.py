@@ -20,52 +20,149 @@ def latest(trained):
     return rec[rec["year"] == 2025].reset_index(drop=True)
 
 
-@pytest.mark.parametrize("share", [0.01, 0.10, 0.30])
-def test_every_rule_flagged_household_is_on_its_worklist(trained, latest, share):
-    model, _ = trained
+def expected_status(panel_rows: pd.DataFrame) -> np.ndarray:
+    """Status written out from the panel's own columns (the 纳入条件 in plain arithmetic)."""
+    p = panel_rows
+    line = p["monitor_line"]
+    meets = (
+        (p["net_income_pc"] < line)
+        | (p["net_income_pc"] - (p["oop_medical"] + p["edu_spend"]) / p["hh_size"] < line)
+        | ~p["housing_safe"].astype(bool)
+        | ~p["water_safe"].astype(bool)
+        | ~p["all_insured"].astype(bool)
+        | (p["n_dropout"] > 0)
+        | (p["oop_medical"] > 20_000)
+    )
+    monitored = p["is_monitored"].astype(bool)
+    return np.where(monitored, "monitored", np.where(meets, "meets_criteria", "not_monitored"))
 
-    rows = score_records(latest, model, "7", "run", worklist_share=share)
 
-    assert rows.loc[rows["any_rule"], "on_worklist"].all()
-    assert rows["any_rule"].any()
-    top = rows[~rows["any_rule"] & rows["on_worklist"]]
-    assert len(top) <= np.ceil(share * rows.groupby("village_id").size()).sum()
+@pytest.fixture(scope="module")
+def both(trained, trained_persistent):
+    return {"meets_criteria": trained[0], "persistent": trained_persistent}
 
 
-def test_ranks_follow_probability_within_each_village(trained, latest):
-    model, _ = trained
+@pytest.fixture(scope="module")
+def scored(both, latest):
+    return score_records(latest, both, "7", "run", versions={"meets_criteria": "7", "persistent": "2"})
 
-    rows = score_records(latest, model, "7", "run")
 
-    for _, g in rows.groupby("village_id"):
+def test_every_household_gets_the_status_its_panel_row_implies(trained, latest, scored):
+    _, panel = trained
+    rows = latest[["hh_id", "year"]].merge(panel, on=["hh_id", "year"])
+
+    expected = expected_status(rows)
+
+    np.testing.assert_array_equal(scored["status"].to_numpy(), expected)
+    assert set(expected) == {"monitored", "meets_criteria", "not_monitored"}
+
+
+def test_each_status_gets_its_own_models_probability(both, latest, scored):
+    main, persistent = both["meets_criteria"], both["persistent"]
+
+    for status, model, label, version in (
+        ("not_monitored", main, "meets_criteria", "7"),
+        ("monitored", persistent, "persistent", "2"),
+    ):
+        m = (scored["status"] == status).to_numpy()
+        np.testing.assert_allclose(
+            scored.loc[m, "probability"], model.predict_proba(latest[m]), atol=1e-9
+        )
+        assert (scored.loc[m, "label"] == label).all()
+        assert (scored.loc[m, "label_version"] == version).all()
+        red = model.meta.tiers.red
+        assert (scored.loc[m & (scored["probability"] >= red), "tier"] == "red").all()
+    verify = scored[scored["status"] == "meets_criteria"]
+    assert verify["probability"].isna().all() and verify["tier"].isna().all()
+    assert verify["label"].isna().all() and (verify["label_version"] == "").all()
+    assert (verify["criteria"] != "").all() and (verify["criteria_zh"] != "").all()
+
+
+def test_monitored_households_get_no_probability_without_a_persistent_model(trained, latest):
+    rows = score_records(latest, trained[0], "7", "run")
+
+    monitored = rows[rows["status"] == "monitored"]
+    assert len(monitored) and monitored["probability"].isna().all()
+    assert monitored["tier"].isna().all() and monitored["reasons_zh"].eq("").all()
+    assert rows.loc[rows["status"] == "not_monitored", "probability"].notna().all()
+
+
+def test_a_model_of_a_label_that_serves_no_status_is_refused(trained, latest):
+    model = trained[0]
+    with pytest.raises(ValueError, match="cannot serve as the 'relapse' model"):
+        score_records(latest, {"relapse": model}, "7", "run")
+
+
+def test_no_household_below_the_line_or_failing_a_guarantee_is_green_and_unmonitored(
+    latest, scored
+):
+    failing = (latest["income_to_line"] < 1) | ~latest["housing_safe"] | ~latest["water_safe"]
+    failing |= ~latest["all_insured"] | (latest["n_dropout"] > 0)
+
+    rows = scored[failing.to_numpy()]
+
+    assert len(rows) > 0
+    assert not ((rows["status"] == "not_monitored") | (rows["tier"] == "green")).any()
+
+
+def test_households_that_meet_the_criteria_head_their_village_worklist(scored):
+    for _, g in scored.groupby("village_id"):
         ordered = g.sort_values("rank_in_village")
         assert list(ordered["rank_in_village"]) == list(range(1, len(g) + 1))
-        assert ordered["probability"].is_monotonic_decreasing
+        order = ordered["status"].map({"meets_criteria": 0, "not_monitored": 1, "monitored": 2})
+        assert order.is_monotonic_increasing
+        for _, part in ordered.groupby("status"):
+            assert part["probability"].fillna(-1).is_monotonic_decreasing
+    assert scored.loc[scored["status"] == "meets_criteria", "on_worklist"].all()
 
 
-def test_rule_flags_agree_with_the_data(trained, latest):
-    model, _ = trained
+@pytest.mark.parametrize("share", [0.01, 0.10, 0.30])
+def test_worklist_is_the_criteria_the_rule_flags_and_the_top_share_of_unmonitored(
+    both, latest, share
+):
+    rows = score_records(latest, both, "7", "run", worklist_share=share)
 
-    rows = score_records(latest, model, "7", "run")
+    assert rows.loc[rows["any_rule"] | (rows["status"] == "meets_criteria"), "on_worklist"].all()
+    top = rows[~rows["any_rule"] & (rows["status"] != "meets_criteria") & rows["on_worklist"]]
+    assert (top["status"] == "not_monitored").all()
+    unmonitored = rows[rows["status"] == "not_monitored"].groupby("village_id").size()
+    assert 0 < len(top) <= np.maximum(1, np.ceil(share * unmonitored)).sum()
 
-    np.testing.assert_array_equal(rows["flag_income_below_line"], latest["income_to_line"] < 1.1)
-    np.testing.assert_array_equal(rows["flag_medical_over_20k"], latest["oop_medical"] > 20_000)
+
+def test_no_protective_factor_states_a_criterion_the_household_meets(latest, scored):
+    """Below the line, income is never protective; with a failed guarantee, that guarantee never;
+    with rigid spending, neither the spending nor a sentence quoting it."""
+    import json
+
+    rigid_stated = {"net_income_pc", "income_to_line", "oop_medical", "edu_spend", "oop_to_income"}
+    rigid_stated |= {"costly_students"}  # its sentence quotes the education spending
+    checked = 0
+    for i, row in scored.iterrows():
+        codes = set(row["criteria"].split(",")) - {""}
+        shown = {f for f, *_ in json.loads(row["reasons_json"])["protective"]}
+        banned = set()
+        if "income" in codes:
+            banned |= {"net_income_pc", "income_to_line"}
+        if "rigid" in codes:
+            banned |= rigid_stated
+        if "guarantee" in codes:
+            banned |= {"housing_safe", "water_safe", "all_insured", "n_dropout"}
+        if "hardship" in codes:
+            banned |= {"oop_medical", "oop_to_income"}
+        assert not shown & banned, (row["hh_id"], shown & banned)
+        checked += bool(codes)
+    assert checked > 20
 
 
-def test_probabilities_and_tiers(trained, latest):
-    model, _ = trained
-
-    rows = score_records(latest, model, "7", "run")
-
-    assert rows["probability"].between(0, 1).all()
-    red = model.meta.tiers.red
-    assert (rows.loc[rows["probability"] >= red, "tier"] == "red").all()
-    np.testing.assert_allclose(rows["probability"], model.predict_proba(latest), atol=1e-9)
+def test_rule_flags_agree_with_the_data(scored, latest):
+    np.testing.assert_array_equal(scored["flag_income_below_line"], latest["income_to_line"] < 1.1)
+    np.testing.assert_array_equal(scored["flag_medical_over_20k"], latest["oop_medical"] > 20_000)
 
 
 def _run(trained, training_county, out, db_url, version="7", **kw):
     model, _ = trained
     return run_batch(training_county, out, db_url, model, version, "run-1", **kw)
+
 
 
 def test_batch_writes_parquet_store_and_workbook_that_agree(
@@ -79,13 +176,18 @@ def test_batch_writes_parquet_store_and_workbook_that_agree(
     merged = parquet.merge(stored, on="hh_id", suffixes=("", "_db"))
     assert len(merged) == len(parquet)
     np.testing.assert_allclose(merged["probability"], merged["probability_db"])
-    assert (merged["reasons_zh"] == merged["reasons_zh_db"]).all()
-    assert (merged["tier"] == merged["tier_db"]).all()
+    assert merged["probability"].isna().sum() > 0  # meets_criteria households: NULL in the store
+    for col in ("reasons_zh", "tier", "status", "label", "criteria", "label_version"):
+        assert (merged[col].fillna("-") == merged[f"{col}_db"].fillna("-")).all(), col
     for col in [
         "hh_id",
         "village_id",
         "township_id",
         "year",
+        "status",
+        "label",
+        "criteria",
+        "criteria_zh",
         "probability",
         "tier",
         "rank_in_village",
@@ -103,6 +205,35 @@ def test_batch_writes_parquet_store_and_workbook_that_agree(
     )
     listed = sum(ws.max_row - 2 for ws in book.worksheets)
     assert listed == parquet["on_worklist"].sum()
+
+
+def test_workbook_lists_households_that_meet_the_criteria_first_in_each_village(
+    both, training_county, tmp_path
+):
+    result = run_batch(
+        training_county, tmp_path, f"sqlite:///{tmp_path / 's.db'}", both, "7", "run-1"
+    )
+
+    book = load_workbook(result.workbook, read_only=True)
+    header = [c.value for c in next(book.worksheets[0].iter_rows(min_row=2, max_row=2))]
+    col = {h: i for i, h in enumerate(header)}
+    seen = 0
+    for ws in book.worksheets:
+        by_village: dict[str, list[tuple]] = {}
+        for row in ws.iter_rows(min_row=3, values_only=True):
+            by_village.setdefault(row[col["行政村"]], []).append(row)
+        for rows in by_village.values():
+            states = [r[col["监测状态"]] for r in rows]
+            verify = [s == "已符合纳入条件，应纳尽纳，请核实" for s in states]
+            assert verify == sorted(verify, reverse=True)  # all of them before any other
+            for r, v in zip(rows, verify, strict=True):
+                if v:
+                    seen += 1
+                    assert r[col["风险概率"]] == "—" and r[col["等级"]] == "应纳"
+                    assert r[col["符合的纳入条件"]]
+                else:
+                    assert r[col["等级"]] in {"红", "黄", "绿", "—"}
+    assert seen == (result.rows["status"] == "meets_criteria").sum() > 0
 
 
 def test_rerunning_the_same_version_and_year_replaces(trained, training_county, tmp_path, db_url):

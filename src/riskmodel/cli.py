@@ -237,15 +237,24 @@ def score(
         "data/scores"
     ),
     model_uri: Annotated[str | None, typer.Option(help="default: RISKMODEL_MODEL_URI")] = None,
+    persistent_model_uri: Annotated[
+        str | None,
+        typer.Option(
+            help="monitored households' model (default: RISKMODEL_PERSISTENT_MODEL_URI; '' for none)"
+        ),
+    ] = None,
     max_invalid: Annotated[float, typer.Option(help="stop when a larger share is invalid")] = 0.05,
 ) -> None:
-    """Score every household of a year with the champion: Parquet, store and printable worklist."""
+    """Score every household of a year: status and criteria met for each; the main champion's
+    probability for households not monitored, the persistent champion's (when promoted) for
+    monitored ones, none for households that meet the criteria now. Parquet, store, worklist."""
     import time
 
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from riskmodel.config import Settings
-    from riskmodel.registry import load_model
+    from riskmodel.labels import MAIN_LABEL
+    from riskmodel.registry import load_model, load_optional
     from riskmodel.score import run_batch
 
     settings = Settings()
@@ -264,29 +273,51 @@ def score(
 
         started = time.perf_counter()
         model, meta = load_model(model_uri or settings.model_uri)
+        models, versions = {MAIN_LABEL: model}, {MAIN_LABEL: meta["version"]}
+        if model.meta.label != MAIN_LABEL:
+            raise UserError(
+                f"{model_uri or settings.model_uri} answers {model.meta.label!r}; the main model "
+                f"must answer {MAIN_LABEL!r} (train with --label {MAIN_LABEL})"
+            )
+        extra_uri = (
+            settings.persistent_model_uri if persistent_model_uri is None else persistent_model_uri
+        )
+        extra = load_optional(extra_uri)
+        if extra is not None:
+            models[extra[0].meta.label] = extra[0]
+            versions[extra[0].meta.label] = extra[1]["version"]
         loaded = time.perf_counter()
         result = run_batch(
             data,
             out,
             settings.db_url,
-            model,
+            models,
             meta["version"],
             meta["run_id"],
             year,
             max_invalid,
             on_stage=stage,
+            versions=versions,
         )
         bar.update(task, completed=len(stages))
     rows = result.rows
+    if extra is None:
+        err_console.print(
+            f"[yellow]no persistent model at {extra_uri or '(none)'}[/yellow]: monitored "
+            "households get no probability (train and promote --label persistent)"
+        )
     if result.quarantine:
         err_console.print(
             f"[yellow]{result.invalid_rows:,} invalid rows quarantined[/yellow] -> "
             f"{result.quarantine}"
         )
+    st = rows["status"].value_counts()
+    used = ", ".join(f"{k} v{v}" for k, v in versions.items())
     console.print(
-        f"scored {len(rows):,} households for {result.year} with model "
-        f"v{result.model_version}: {(rows['tier'] == 'red').sum():,} red, "
-        f"{(rows['tier'] == 'amber').sum():,} amber; "
+        f"scored {len(rows):,} households for {result.year} with {used}: "
+        f"{st.get('meets_criteria', 0):,} meet the criteria now (verify and enrol), "
+        f"{st.get('not_monitored', 0):,} not monitored, {st.get('monitored', 0):,} monitored; "
+        f"{(rows['tier'] == 'red').sum():,} red, {(rows['tier'] == 'amber').sum():,} amber; "
         f"{int(rows['on_worklist'].sum()):,} on worklists "
         f"({int(rows['any_rule'].sum()):,} with a rule flag)"
     )

@@ -109,6 +109,10 @@ class Settings(BaseSettings):
 
     db_url: str = "sqlite:///data/riskmodel.db"
     model_uri: str = "models:/relapse-risk@champion"
+    persistent_model_uri: str = Field(
+        "models:/relapse-risk-persistent@champion",
+        description="monitored households' model; optional ('' turns it off)",
+    )
     reload_interval_s: float = Field(0, ge=0, description="poll the alias; 0 turns polling off")
     max_body_bytes: int = Field(2_000_000, ge=1024)
     host: str = "127.0.0.1"

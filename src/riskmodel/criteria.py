@@ -17,7 +17,7 @@ functions label training data, set the status in the batch and the API, and run 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -159,16 +159,23 @@ def status(records: Mapping, met_any: np.ndarray) -> np.ndarray:
     return np.where(monitored, "monitored", np.where(met_any, "meets_criteria", "not_monitored"))
 
 
-def protective_blocked(met: dict[str, np.ndarray], features: list[str]) -> np.ndarray:
-    """(records, features) True where the feature states a criterion the record meets."""
+def protective_blocked(
+    met: dict[str, np.ndarray],
+    features: list[str],
+    stated: Callable[[str], Iterable[str]] = lambda f: (f,),
+) -> np.ndarray:
+    """(records, features) True where the feature states a criterion the record meets.
+
+    `stated(feature)` names every value the feature's sentence shows (itself and the other columns
+    its template quotes), so a sentence that quotes a criterion's value is blocked too."""
     n = len(met["any"])
     blocked = np.zeros((n, len(features)), bool)
-    index = {f: i for i, f in enumerate(features)}
     for criterion, names in CRITERION_FEATURES.items():
-        if criterion in met:
-            for name in names:
-                if name in index:
-                    blocked[:, index[name]] |= met[criterion]
+        if criterion not in met:
+            continue
+        for i, feature in enumerate(features):
+            if set(stated(feature)) & set(names):
+                blocked[:, i] |= met[criterion]
     return blocked
 
 

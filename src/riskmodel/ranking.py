@@ -32,6 +32,41 @@ def rank_in_village(score: np.ndarray, village: np.ndarray) -> np.ndarray:
     return pd.Series(-score).groupby(village).rank(method="first").astype(int).to_numpy()
 
 
+STATUS_ORDER = {"meets_criteria": 0, "not_monitored": 1, "monitored": 2}
+"""Worklist order within a village: households that meet the criteria now head it (verify and
+enrol), then unmonitored households by risk, then monitored ones."""
+
+
+def worklist_rank(status: np.ndarray, prob: np.ndarray, village: np.ndarray) -> np.ndarray:
+    """1 for the household that heads its village's worklist: by status, then probability (the
+    households without one last within their status), ties in record order."""
+    order_key = pd.Series(status).map(STATUS_ORDER).to_numpy(dtype=float)
+    p = np.where(np.isnan(prob), -1.0, prob)
+    df = pd.DataFrame({"v": village, "k": order_key, "p": -p, "i": np.arange(len(p))})
+    df = df.sort_values(["v", "k", "p", "i"])
+    rank = np.empty(len(p), int)
+    rank[df["i"].to_numpy()] = df.groupby("v", sort=False).cumcount().to_numpy() + 1
+    return rank
+
+
+def on_worklist(
+    status: np.ndarray,
+    prob: np.ndarray,
+    village: np.ndarray,
+    any_rule: np.ndarray,
+    share: float,
+    seed: int = 0,
+) -> np.ndarray:
+    """Who is listed: every household that meets the criteria now, every household with an
+    official rule flag (policy forbids quotas), and the top `share` of each village's unmonitored
+    households by probability (cadres' capacity)."""
+    listed = (np.asarray(status) == "meets_criteria") | np.asarray(any_rule, bool)
+    pool = np.flatnonzero((np.asarray(status) == "not_monitored") & ~np.isnan(prob))
+    if len(pool):
+        listed[pool] |= flag_top_share(prob[pool], np.asarray(village)[pool], share, seed)
+    return listed
+
+
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while building many small containers (a batch of

@@ -39,6 +39,14 @@ def _template(feature: str, lang: str) -> list[tuple[str, str | None, str]]:
     ]
 
 
+@cache
+def stated_fields(feature: str) -> frozenset[str]:
+    """Every value a feature's sentence shows: the feature and the columns its template quotes."""
+    if feature not in REASON_TEXTS:
+        return frozenset({feature})
+    return frozenset({feature, *(f for lang in LANGS for _, f, _ in _template(feature, lang) if f)})
+
+
 def _format(v, name: str, spec: str, lang: str) -> str:
     """One value as it appears in a sentence (the single formatting rule for every path)."""
     if "|" in spec:
@@ -274,9 +282,16 @@ def _slot_texts(ids: np.ndarray, features: list[str], columns: dict, lang: str) 
 
 
 def explain(
-    records: Mapping, contributions: np.ndarray, features: list[str], top: int = TOP_REASONS
+    records: Mapping,
+    contributions: np.ndarray,
+    features: list[str],
+    top: int = TOP_REASONS,
+    blocked: np.ndarray | None = None,
 ) -> Explanations:
-    """Group contributions (rows, features [+ base]) into reasons and protective factors."""
+    """Group contributions (rows, features [+ base]) into reasons and protective factors.
+
+    `blocked` (rows, features) marks values that may never be called protective: those stating a
+    criterion the household meets (riskmodel.criteria.protective_blocked)."""
     contrib = np.asarray(contributions, dtype=float)[:, : len(features)]
     n = len(contrib)
     risk_m, _ = group_matrix(features, "risk_type")
@@ -296,8 +311,9 @@ def explain(
         best = np.argsort(-masked, axis=1, kind="stable")[:, :FEATURES_PER_REASON]
         ok = np.take_along_axis(masked, best, axis=1) > -np.inf
         chosen[:, k, :] = np.where(ok, best, -1)
-    prot = np.argsort(contrib, axis=1, kind="stable")[:, :TOP_PROTECTIVE]
-    prot = np.where(np.take_along_axis(contrib, prot, axis=1) < 0, prot, -1)
+    eligible = contrib if blocked is None else np.where(blocked, np.inf, contrib)
+    prot = np.argsort(eligible, axis=1, kind="stable")[:, :TOP_PROTECTIVE]
+    prot = np.where(np.take_along_axis(eligible, prot, axis=1) < 0, prot, -1)
 
     if n < SMALL_BATCH:
         reason_texts, protective_texts = _texts_by_row(records, features, groups, chosen, prot)

@@ -242,6 +242,20 @@ def load_model(uri: str) -> tuple[RelapseModel, dict[str, str]]:
     return model, {"version": version, "run_id": spec.get("run_id") or ""}
 
 
+def load_optional(uri: str) -> tuple[RelapseModel, dict[str, str]] | None:
+    """Like `load_model`, but None when the URI's registered model or alias does not exist yet
+    (the persistent model before its first promotion); other failures still raise."""
+    if not uri:
+        return None
+    connect()
+    try:
+        resolve_version(uri)
+    except RegistryError as exc:
+        log.info("optional model not available: %s", exc)
+        return None
+    return load_model(uri)
+
+
 def alias_version(client: MlflowClient, name: str, alias: str):
     try:
         return client.get_model_version_by_alias(name, alias)

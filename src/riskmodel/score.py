@@ -16,11 +16,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from riskmodel.criteria import criteria_codes, criteria_met, describe, protective_blocked, status
 from riskmodel.features import build_features
+from riskmodel.labels import MAIN_LABEL
 from riskmodel.io import atomic_path, read_panel, write_parquet
 from riskmodel.model import RelapseModel
-from riskmodel.ranking import flag_top_share, gc_paused, rank_in_village
-from riskmodel.reasons import Explanations, explain
+from riskmodel.ranking import gc_paused, on_worklist, worklist_rank
+from riskmodel.reasons import Explanations, explain, stated_fields
 from riskmodel.rules import RULES, rule_flags
 from riskmodel.store import engine_for, now, replace_batch
 from riskmodel.validate import validate_panel
@@ -50,72 +52,144 @@ class BatchResult:
     """Wall time of each stage."""
 
 
+SERVED_BY: dict[str, str] = {"not_monitored": MAIN_LABEL, "monitored": "persistent"}
+"""The label whose model gives each status its probability. A household that meets the criteria
+now gets none: it is to be verified and enrolled (应纳尽纳), not predicted."""
+EXPLAINED_BY: dict[str, str] = {**SERVED_BY, "meets_criteria": MAIN_LABEL}
+"""The model whose contributions give each status its reasons (the main model also says why a
+household that meets the criteria is at risk)."""
+
+Models = Mapping[str, RelapseModel]
+"""The models in service by label: the main one (meets_criteria) and, when it exists, persistent."""
+
+
+def as_models(models: RelapseModel | Models) -> dict[str, RelapseModel]:
+    """Models by label; a model whose label serves no status (relapse, identified) is refused."""
+    if isinstance(models, RelapseModel):
+        models = {models.meta.label: models}
+    models = dict(models)
+    for label, model in models.items():
+        if model.meta.label != label or label not in SERVED_BY.values():
+            raise ValueError(
+                f"a model labelled {model.meta.label!r} cannot serve as the {label!r} model; "
+                f"served labels: {', '.join(dict.fromkeys(SERVED_BY.values()))}"
+            )
+    first = next(iter(models.values()), None)
+    for model in models.values():
+        if model.features != first.features or model.meta.levels != first.meta.levels:
+            raise ValueError("the models in service must read the same features")
+    if first is None:
+        raise ValueError("no model to score with")
+    return models
+
+
 def score_records(
     records: pd.DataFrame,
-    model: RelapseModel,
+    models: RelapseModel | Models,
     model_version: str,
     run_id: str,
     worklist_share: float = 0.10,
+    versions: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Scores, tiers, village ranks, rule flags, worklist membership and reasons for records."""
+    """Status, criteria met, the population's probability and tier, village ranks, rule flags,
+    worklist membership and reasons for records. `versions` gives each label's model version
+    (default: `model_version` for the main model)."""
     with gc_paused():
         return _score_records(
-            records.reset_index(drop=True), model, model_version, run_id, worklist_share
+            records.reset_index(drop=True),
+            as_models(models),
+            model_version,
+            run_id,
+            worklist_share,
+            dict(versions or {MAIN_LABEL: model_version}),
         )
 
 
 @dataclass
 class Assessment:
-    """Everything the model says about a set of records, in record order."""
+    """Everything the models say about a set of records, in record order."""
 
+    status: np.ndarray
+    label: np.ndarray
+    """The label of the model that gave the probability (None where there is none)."""
     probability: np.ndarray
+    """NaN where the status has no model: meets_criteria, or monitored without a persistent model."""
     tier: np.ndarray
+    """None where there is no probability."""
+    criteria: dict[str, np.ndarray]
+    """criteria_met: one boolean array per criterion, plus `any`."""
     flags: dict[str, np.ndarray]
     explanations: Explanations
 
 
-def assess(records: Mapping, model: RelapseModel) -> Assessment:
-    """Contributions, calibrated probability, tier, official rule flags and reasons for records
-    given as a DataFrame or a mapping of columns (the batch and the API both come here)."""
-    contrib = model.contributions(model.matrix(records))
-    prob = model.calibrate(contrib.sum(axis=1))
+def assess(records: Mapping, models: RelapseModel | Models) -> Assessment:
+    """Status, criteria, the population's calibrated probability and tier, official rule flags and
+    reasons for records given as a DataFrame or a mapping of columns (batch and API come here)."""
+    models = as_models(models)
+    first = next(iter(models.values()))
+    met = criteria_met(records)
+    st = status(records, met["any"])
+    X = first.matrix(records)
+    n = len(X)
+    contrib = np.zeros((n, len(first.features) + 1))
+    prob = np.full(n, np.nan)
+    tier = np.full(n, None, dtype=object)
+    label = np.full(n, None, dtype=object)
+    for state, by in EXPLAINED_BY.items():
+        rows = np.flatnonzero(st == state)
+        model = models.get(by)
+        if model is None or not len(rows):
+            continue
+        contrib[rows] = model.contributions(X[rows])
+        if SERVED_BY.get(state) == by:
+            p = model.calibrate(contrib[rows].sum(axis=1))
+            prob[rows], tier[rows], label[rows] = p, model.meta.tiers.assign(p), by
+    blocked = protective_blocked(met, first.features, stated_fields)
     return Assessment(
+        st,
+        label,
         prob,
-        model.meta.tiers.assign(prob),
+        tier,
+        met,
         rule_flags(records),
-        explain(records, contrib, model.features),
+        explain(records, contrib, first.features, blocked=blocked),
     )
 
 
 def _score_records(
     records: pd.DataFrame,
-    model: RelapseModel,
+    models: dict[str, RelapseModel],
     model_version: str,
     run_id: str,
     worklist_share: float,
+    versions: dict[str, str],
 ) -> pd.DataFrame:
-    a = assess(records, model)
+    a = assess(records, models)
     prob, flags = a.probability, a.flags
     village = records["village_id"].astype(str).to_numpy()
-    top = flag_top_share(prob, village, worklist_share)
     texts = a.explanations.columns()
+    codes = criteria_codes(a.criteria)
     out = pd.DataFrame(
         {
             "hh_id": records["hh_id"].astype(str),
             "village_id": village,
             "township_id": records["township_id"].astype(str),
             "year": records["year"].astype(int),
+            "status": a.status,
+            "label": a.label,
             "probability": prob,
             "tier": a.tier,
-            "rank_in_village": rank_in_village(prob, village),
-            # policy forbids quotas: a rule-flagged household is always on the worklist
-            "on_worklist": top | flags["any_rule"],
+            "criteria": codes,
+            "criteria_zh": [describe(c) for c in codes],
+            "rank_in_village": worklist_rank(a.status, prob, village),
+            "on_worklist": on_worklist(a.status, prob, village, flags["any_rule"], worklist_share),
             **{f"flag_{k}": flags[k] for k in RULES},
             "any_rule": flags["any_rule"],
         }
     )
     out = pd.concat([out, texts], axis=1)
     out["model_version"] = model_version
+    out["label_version"] = [versions.get(lab, "") if lab else "" for lab in a.label]
     out["run_id"] = run_id
     out["scored_at"] = pd.Timestamp(now())
     return out
@@ -125,15 +199,18 @@ def run_batch(
     data: Path,
     out: Path,
     db_url: str,
-    model: RelapseModel,
+    model: RelapseModel | Models,
     model_version: str,
     run_id: str,
     year: int | None = None,
     max_invalid_share: float = 0.05,
     worklist_share: float = 0.10,
     on_stage: Callable[[str], None] = lambda _: None,
+    versions: Mapping[str, str] | None = None,
 ) -> BatchResult:
-    """Score every household's record for `year` (default: latest) and write all outputs."""
+    """Score every household's record for `year` (default: latest) with the models in service
+    (`model_version` is the main model's; `versions` every label's) and write all outputs."""
+    models = as_models(model)
     seconds: dict[str, float] = {}
     clock = [time.perf_counter(), ""]
 
@@ -170,15 +247,16 @@ def run_batch(
     records = build_features(checked.valid)
     records = records[records["year"] == Y]
     stage("score and explain")
-    rows = score_records(records, model, model_version, run_id, worklist_share)
+    rows = score_records(records, models, model_version, run_id, worklist_share, versions)
     stem = f"{Y}-v{model_version}"
     parquet, workbook = out / f"scores-{stem}.parquet", out / f"worklist-{stem}.xlsx"
     stage("write")
     with atomic_path(parquet) as tmp_parquet, atomic_path(workbook) as tmp_book:
         rows.drop(columns=["reasons_json", "contributions"]).to_parquet(tmp_parquet, index=False)
-        write_worklist(rows, tmp_book, f"{Y}年返贫风险工作清单（模型 v{model_version}）")
+        write_worklist(rows, tmp_book, f"{Y}年防止返贫监测工作清单（模型 v{model_version}）")
         stage("store")
-        replace_batch(engine_for(db_url), rows, Y, model_version, run_id, model.features)
+        features = next(iter(models.values())).features
+        replace_batch(engine_for(db_url), rows, Y, model_version, run_id, features)
     stage("")
     return BatchResult(
         rows,

@@ -29,8 +29,11 @@ scores = sa.Table(
     sa.Column("village_id", sa.String(64), nullable=False),
     sa.Column("township_id", sa.String(64), nullable=False),
     sa.Column("year", sa.Integer, nullable=False),
-    sa.Column("probability", sa.Float, nullable=False),
-    sa.Column("tier", sa.String(8), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("label", sa.String(32), nullable=True),
+    sa.Column("probability", sa.Float, nullable=True),
+    sa.Column("tier", sa.String(8), nullable=True),
+    sa.Column("criteria", sa.String(100), nullable=False),
     sa.Column("rank_in_village", sa.Integer, nullable=False),
     sa.Column("on_worklist", sa.Boolean, nullable=False),
     *(sa.Column(f"flag_{rule}", sa.Boolean, nullable=False) for rule in RULES),
@@ -45,6 +48,7 @@ scores = sa.Table(
     sa.Column("reasons_json", sa.Text, nullable=False),
     sa.Column("contributions", sa.LargeBinary, nullable=False),
     sa.Column("model_version", sa.String(32), nullable=False),
+    sa.Column("label_version", sa.String(32), nullable=False),
     sa.Column("run_id", sa.String(64), nullable=False),
     sa.Column("scored_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_scores_batch", "year", "model_version"),
@@ -87,6 +91,8 @@ audit = sa.Table(
 )
 
 SCORE_COLUMNS = [c.name for c in scores.columns if c.name != "id"]
+NULLABLE = [c.name for c in scores.columns if c.nullable and c.name != "id"]
+"""Columns whose missing values (NaN, None) are written as NULL."""
 
 
 def engine_for(url: str) -> Engine:
@@ -99,7 +105,23 @@ def engine_for(url: str) -> Engine:
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     metadata.create_all(engine)
+    _check_schema(engine, url)
     return engine
+
+
+class StoreSchemaError(RuntimeError):
+    """The store was created by an earlier release and lacks columns this one writes."""
+
+
+def _check_schema(engine: Engine, url: str) -> None:
+    have = {c["name"] for c in sa.inspect(engine).get_columns("scores")}
+    missing = [c for c in SCORE_COLUMNS if c not in have]
+    if missing:
+        raise StoreSchemaError(
+            f"the store's scores table lacks {', '.join(missing)} (created by an earlier "
+            f"release); move the old store aside (SQLite: the file of {url.split('?')[0]}) or "
+            "drop its scores and score_batches tables, then score again"
+        )
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -161,6 +183,8 @@ def _tuples(rows: pd.DataFrame) -> list[tuple]:
         col = rows[name]
         if name == "scored_at":
             cols.append([ts.to_pydatetime() for ts in pd.to_datetime(col, utc=True)])
+        elif name in NULLABLE:
+            cols.append([None if pd.isna(v) else v for v in col.tolist()])
         else:
             cols.append(col.tolist())
     return list(zip(*cols, strict=True))

@@ -3,7 +3,7 @@
 import asyncio
 import gc
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Annotated
 
@@ -19,6 +19,7 @@ from riskmodel.api.lifecycle import Loaded, ModelHolder
 from riskmodel.api.middleware import GuardAndMeasure, Metrics
 from riskmodel.api.schemas import (
     EXAMPLE_RECORD,
+    criteria_list,
     RECORD_NAMES,
     Problem,
     Ready,
@@ -32,6 +33,8 @@ from riskmodel.api.security import KeyRing, Principal, write_audit
 from riskmodel.catalogue import DIMENSIONS
 from riskmodel.config import Settings
 from riskmodel.model import RelapseModel
+from riskmodel.criteria import CRITERIA
+from riskmodel.labels import MAIN_LABEL
 from riskmodel.reasons import item_from_stored
 from riskmodel.rules import RULES
 from riskmodel.score import assess
@@ -50,35 +53,53 @@ ERRORS = {
 }
 
 
-def score_columns(columns: dict[str, Sequence], model: RelapseModel) -> list[dict]:
-    """Probability, tier, rule flags, reasons and protective factors for records given column-wise."""
-    a = assess(columns, model)
+def score_columns(
+    columns: dict[str, Sequence], models: Mapping[str, RelapseModel], versions: Mapping[str, str]
+) -> list[dict]:
+    """Status, criteria met, the population's probability and tier, rule flags, reasons and
+    protective factors for records given column-wise."""
+    a = assess(columns, models)
     out = []
     for i in range(len(a.probability)):
         item = a.explanations.item(i)
+        label = a.label[i]
         out.append(
             {
                 "hh_id": columns["hh_id"][i],
                 "year": int(columns["year"][i]),
                 "village_id": columns["village_id"][i],
                 "township_id": columns["township_id"][i],
-                "probability": float(a.probability[i]),
-                "tier": str(a.tier[i]),
+                "status": str(a.status[i]),
+                "label": label,
+                "probability": None if label is None else float(a.probability[i]),
+                "tier": None if label is None else str(a.tier[i]),
+                "criteria": criteria_list(
+                    ",".join(k for k in CRITERIA if k in a.criteria and a.criteria[k][i])
+                ),
                 "rule_flags": {k: bool(v[i]) for k, v in a.flags.items()},
                 "reasons": item["reasons"],
                 "protective": item["protective"],
                 "dimensions": item["dimensions"],
+                "model_version": versions[label or MAIN_LABEL],
             }
         )
     return out
 
 
 def warm_up(model: RelapseModel) -> None:
-    """Exercise the whole scoring path (single rows and batches) before serving."""
+    """Exercise the whole scoring path (single rows and batches) before serving, on a record of
+    the population the model serves."""
+    label = model.meta.label
+    record = {**EXAMPLE_RECORD, **WARM_RECORD, "is_monitored": label != MAIN_LABEL}
     for n in (1, 300):
-        scored = score_columns({k: [v] * n for k, v in EXAMPLE_RECORD.items()}, model)
-        if not all(np.isfinite(s["probability"]) for s in scored):
-            raise ValueError("warm-up produced a non-finite probability")
+        cols = {k: [v] * n for k, v in record.items()}
+        scored = score_columns(cols, {label: model}, {label: ""})
+        if not all(s["label"] == label and np.isfinite(s["probability"]) for s in scored):
+            raise ValueError("warm-up produced no finite probability")
+
+
+WARM_RECORD = {"income_to_line": 1.6, "oop_medical": 2000.0, "oop_to_income": 0.06}
+"""Changes to the example record so that it meets no criterion (the example itself does)."""
 
 
 def _resolver(uri: str) -> str:
@@ -93,13 +114,42 @@ def _loader(uri: str):
     return load_model(uri)
 
 
-def create_app(settings: Settings | None = None, holder: ModelHolder | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    holder: ModelHolder | None = None,
+    persistent_holder: ModelHolder | None = None,
+) -> FastAPI:
     """Build the app; the model is loaded and warmed at start-up, not here."""
     settings = settings or Settings()
     engine = engine_for(settings.db_url)
     keys = KeyRing(engine)
     holder = holder or ModelHolder(settings.model_uri, _loader, _resolver, warm_up)
+    persistent = persistent_holder or (
+        ModelHolder(settings.persistent_model_uri, _loader, _resolver, warm_up, required=False)
+        if settings.persistent_model_uri
+        else None
+    )
     metrics = Metrics()
+
+    def reload_persistent() -> tuple[str, str | None]:
+        """Follow the persistent champion: absent until one is promoted, then like the main one."""
+        if persistent is None:
+            return "absent", None
+        if persistent.current is None:
+            persistent.load()
+            return ("swapped" if persistent.current else "absent"), None
+        return persistent.reload()
+
+    def in_service() -> tuple[Loaded, dict[str, RelapseModel], dict[str, str]]:
+        """The models a request uses to its end (taken once, so a swap never mixes versions)."""
+        loaded = serving()
+        extra = persistent.current if persistent else None
+        models = {MAIN_LABEL: loaded.model}
+        versions = {MAIN_LABEL: loaded.version}
+        if extra is not None:
+            models[extra.model.meta.label] = extra.model
+            versions[extra.model.meta.label] = extra.version
+        return loaded, models, versions
 
     def sync_model_metrics() -> None:
         metrics.model.clear()
@@ -114,12 +164,16 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
             await asyncio.sleep(settings.reload_interval_s)
             with suppress(Exception):  # a failed reload is recorded by the holder
                 await run_in_threadpool(holder.reload)
+            with suppress(Exception):
+                await run_in_threadpool(reload_persistent)
             sync_model_metrics()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         if holder.current is None:
             await run_in_threadpool(holder.load)
+        if persistent is not None and persistent.current is None:
+            await run_in_threadpool(persistent.load)
         gc.freeze()  # start-up objects (libraries, the model) leave the collector's work
         sync_model_metrics()
         task = asyncio.create_task(poll()) if settings.reload_interval_s > 0 else None
@@ -144,6 +198,7 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
         return JSONResponse({"detail": detail}, status_code=422)
 
     app.state.holder, app.state.engine, app.state.metrics = holder, engine, metrics
+    app.state.persistent = persistent
 
     async def principal(request: Request) -> Principal:
         """On the event loop: a cached lookup and a hash (the store is read at most every 30 s
@@ -178,9 +233,12 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
         responses={**ERRORS, 503: {"model": Problem}},
     )
     async def score(body: ScoreRequest, who: Key) -> dict:
-        """Score one to 1,000 model input records: probability, tier, rule flags, top reasons
-        (Chinese and English) with the measures that fit, and protective factors."""
-        loaded = serving()
+        """Score one to 1,000 model input records: status (monitored, meets_criteria,
+        not_monitored), the criteria met, the population's probability and tier with the label of
+        the model that gave it (none for a household that meets the criteria now: verify and
+        enrol), rule flags, top reasons (Chinese and English) with the measures that fit, and
+        protective factors."""
+        loaded, models, versions = in_service()
         records = body.records
         for i, r in enumerate(records):
             if not who.can_read(r.township_id):
@@ -193,11 +251,11 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
         if len(records) <= INLINE_RECORDS:
             # a few households cost well under a millisecond: scoring on the event loop is
             # cheaper than a thread hop and the GIL hand-offs that come with it
-            results = score_columns(columns, loaded.model)
+            results = score_columns(columns, models, versions)
         else:
-            results = await run_in_threadpool(score_columns, columns, loaded.model)
+            results = await run_in_threadpool(score_columns, columns, models, versions)
         for r in results:
-            r["model_version"], r["run_id"] = loaded.version, loaded.run_id
+            r["run_id"] = loaded.run_id
         return {"model_version": loaded.version, "run_id": loaded.run_id, "results": results}
 
     @app.get(
@@ -211,8 +269,8 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
         hh_id: Annotated[str, Path(min_length=1, max_length=64)],
         explain_: Annotated[str | None, Query(alias="explain", pattern="^full$")] = None,
     ) -> dict:
-        """The latest batch score of a household with its reasons; `?explain=full` adds every
-        feature's contribution."""
+        """The latest batch score of a household: status, criteria met, the population's
+        probability with its label, reasons; `?explain=full` adds every feature's contribution."""
         row = latest_score(engine, hh_id)
         if row is None:
             raise HTTPException(
@@ -235,14 +293,17 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
                     "year",
                     "village_id",
                     "township_id",
+                    "status",
+                    "label",
                     "probability",
                     "tier",
                     "rank_in_village",
                     "on_worklist",
-                    "model_version",
                     "run_id",
                 )
             },
+            "model_version": row["label_version"] or row["model_version"],
+            "criteria": criteria_list(row["criteria"]),
             "rule_flags": _flags(row),
             "reasons": item["reasons"],
             "protective": item["protective"],
@@ -262,8 +323,9 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
         village_id: Annotated[str, Path(min_length=1, max_length=64)],
         limit: Annotated[int, Query(ge=1, le=1000)] = 20,
     ) -> dict:
-        """Households of a village ranked by risk: the top `limit`, and every household with a
-        rule flag whatever its rank (policy forbids quotas)."""
+        """A village's worklist: households that meet the criteria now first (verify and enrol,
+        with the criteria met), then households ranked by risk: the top `limit`, and every
+        household with a rule flag whatever its rank (policy forbids quotas)."""
         rows = village_worklist(engine, village_id)
         if not rows:
             raise HTTPException(404, f"village {village_id!r} has no batch scores")
@@ -276,7 +338,11 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
             village_id=village_id,
             model_version=rows[0]["model_version"],
         )
-        listed = [r for r in rows if r["rank_in_village"] <= limit or r["any_rule"]]
+        listed = [
+            r
+            for r in rows
+            if r["rank_in_village"] <= limit or r["any_rule"] or r["status"] == "meets_criteria"
+        ]
         return {
             "village_id": village_id,
             "township_id": rows[0]["township_id"],
@@ -286,8 +352,11 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
                 {
                     "rank_in_village": r["rank_in_village"],
                     "hh_id": r["hh_id"],
+                    "status": r["status"],
+                    "label": r["label"],
                     "probability": r["probability"],
                     "tier": r["tier"],
+                    "criteria": criteria_list(r["criteria"]),
                     "rule_flags": _flags(r),
                     **{k: r[k] for k in ("reasons_zh", "reasons_en", "measures_zh", "measures_en")},
                 }
@@ -302,24 +371,35 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
         responses={**ERRORS, 502: {"model": Problem}},
     )
     async def reload(who: Key) -> dict:
-        """Load the version the champion alias points at, warm it beside the one in service and
-        swap with no failed request. On failure the old version keeps serving."""
+        """Load the versions the champion aliases point at (the main model and, when promoted,
+        the persistent one), warm each beside the one in service and swap with no failed
+        request. On failure the old version keeps serving."""
         if who.role != "admin":
             raise HTTPException(403, "only admin keys may reload the model")
-        try:
-            status, previous = await run_in_threadpool(holder.reload)
-        except Exception as exc:
-            sync_model_metrics()
-            raise HTTPException(
-                502,
-                f"{holder.last_error}; still serving version "
-                f"{holder.current.version if holder.current else None}",
-            ) from exc
+        for which, step in (("main", holder.reload), ("persistent", reload_persistent)):
+            try:
+                result = await run_in_threadpool(step)
+            except Exception as exc:
+                sync_model_metrics()
+                failed = holder if which == "main" else persistent
+                raise HTTPException(
+                    502,
+                    f"{which} model: {failed.last_error}; still serving version "
+                    f"{failed.current.version if failed.current else None}",
+                ) from exc
+            if which == "main":
+                status, previous = result
+            else:
+                extra_status = result[0]
         sync_model_metrics()
         return {
             "status": status,
             "model_version": holder.current.version,
             "previous_version": previous,
+            "persistent_status": extra_status,
+            "persistent_model_version": (
+                persistent.current.version if persistent and persistent.current else None
+            ),
         }
 
     @app.get("/health", tags=["operations"])
@@ -335,6 +415,9 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
         body = {
             "ready": bool(cur) and store_ok,
             "model_version": cur.version if cur else None,
+            "persistent_model_version": (
+                persistent.current.version if persistent and persistent.current else None
+            ),
             "run_id": cur.run_id if cur else None,
             "store": store_ok,
             "last_reload_error": holder.last_error,

@@ -31,8 +31,11 @@ class ModelHolder:
         loader: Callable[[str], tuple[RelapseModel, dict]],
         resolver: Callable[[str], str],
         warm: Callable[[RelapseModel], None],
+        required: bool = True,
     ):
         self.uri, self._loader, self._resolver, self._warm = uri, loader, resolver, warm
+        self.required = required
+        """An optional model (persistent) may be absent: the service is ready without it."""
         self.current: Loaded | None = None
         self.last_error: str | None = None
         self.reload_failures = 0
@@ -52,7 +55,10 @@ class ModelHolder:
             log.info("serving model version %s", self.current.version)
         except Exception as exc:
             self.last_error = f"{type(exc).__name__}: {exc}"
-            log.error("model failed to load: %s", self.last_error)
+            if self.required:
+                log.error("model failed to load: %s", self.last_error)
+            else:
+                log.warning("optional model %s not loaded: %s", self.uri, self.last_error)
 
     def reload(self) -> tuple[str, str | None]:
         """Load the version the URI points at now, warm it beside the old one, then swap."""

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from riskmodel.catalogue import DIMENSIONS, RECORD_COLUMNS, Column
+from riskmodel.criteria import CRITERIA
 from riskmodel.rules import RULES
 
 MAX_RECORDS = 1000
@@ -172,6 +173,29 @@ Dimensions = create_model(
 
 
 Tier = Literal["red", "amber", "green"]
+Status = Literal["monitored", "meets_criteria", "not_monitored"]
+ServedLabel = Literal["meets_criteria", "persistent"]
+
+STATUS_DOC = (
+    "monitored (已纳入监测); meets_criteria (meets the 纳入条件 now but is not monitored: "
+    "verify and enrol, no probability); not_monitored"
+)
+LABEL_DOC = (
+    "the model that gave the probability: meets_criteria (will a household not monitored meet "
+    "the criteria by the next sweep) or persistent (will a monitored household's risk still be "
+    "there in a year); null when there is no probability"
+)
+
+
+class Criterion(BaseModel):
+    code: Literal[tuple(CRITERIA)]  # type: ignore[valid-type]
+    zh: str
+    en: str
+
+
+def criteria_list(codes: str) -> list[dict]:
+    """The criteria met, from the comma-separated codes stored with each score."""
+    return [{"code": c, "zh": CRITERIA[c][0], "en": CRITERIA[c][1]} for c in codes.split(",") if c]
 
 
 class HouseholdScore(BaseModel):
@@ -179,13 +203,20 @@ class HouseholdScore(BaseModel):
     year: int
     village_id: str
     township_id: str
-    probability: float = Field(ge=0, le=1)
-    tier: Tier
+    status: Status = Field(description=STATUS_DOC)
+    label: ServedLabel | None = Field(description=LABEL_DOC)
+    probability: float | None = Field(
+        ge=0, le=1, description="probability of the label's event next year; null when none"
+    )
+    tier: Tier | None = Field(description="null when there is no probability")
+    criteria: list[Criterion] = Field(description="the 纳入条件 the household meets now")
     rule_flags: RuleFlags  # type: ignore[valid-type]
     reasons: list[Reason]
     protective: list[Protective]
     dimensions: Dimensions  # type: ignore[valid-type]
-    model_version: str
+    model_version: str = Field(
+        description="version of the label's model (the main model's when there is no label)"
+    )
     run_id: str
 
 
@@ -209,8 +240,11 @@ class StoredHousehold(HouseholdScore):
 class WorklistEntry(BaseModel):
     rank_in_village: int
     hh_id: str
-    probability: float = Field(ge=0, le=1)
-    tier: Tier
+    status: Status = Field(description=STATUS_DOC)
+    label: ServedLabel | None = Field(description=LABEL_DOC)
+    probability: float | None = Field(ge=0, le=1)
+    tier: Tier | None
+    criteria: list[Criterion]
     rule_flags: RuleFlags  # type: ignore[valid-type]
     reasons_zh: str
     reasons_en: str
@@ -233,6 +267,10 @@ class Problem(BaseModel):
 class Ready(BaseModel):
     ready: bool
     model_version: str | None
+    persistent_model_version: str | None = Field(
+        None, description="the persistent model in service (optional: monitored households get "
+        "no probability without it)"
+    )
     run_id: str | None
     store: bool
     last_reload_error: str | None
@@ -242,3 +280,5 @@ class ReloadResult(BaseModel):
     status: Literal["swapped", "unchanged"]
     model_version: str
     previous_version: str | None
+    persistent_status: Literal["swapped", "unchanged", "absent"] = "absent"
+    persistent_model_version: str | None = None
