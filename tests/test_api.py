@@ -7,6 +7,7 @@ import time
 
 import httpx2 as httpx
 import mlflow
+import numpy as np
 import pytest
 import sqlalchemy as sa
 import uvicorn
@@ -22,9 +23,15 @@ from riskmodel.registry import RelapsePyfunc
 from riskmodel.score import run_batch
 from riskmodel.store import audit, engine_for
 
-from .conftest import registered_project
+from riskmodel.config import load_train_config
+from riskmodel.registry import train_and_register
+
+from .conftest import ROOT, registered_project
 
 NAME = "relapse-risk"
+PERSISTENT = "relapse-risk-persistent"
+BELOW_LINE = {**EXAMPLE_RECORD, "income_to_line": 0.9, "hh_id": "H000124"}
+MONITORED = {**EXAMPLE_RECORD, "is_monitored": True, "hh_id": "H000125"}
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +41,23 @@ def service(tmp_path_factory, training_county):
     with registered_project(root, training_county, bootstrap=0, backtest_from=2024) as project:
         _, result, logged, client = project
         client.set_registered_model_alias(NAME, "champion", logged.version)
+        persistent_cfg = load_train_config(
+            ROOT / "training/configs/persistent.yaml",
+            data=training_county,
+            bootstrap=0,
+            backtest_from=2024,
+        )
+        p_result, p_logged = train_and_register(persistent_cfg)
+        client.set_registered_model_alias(PERSISTENT, "champion", p_logged.version)
         db_url = f"sqlite:///{root / 'store.db'}"
         batch = run_batch(
-            training_county, root / "scores", db_url, result.model, logged.version, logged.run_id
+            training_county,
+            root / "scores",
+            db_url,
+            {"meets_criteria": result.model, "persistent": p_result.model},
+            logged.version,
+            logged.run_id,
+            versions={"meets_criteria": logged.version, "persistent": p_logged.version},
         )
         engine = engine_for(db_url)
         rows = batch.rows
@@ -57,6 +78,7 @@ def service(tmp_path_factory, training_county):
             "engine": engine,
             "client": client,
             "logged": logged,
+            "persistent": p_logged,
             "root": root,
         }
 
@@ -90,11 +112,32 @@ def test_scores_return_probability_tier_flags_reasons_and_version(api, service):
     assert r.status_code == 200, r.text
     body = r.json()
     res = body["results"][0]
+    assert res["status"] == "not_monitored" and res["label"] == "meets_criteria"
+    assert res["criteria"] == []
     assert 0 <= res["probability"] <= 1 and res["tier"] in {"red", "amber", "green"}
-    assert res["rule_flags"]["income_below_line"] is True and res["rule_flags"]["any_rule"] is True
+    assert res["rule_flags"]["income_below_line"] is False and res["rule_flags"]["any_rule"] is False
     assert res["reasons"] and res["reasons"][0]["text_zh"] and res["reasons"][0]["measures"]
     assert body["model_version"] == service["logged"].version == res["model_version"]
     assert set(res["dimensions"]) == {"INC", "EMP", "EDU", "MED", "HOU", "WAT", "FAM", "MOT", "POL"}
+
+
+def test_each_status_gets_its_populations_model_or_the_criteria_met(api, service):
+    records = [BELOW_LINE, MONITORED, EXAMPLE_RECORD]
+
+    r = api.post("/v1/scores", json={"records": records}, headers=auth(service, "county"))
+
+    below, monitored, clear = r.json()["results"]
+    assert below["status"] == "meets_criteria" and below["label"] is None
+    assert below["probability"] is None and below["tier"] is None
+    assert [c["code"] for c in below["criteria"]] == ["income", "rigid"]
+    assert below["rule_flags"]["income_below_line"] and below["rule_flags"]["any_rule"]
+    assert below["criteria"][0]["zh"] == "人均纯收入低于监测标准"
+    assert below["model_version"] == service["logged"].version
+    assert not {"net_income_pc", "income_to_line"} & {p["feature"] for p in below["protective"]}
+    assert monitored["status"] == "monitored" and monitored["label"] == "persistent"
+    assert 0 < monitored["probability"] < 1
+    assert monitored["model_version"] == service["persistent"].version
+    assert clear["label"] == "meets_criteria" and clear["model_version"] == service["logged"].version
 
 
 @pytest.mark.parametrize("n", [3, 40])  # scored on the event loop / in the thread pool
@@ -115,8 +158,17 @@ def test_scores_agree_with_the_batch_for_the_same_record(api, service, training_
     assert [res["hh_id"] for res in results] == rec["hh_id"].tolist()
     for res in results:
         stored = batch.loc[res["hh_id"]]
-        assert res["probability"] == pytest.approx(stored["probability"], abs=1e-9)
-        assert res["tier"] == stored["tier"]
+        if res["probability"] is None:
+            assert np.isnan(stored["probability"]) and stored["status"] == "meets_criteria"
+        else:
+            assert res["probability"] == pytest.approx(stored["probability"], abs=1e-9)
+        text = {k: v if isinstance(v, str) else None for k, v in stored.items()}
+        assert (res["status"], res["label"], res["tier"]) == (
+            text["status"],
+            text["label"],
+            text["tier"],
+        )
+        assert ",".join(c["code"] for c in res["criteria"]) == stored["criteria"]
         for reason in res["reasons"]:
             assert f"{reason['label_zh']}：{reason['text_zh']}" in stored["reasons_zh"]
 
@@ -146,7 +198,7 @@ def test_bad_records_get_422_naming_the_field(api, service, change, path):
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
 def test_nan_and_infinity_are_refused(api, service, literal):
     text = json.dumps({"records": [EXAMPLE_RECORD]}).replace(
-        '"oop_medical": 18000.0', f'"oop_medical": {literal}'
+        '"oop_medical": 6000.0', f'"oop_medical": {literal}'
     )
 
     r = api.post(
@@ -284,22 +336,42 @@ def test_no_personal_fields_in_logs(api, service, caplog):
         r.getMessage() for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))
     )  # the client's own log
     assert hh not in text and EXAMPLE_RECORD["hh_id"] not in text
-    assert "18000" not in text and "oop_medical" not in text
+    assert "6000" not in text and "oop_medical" not in text
 
 
 # --- stored results -----------------------------------------------------------------------------
 
 
 def test_household_returns_the_latest_batch_with_reasons(api, service):
-    hh = a_household(service, service["own"])
-    row = service["rows"].set_index("hh_id").loc[hh]
+    rows = service["rows"]
+    hh = rows.loc[(rows["township_id"] == service["own"]) & rows["label"].notna(), "hh_id"].iloc[0]
+    row = rows.set_index("hh_id").loc[hh]
 
     body = api.get(f"/v1/households/{hh}", headers=auth(service, "county")).json()
 
     assert body["probability"] == pytest.approx(row["probability"])
     assert body["tier"] == row["tier"] and body["rank_in_village"] == row["rank_in_village"]
+    assert (body["status"], body["label"]) == (row["status"], row["label"] or None)
     assert [r["risk_type"] for r in body["reasons"]] == row["top_risk_types"].split(",")
     assert body["contributions"] is None
+
+
+@pytest.mark.parametrize("status", ["meets_criteria", "monitored"])
+def test_household_read_gives_status_label_and_criteria(api, service, status):
+    rows = service["rows"]
+    row = rows[rows["status"] == status].iloc[0]
+
+    body = api.get(f"/v1/households/{row['hh_id']}", headers=auth(service, "county")).json()
+
+    assert body["status"] == status
+    assert [c["code"] for c in body["criteria"]] == [c for c in row["criteria"].split(",") if c]
+    if status == "meets_criteria":
+        assert body["probability"] is None and body["tier"] is None and body["label"] is None
+        assert body["criteria"] and body["model_version"] == service["logged"].version
+    else:
+        assert body["label"] == "persistent"
+        assert body["probability"] == pytest.approx(row["probability"])
+        assert body["model_version"] == service["persistent"].version
 
 
 def test_explain_full_adds_every_contribution(api, service):
@@ -330,6 +402,21 @@ def test_worklist_always_includes_rule_flagged_households(api, service):
     assert flagged <= {h["hh_id"] for h in listed}
     assert listed[0]["rank_in_village"] == 1
     assert [h["rank_in_village"] for h in listed] == sorted(h["rank_in_village"] for h in listed)
+
+
+def test_worklist_is_headed_by_every_household_that_meets_the_criteria(api, service):
+    rows = service["rows"]
+    village = rows.loc[rows["status"] == "meets_criteria", "village_id"].value_counts().index[0]
+    verify = rows[(rows["village_id"] == village) & (rows["status"] == "meets_criteria")]
+
+    body = api.get(f"/v1/villages/{village}/worklist?limit=1", headers=auth(service, "county"))
+
+    listed = body.json()["households"]
+    head = listed[: len(verify)]
+    assert {h["hh_id"] for h in head} == set(verify["hh_id"])
+    assert all(h["status"] == "meets_criteria" and h["probability"] is None for h in head)
+    assert all(h["criteria"] for h in head)
+    assert all(h["status"] != "meets_criteria" for h in listed[len(verify) :])
 
 
 def test_unknown_village_is_404(api, service):
@@ -425,6 +512,39 @@ def test_hot_swap_under_load_fails_no_request(live, service):
     assert failures == []
     assert seen[0] == str(first.version) and seen[-1] == str(new.version)
     assert len(seen) > 20
+
+
+def test_reload_follows_the_persistent_champion_too(live, service):
+    base, _ = live
+    client = service["client"]
+    first = client.get_model_version_by_alias(PERSISTENT, "champion")
+    new = client.create_model_version(PERSISTENT, first.source, run_id=first.run_id)
+    client.set_registered_model_alias(PERSISTENT, "champion", new.version)
+    h = auth(service, "admin")
+    try:
+        before = httpx.post(f"{base}/v1/scores", json={"records": [MONITORED]}, headers=h)
+        swap = httpx.post(f"{base}/v1/admin/reload", headers=h, timeout=120)
+        after = httpx.post(f"{base}/v1/scores", json={"records": [MONITORED]}, headers=h)
+        ready = httpx.get(f"{base}/ready").json()
+    finally:
+        client.set_registered_model_alias(PERSISTENT, "champion", first.version)
+
+    assert before.json()["results"][0]["model_version"] == str(first.version)
+    assert swap.status_code == 200, swap.text
+    assert swap.json()["persistent_status"] == "swapped" and swap.json()["status"] == "unchanged"
+    assert after.json()["results"][0]["model_version"] == str(new.version)
+    assert ready["persistent_model_version"] == str(new.version)
+
+
+def test_without_a_persistent_model_monitored_households_get_no_probability(service):
+    settings = service["settings"].model_copy(update={"persistent_model_uri": ""})
+    with TestClient(create_app(settings)) as c:
+        r = c.post("/v1/scores", json={"records": [MONITORED]}, headers=auth(service, "county"))
+        ready = c.get("/ready").json()
+
+    res = r.json()["results"][0]
+    assert res["status"] == "monitored" and res["probability"] is None and res["label"] is None
+    assert ready["ready"] and ready["persistent_model_version"] is None
 
 
 def test_broken_new_version_keeps_the_old_one_serving(live, service, tmp_path):

@@ -103,7 +103,7 @@ def _line(records: Mapping) -> np.ndarray:
         return np.asarray(records[LINE], dtype=float)
     income = np.asarray(records["net_income_pc"], dtype=float)
     ratio = np.asarray(records["income_to_line"], dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         line = np.where(income > 0, income / ratio, np.inf)
     return np.where(np.isnan(income) | np.isnan(ratio), np.nan, line)
 

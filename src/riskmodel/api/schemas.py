@@ -69,7 +69,7 @@ EXAMPLE_RECORD = {
     "n_children_15": 0,
     "n_dropout": 0,
     "net_income_pc": 8400.0,
-    "oop_medical": 18000.0,
+    "oop_medical": 6000.0,
     "edu_spend": 300.0,
     "work_months": 10,
     "n_migrant_workers": 1,
@@ -94,15 +94,15 @@ EXAMPLE_RECORD = {
     "sugarcane_price_index": 1.02,
     "is_monitored": False,
     "risk_eliminated": False,
-    "income_to_line": 1.08,
-    "income_to_line_lag1": 1.35,
-    "income_to_line_change": -0.27,
+    "income_to_line": 1.35,
+    "income_to_line_lag1": 1.6,
+    "income_to_line_change": -0.25,
     "income_slope_3y": -0.12,
     "income_cv_3y": 0.18,
     "years_since_exit": 8.0,
     "labour_total": 2,
     "dependency_ratio": 1.0,
-    "oop_to_income": 0.54,
+    "oop_to_income": 0.18,
     "transfer_share": 0.31,
     "wage_share": 0.52,
     "business_share": 0.15,
@@ -112,7 +112,8 @@ EXAMPLE_RECORD = {
     "new_severe_disability": False,
     "village_monitored_share": 0.08,
 }
-"""A household one year after its income fell towards the line, with a serious illness."""
+"""A household not monitored, one year after its income fell towards the line, with a serious
+illness: it meets no criterion yet, so it gets the main model's probability."""
 
 ModelInputRecord = create_model(
     "ModelInputRecord",
