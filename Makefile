@@ -18,6 +18,8 @@ run: $(STAMP)
 	$(BIN)/riskmodel simulate --out data/county --seed 7 --report
 	$(BIN)/riskmodel train --data data/county
 	$(BIN)/riskmodel promote
+	$(BIN)/riskmodel train --label persistent --data data/county
+	$(BIN)/riskmodel promote --label persistent
 	$(BIN)/riskmodel score --data data/county --out data/scores
 	$(BIN)/riskmodel serve --host 127.0.0.1 --port 8000 --dev-key
 

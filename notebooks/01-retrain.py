@@ -12,30 +12,38 @@
 # ---
 
 # %% [markdown]
-# # Retrain the relapse-risk model
+# # Retrain one question's model
 #
-# Fits LightGBM on the household panel out of time (fit on years up to T-2, early stopping and
-# calibration on T-1, test on T), compares it on the same test rows with the official rule,
-# logistic regression, the village's past rate, carried-forward monitoring status and the
-# simulator's oracle, and registers it in MLflow as the **challenger**. Making it the champion is a
-# separate, deliberate step: `riskmodel promote`.
+# The run config's `label` picks the question and its population: `meets_criteria` (the main
+# model, `relapse-risk`: will a household not monitored meet the 纳入条件 by the next sweep?) or
+# `persistent` (`relapse-risk-persistent`: will a monitored household's risk still be there in a
+# year?). Fits LightGBM out of time (fit on years up to T-2, early stopping and calibration on T-1,
+# test on T) on exactly the label's population, compares it on the same test rows with the
+# official rule, logistic regression, the village's past rate, the carried-forward status and, when
+# the data has it, the simulator's oracle, and registers it in MLflow as the **challenger**.
+# Making it the champion is a separate, deliberate step: `riskmodel promote [--label L]`.
 #
-# Settings: `training/configs/default.yaml`; environment `RISKMODEL_DATA` (panel folder) and
-# `MLFLOW_TRACKING_URI` (default: `mlflow.db` at the project root).
+# Settings: `training/configs/default.yaml` (`persistent.yaml` for the persistent model);
+# environment `RISKMODEL_LABEL`, `RISKMODEL_DATA` (panel folder) and `MLFLOW_TRACKING_URI`
+# (default: `mlflow.db` at the project root).
 
 # %%
 import os
 from pathlib import Path
 
 from riskmodel import plots
-from riskmodel.config import load_train_config
+from riskmodel.config import config_path, load_train_config
 from riskmodel.evaluate import comparison_table
 from riskmodel.registry import train_and_register
 
 ROOT = Path(os.environ.get("RISKMODEL_ROOT", Path.cwd().parent))
 os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{ROOT / 'mlflow.db'}")
-config = load_train_config(ROOT / "training/configs/default.yaml",
-                           data=Path(os.environ.get("RISKMODEL_DATA", ROOT / "data/county")))
+LABEL = os.environ.get("RISKMODEL_LABEL", "meets_criteria")
+config = load_train_config(
+    ROOT / config_path(LABEL),
+    label=LABEL,
+    data=Path(os.environ.get("RISKMODEL_DATA", ROOT / "data/county")),
+)
 config.model_dump()
 
 # %% [markdown]
@@ -43,7 +51,12 @@ config.model_dump()
 
 # %%
 result, logged = train_and_register(config)
-print(f"version {logged.version}, run {logged.run_id}, {result.info['total_seconds']:.0f} s")
+print(
+    f"{config.registered_model} version {logged.version}, run {logged.run_id}, "
+    f"{result.info['total_seconds']:.0f} s"
+)
+print(result.evaluation.extra["population"])
+print(result.evaluation.extra["oracle_note"])
 comparison_table(result.evaluation.metrics)
 
 # %% [markdown]
@@ -76,6 +89,7 @@ plots.shap_summary(result.model.contributions(result.model.matrix(test)), result
 ev.subgroups[ev.subgroups["judged"]].round(3)
 
 # %% [markdown]
-# The new version is aliased `challenger`. Promote it with `riskmodel promote`: it must beat every
-# baseline on ROC-AUC and recall, stay within 0.005 AUC of the champion, and leave no subgroup's
-# recall significantly below 0.8 x overall.
+# The new version is aliased `challenger`. Promote it with `riskmodel promote --label <label>`: it
+# must answer the registered model's label, beat every baseline on ROC-AUC and recall, stay within
+# 0.005 AUC of the champion on the same label, year and rows, and leave no subgroup's recall
+# significantly below 0.8 x overall.

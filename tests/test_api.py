@@ -18,13 +18,10 @@ from riskmodel.api.schemas import EXAMPLE_RECORD
 from riskmodel.api.security import create_key
 from riskmodel.bench import free_port, wait_until_ok
 from riskmodel.catalogue import FEATURE_NAMES
-from riskmodel.config import Settings
-from riskmodel.registry import RelapsePyfunc
+from riskmodel.config import Settings, load_train_config
+from riskmodel.registry import RelapsePyfunc, train_and_register
 from riskmodel.score import run_batch
 from riskmodel.store import audit, engine_for
-
-from riskmodel.config import load_train_config
-from riskmodel.registry import train_and_register
 
 from .conftest import ROOT, registered_project
 
@@ -115,7 +112,9 @@ def test_scores_return_probability_tier_flags_reasons_and_version(api, service):
     assert res["status"] == "not_monitored" and res["label"] == "meets_criteria"
     assert res["criteria"] == []
     assert 0 <= res["probability"] <= 1 and res["tier"] in {"red", "amber", "green"}
-    assert res["rule_flags"]["income_below_line"] is False and res["rule_flags"]["any_rule"] is False
+    assert (
+        res["rule_flags"]["income_below_line"] is False and res["rule_flags"]["any_rule"] is False
+    )
     assert res["reasons"] and res["reasons"][0]["text_zh"] and res["reasons"][0]["measures"]
     assert body["model_version"] == service["logged"].version == res["model_version"]
     assert set(res["dimensions"]) == {"INC", "EMP", "EDU", "MED", "HOU", "WAT", "FAM", "MOT", "POL"}
@@ -137,7 +136,9 @@ def test_each_status_gets_its_populations_model_or_the_criteria_met(api, service
     assert monitored["status"] == "monitored" and monitored["label"] == "persistent"
     assert 0 < monitored["probability"] < 1
     assert monitored["model_version"] == service["persistent"].version
-    assert clear["label"] == "meets_criteria" and clear["model_version"] == service["logged"].version
+    assert (
+        clear["label"] == "meets_criteria" and clear["model_version"] == service["logged"].version
+    )
 
 
 @pytest.mark.parametrize("n", [3, 40])  # scored on the event loop / in the thread pool

@@ -1,4 +1,7 @@
+from pathlib import Path
+
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from riskmodel.cli import app
@@ -56,3 +59,51 @@ def test_missing_file_is_one_clear_line(tmp_path):
 
     assert result.exit_code == 2
     assert "no such file" in result.output
+
+
+def _quick_config(tmp_path, name: str):
+    """A run config as the repository's, with short backtests and no bootstrap (CLI speed)."""
+    import yaml
+
+    from riskmodel.config import config_path
+
+    root = Path(__file__).resolve().parents[1]
+    raw = yaml.safe_load((root / config_path(name)).read_text())
+    raw |= {"bootstrap": 0, "backtest_from": 2024}
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.mark.slow
+def test_both_models_train_promote_and_score_and_labels_never_cross(
+    tmp_path, training_county, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("RISKMODEL_DB_URL", f"sqlite:///{tmp_path / 'store.db'}")
+    main, persistent = _quick_config(tmp_path, "default"), _quick_config(tmp_path, "persistent")
+    data = ["--data", str(training_county)]
+
+    trained = runner.invoke(app, ["train", "--config", str(main), *data])
+    crossed = runner.invoke(app, ["promote", "--config", str(main), "--label", "persistent"])
+    runner.invoke(app, ["train", "--config", str(persistent), *data])
+    promoted = [runner.invoke(app, ["promote", "--config", str(c)]) for c in (main, persistent)]
+    scored = runner.invoke(app, ["score", *data, "--out", str(tmp_path / "scores")])
+
+    assert trained.exit_code == 0, trained.output
+    assert "meets_criteria: not monitored and not meeting the criteria at t" in trained.output
+    assert "registered relapse-risk version 1" in trained.output
+    # no persistent model was trained yet: there is nothing of that label to promote
+    assert crossed.exit_code == 2 and "relapse-risk-persistent" in crossed.output
+    assert [r.exit_code for r in promoted] == [0, 0], [r.output for r in promoted]
+    assert "relapse-risk-persistent version 1 is now champion" in promoted[1].output
+    assert scored.exit_code == 0, scored.output
+    assert "meets_criteria v1, persistent v1" in scored.output
+    rows = pd.read_parquet(next((tmp_path / "scores").glob("scores-*.parquet")))
+    by_status = rows.groupby("status")["label"].agg(lambda s: set(s.dropna()))
+    assert by_status.to_dict() == {
+        "meets_criteria": set(),
+        "monitored": {"persistent"},
+        "not_monitored": {"meets_criteria"},
+    }

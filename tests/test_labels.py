@@ -266,7 +266,9 @@ def test_identified_starts_with_the_mechanism_and_excludes_monitored_rows():
 
 
 def test_labels_keep_the_panel_row_order_and_index():
-    rows = panel(household("A", {2021: {}, 2020: {"net_income_pc": 1.0}}), household("B", {2020: {}}))
+    rows = panel(
+        household("A", {2021: {}, 2020: {"net_income_pc": 1.0}}), household("B", {2020: {}})
+    )
     rows.index = [10, 11, 12]
 
     labels = add_labels(rows)

@@ -154,5 +154,7 @@ def test_a_model_that_answers_one_label_takes_no_version_of_another(registered):
     _, _, _, client = registered
     client.create_registered_model("relapse-risk-persistent", tags={"label": "identified"})
 
-    with pytest.raises(registry.RegistryError, match="answers label 'identified', not 'persistent'"):
+    with pytest.raises(
+        registry.RegistryError, match="answers label 'identified', not 'persistent'"
+    ):
         registry.check_registered_label(client, load_train_config(None, label="persistent"))

@@ -44,7 +44,9 @@ def both(trained, trained_persistent):
 
 @pytest.fixture(scope="module")
 def scored(both, latest):
-    return score_records(latest, both, "7", "run", versions={"meets_criteria": "7", "persistent": "2"})
+    return score_records(
+        latest, both, "7", "run", versions={"meets_criteria": "7", "persistent": "2"}
+    )
 
 
 def test_every_household_gets_the_status_its_panel_row_implies(trained, latest, scored):
@@ -137,7 +139,7 @@ def test_no_protective_factor_states_a_criterion_the_household_meets(latest, sco
     rigid_stated = {"net_income_pc", "income_to_line", "oop_medical", "edu_spend", "oop_to_income"}
     rigid_stated |= {"costly_students"}  # its sentence quotes the education spending
     checked = 0
-    for i, row in scored.iterrows():
+    for _, row in scored.iterrows():
         codes = set(row["criteria"].split(",")) - {""}
         shown = {f for f, *_ in json.loads(row["reasons_json"])["protective"]}
         banned = set()
@@ -162,7 +164,6 @@ def test_rule_flags_agree_with_the_data(scored, latest):
 def _run(trained, training_county, out, db_url, version="7", **kw):
     model, _ = trained
     return run_batch(training_county, out, db_url, model, version, "run-1", **kw)
-
 
 
 def test_batch_writes_parquet_store_and_workbook_that_agree(

@@ -35,7 +35,8 @@ def test_default_config_file_is_valid():
 
 
 @pytest.mark.parametrize(
-    ("label", "name"), [("persistent", "relapse-risk-persistent"), ("relapse", "relapse-risk-relapse")]
+    ("label", "name"),
+    [("persistent", "relapse-risk-persistent"), ("relapse", "relapse-risk-relapse")],
 )
 def test_registered_model_follows_the_label(label, name):
     assert load_train_config(None, label=label).registered_model == name
@@ -45,7 +46,9 @@ def test_registered_model_cannot_be_set_to_another_labels_name(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("label: identified\nregistered_model: relapse-risk\n")
 
-    with pytest.raises(ValidationError, match="a identified model registers as 'relapse-risk-identified'"):
+    with pytest.raises(
+        ValidationError, match="a identified model registers as 'relapse-risk-identified'"
+    ):
         load_train_config(path)
 
 
@@ -107,9 +110,7 @@ def test_main_label_is_scored_on_its_population_only(training_county, fast_confi
     clear &= p["housing_safe"] & p["water_safe"] & p["all_insured"] & (p["n_dropout"] == 0)
     clear &= p["oop_medical"] <= 20_000
     clear &= p["net_income_pc"] - (p["oop_medical"] + p["edu_spend"]) / p["hh_size"] >= line
-    has_next = pd.Index(
-        [(h, y - 1) for h, y in zip(panel["hh_id"], panel["year"], strict=True)]
-    )
+    has_next = pd.Index([(h, y - 1) for h, y in zip(panel["hh_id"], panel["year"], strict=True)])
     expected = {k for k in clear[clear].index if k[1] == 2024 and k in set(has_next)}
 
     result = run_training(fast_config)
@@ -119,9 +120,10 @@ def test_main_label_is_scored_on_its_population_only(training_county, fast_confi
     assert len(result.evaluation.y) == len(expected)
     for name, score in result.evaluation.scores.items():
         assert len(score) == len(expected), name
-    assert result.evaluation.metrics["test_roc_auc"] > result.evaluation.metrics[
-        "rule_test_roc_auc"
-    ] + 0.05
+    assert (
+        result.evaluation.metrics["test_roc_auc"]
+        > result.evaluation.metrics["rule_test_roc_auc"] + 0.05
+    )
     assert (result.evaluation.subgroups["population"].str.startswith("meets_criteria: not ")).all()
     assert "no p_meets_criteria column" in result.evaluation.extra["oracle_note"] or (
         "oracle_test_roc_auc" in result.evaluation.metrics

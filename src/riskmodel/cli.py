@@ -164,9 +164,13 @@ def validate(
 @app.command()
 @_friendly
 def train(
-    config: Annotated[Path, typer.Option(help="run config (YAML)")] = Path(
-        "training/configs/default.yaml"
-    ),
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="run config (YAML); default: training/configs/persistent.yaml for --label "
+            "persistent, else training/configs/default.yaml"
+        ),
+    ] = None,
     data: Annotated[Path | None, typer.Option(help="folder with panel.parquet")] = None,
     label: Annotated[
         str | None,
@@ -177,11 +181,11 @@ def train(
 ) -> None:
     """Train, backtest and evaluate one label's model; log to MLflow; register a version of that
     label's model (relapse-risk, relapse-risk-<label>) aliased challenger."""
-    from riskmodel.config import load_train_config
+    from riskmodel.config import config_path, load_train_config
     from riskmodel.evaluate import comparison_table
     from riskmodel.registry import train_and_register
 
-    cfg = load_train_config(config, data=data, label=label)
+    cfg = load_train_config(config or config_path(label), data=data, label=label)
     if not (cfg.data / "panel.parquet").exists():
         raise UserError(f"no panel at {cfg.data}/panel.parquet; run `riskmodel simulate` first")
     with console.status(f"training the {cfg.label} model on {cfg.data}"):
@@ -206,15 +210,22 @@ def train(
 @app.command()
 @_friendly
 def promote(
-    config: Annotated[Path, typer.Option(help="run config (YAML), for the promotion rules")] = Path(
-        "training/configs/default.yaml"
-    ),
+    config: Annotated[
+        Path | None,
+        typer.Option(help="run config (YAML), for the promotion rules; default as for train"),
+    ] = None,
+    label: Annotated[
+        str | None,
+        typer.Option(help="the label whose model to promote (default: the config's)"),
+    ] = None,
 ) -> None:
-    """Move the champion alias to the challenger when it passes every promotion condition."""
-    from riskmodel.config import load_train_config
+    """Move the champion alias of a label's model to its challenger when it passes every
+    promotion condition (a challenger of another label is refused)."""
+    from riskmodel.config import config_path, load_train_config
     from riskmodel.registry import promote as run_promotion
 
-    decision = run_promotion(load_train_config(config))
+    cfg = load_train_config(config or config_path(label), label=label)
+    decision = run_promotion(cfg)
     for reason in decision.reasons:
         (console if reason.startswith("ok") else err_console).print(reason)
     if not decision.promoted:
@@ -437,13 +448,25 @@ app.add_typer(bench_app, name="bench")
 
 @bench_app.command("train")
 @_friendly
-def bench_train(seed: Annotated[int, typer.Option()] = 7) -> None:
-    """Simulate, train, backtest and log the default county in a fresh store; print figures."""
+def bench_train(
+    seed: Annotated[int, typer.Option()] = 7,
+    households: Annotated[
+        int | None, typer.Option(help="households that left poverty (default: the county's)")
+    ] = None,
+    labels: Annotated[
+        str, typer.Option(help="comma-separated labels to train and promote")
+    ] = "meets_criteria,persistent",
+) -> None:
+    """Simulate, train (with backtests), log and promote each label's model in a fresh store,
+    score the latest year; print per-label figures beside the oracle, rule and logistic
+    regression, the worklist by status and the times."""
     import json
 
     from riskmodel.bench import bench_train as run
+    from riskmodel.labels import check_label
 
-    print(json.dumps(run(seed)))
+    chosen = tuple(check_label(x.strip()) for x in labels.split(",") if x.strip())
+    print(json.dumps(run(seed, households, chosen), ensure_ascii=False))
 
 
 @bench_app.command("explain")

@@ -13,6 +13,13 @@ from riskmodel.criteria import CriteriaConfig
 from riskmodel.labels import MAIN_LABEL, registered_model_name
 
 DEFAULT_TRAIN_CONFIG = Path("training/configs/default.yaml")
+LABEL_CONFIGS = {"persistent": Path("training/configs/persistent.yaml")}
+"""Run configs of labels whose population needs other settings than the default run's."""
+
+
+def config_path(label: str | None = None) -> Path:
+    """The run config a label trains with by default (relative to the project root)."""
+    return LABEL_CONFIGS.get(label or "", DEFAULT_TRAIN_CONFIG)
 
 
 class _Strict(BaseModel):

@@ -359,9 +359,8 @@ def _champion_auc_on_same_rows(client, challenger, champion, metrics: dict) -> f
     Training scores the champion in service on its own test rows (`champion_test_roc_auc`); failing
     that, the champion's own figure counts only when it was computed on the same label, test year,
     rows and data."""
-    if (
-        "champion_test_roc_auc" in metrics
-        and challenger.tags.get("compared_with_champion") == str(champion.version)
+    if "champion_test_roc_auc" in metrics and challenger.tags.get("compared_with_champion") == str(
+        champion.version
     ):
         return float(metrics["champion_test_roc_auc"])
     same = ("label", "test_year", "test_rows", "data_digest")

@@ -18,8 +18,8 @@ import pandas as pd
 
 from riskmodel.criteria import criteria_codes, criteria_met, describe, protective_blocked, status
 from riskmodel.features import build_features
-from riskmodel.labels import MAIN_LABEL
 from riskmodel.io import atomic_path, read_panel, write_parquet
+from riskmodel.labels import MAIN_LABEL
 from riskmodel.model import RelapseModel
 from riskmodel.ranking import gc_paused, on_worklist, worklist_rank
 from riskmodel.reasons import Explanations, explain, stated_fields

@@ -217,7 +217,9 @@ def load_oracle(data_dir: Path, label: str) -> pd.DataFrame | None:
 def oracle_note(data_dir: Path, label: str, available: bool) -> str:
     """Why the oracle is or is not in the comparison (for the metrics and the card)."""
     if available:
-        return f"oracle: {oracle_column(label)} from {ORACLE_FILE} (the simulator's exact probability)"
+        return (
+            f"oracle: {oracle_column(label)} from {ORACLE_FILE} (the simulator's exact probability)"
+        )
     if not (Path(data_dir) / ORACLE_FILE).exists():
         return f"no oracle: {ORACLE_FILE} is absent (real data); the limit is unknown"
     return (

@@ -31,7 +31,10 @@ COLUMNS = [  # (header, width)
 ]
 WRAPPED_FROM = 6
 """Columns from this one on wrap their text."""
-PROBABILITY_ZH = {"meets_criteria": "未纳入监测农户下年符合纳入条件", "persistent": "监测户风险下年仍未消除"}
+PROBABILITY_ZH = {
+    "meets_criteria": "未纳入监测农户下年符合纳入条件",
+    "persistent": "监测户风险下年仍未消除",
+}
 
 
 def rule_texts(rows: pd.DataFrame) -> list[str]:
@@ -100,9 +103,7 @@ def write_worklist(rows: pd.DataFrame, path: Path, title: str) -> Path:
         ws.set_paper(9)  # A4
         ws.fit_to_pages(1, 0)
         ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
-        ws.set_footer(
-            "&L风险概率：" + "；".join(PROBABILITY_ZH.values()) + "&R第 &P 页 / 共 &N 页"
-        )
+        ws.set_footer("&L风险概率：" + "；".join(PROBABILITY_ZH.values()) + "&R第 &P 页 / 共 &N 页")
     if not wb.worksheets():
         wb.add_worksheet("无").write(0, 0, "本次没有列入工作清单的农户")
     wb.close()

@@ -19,7 +19,6 @@ from riskmodel.api.lifecycle import Loaded, ModelHolder
 from riskmodel.api.middleware import GuardAndMeasure, Metrics
 from riskmodel.api.schemas import (
     EXAMPLE_RECORD,
-    criteria_list,
     RECORD_NAMES,
     Problem,
     Ready,
@@ -28,13 +27,14 @@ from riskmodel.api.schemas import (
     ScoreResponse,
     StoredHousehold,
     Worklist,
+    criteria_list,
 )
 from riskmodel.api.security import KeyRing, Principal, write_audit
 from riskmodel.catalogue import DIMENSIONS
 from riskmodel.config import Settings
-from riskmodel.model import RelapseModel
 from riskmodel.criteria import CRITERIA
 from riskmodel.labels import MAIN_LABEL
+from riskmodel.model import RelapseModel
 from riskmodel.reasons import item_from_stored
 from riskmodel.rules import RULES
 from riskmodel.score import assess

@@ -269,8 +269,9 @@ class Ready(BaseModel):
     ready: bool
     model_version: str | None
     persistent_model_version: str | None = Field(
-        None, description="the persistent model in service (optional: monitored households get "
-        "no probability without it)"
+        None,
+        description="the persistent model in service (optional: monitored households get "
+        "no probability without it)",
     )
     run_id: str | None
     store: bool
