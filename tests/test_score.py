@@ -331,3 +331,19 @@ def test_too_many_invalid_rows_stop_before_any_output(trained, training_county, 
 
     assert (tmp_path / "out" / "quarantine-2025.parquet").exists()
     assert not list((tmp_path / "out").glob("scores-*"))
+
+
+def test_status_uses_the_criteria_the_model_was_trained_with(trained, latest):
+    import copy
+    import dataclasses
+
+    model = copy.copy(trained[0])
+    model.meta = dataclasses.replace(model.meta, criteria={"hardship_medical_yuan": 5_000})
+    spent = (latest["oop_medical"] > 5_000) & (latest["oop_medical"] <= 20_000)
+
+    default = score_records(latest, trained[0], "7", "run")
+    strict = score_records(latest, model, "7", "run")
+
+    moved = (default["status"] == "not_monitored") & (strict["status"] == "meets_criteria")
+    assert moved.sum() > 0
+    assert (moved == (spent & (default["status"] == "not_monitored"))).all()

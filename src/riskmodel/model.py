@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,6 +46,9 @@ class Meta:
     platt: tuple[float, float]
     tiers: Tiers
     label: str
+    criteria: dict = field(default_factory=dict)
+    """The thresholds of the 纳入条件 the label was built with (CriteriaConfig): the status of a
+    scored household uses the same ones."""
 
 
 def feature_matrix(
@@ -173,6 +176,7 @@ class RelapseModel:
             platt=tuple(raw["platt"]),
             tiers=Tiers(**raw["tiers"]),
             label=raw["label"],
+            criteria=raw.get("criteria", {}),
         )
         model = cls(None, meta, folder)
         if (folder / TREESHAP_FILE).exists():

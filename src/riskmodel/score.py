@@ -16,7 +16,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from riskmodel.criteria import criteria_codes, criteria_met, describe, protective_blocked, status
+from riskmodel.criteria import (
+    CriteriaConfig,
+    criteria_codes,
+    criteria_met,
+    describe,
+    protective_blocked,
+    status,
+)
 from riskmodel.features import build_features
 from riskmodel.io import atomic_path, read_panel, write_parquet
 from riskmodel.labels import MAIN_LABEL
@@ -74,12 +81,14 @@ def as_models(models: RelapseModel | Models) -> dict[str, RelapseModel]:
                 f"a model labelled {model.meta.label!r} cannot serve as the {label!r} model; "
                 f"served labels: {', '.join(dict.fromkeys(SERVED_BY.values()))}"
             )
-    first = next(iter(models.values()), None)
+    if not models:
+        raise ValueError("no model to score with")
+    first = next(iter(models.values()))
     for model in models.values():
         if model.features != first.features or model.meta.levels != first.meta.levels:
             raise ValueError("the models in service must read the same features")
-    if first is None:
-        raise ValueError("no model to score with")
+        if model.meta.criteria != first.meta.criteria:
+            raise ValueError("the models in service must be trained on the same criteria")
     return models
 
 
@@ -127,7 +136,7 @@ def assess(records: Mapping, models: RelapseModel | Models) -> Assessment:
     reasons for records given as a DataFrame or a mapping of columns (batch and API come here)."""
     models = as_models(models)
     first = next(iter(models.values()))
-    met = criteria_met(records)
+    met = criteria_met(records, CriteriaConfig(**first.meta.criteria))
     st = status(records, met["any"])
     X = first.matrix(records)
     n = len(X)

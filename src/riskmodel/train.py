@@ -1,7 +1,7 @@
 """Out-of-time training: fit on years <= T-2, early-stop and calibrate on T-1, test on T.
 
 `fit_model` never sees the oracle. `evaluate` compares the fitted model with the official rule,
-logistic regression, the village's past rate, carried-forward monitoring status and, when the data
+logistic regression, the village's past rate, the carried-forward status and, when the data
 folder has one, the simulator's oracle, all on exactly the same test rows.
 """
 
@@ -153,6 +153,7 @@ def fit_model(split: Split, cfg: TrainConfig) -> tuple[RelapseModel, dict]:
         platt=(float(platt.coef_[0, 0]), float(platt.intercept_[0])),
         tiers=Tiers(cfg.tiers.red, cfg.tiers.amber),
         label=label,
+        criteria=cfg.criteria.model_dump(),
     )
     info = {
         "best_iteration": booster.current_iteration(),
