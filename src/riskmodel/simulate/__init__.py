@@ -8,6 +8,7 @@ causes), `oracle` (the exact probabilities of the next year's labels), `datacard
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,8 +63,12 @@ class Simulation:
     config: SimulationConfig
 
 
-def simulate(config: SimulationConfig | None = None) -> Simulation:
-    """Simulate the panel and its oracle for the configured county."""
+def simulate(
+    config: SimulationConfig | None = None,
+    on_year: Callable[[County, int, pd.DataFrame], None] | None = None,
+) -> Simulation:
+    """Simulate the panel and its oracle for the configured county. `on_year(county, year, rows)`
+    sees the county's full state (members included) after each year's record, for exports."""
     cfg = config or SimulationConfig()
     if cfg.last_year <= cfg.first_year:
         raise ValueError("last_year must be after first_year")
@@ -74,6 +79,8 @@ def simulate(config: SimulationConfig | None = None) -> Simulation:
     oracle_rows: list[pd.DataFrame] = []
     for year in range(cfg.first_year, cfg.last_year + 1):
         row, oracle = advance(c, year)
+        if on_year is not None:
+            on_year(c, year, row)
         rows.append(row)
         if oracle is not None:
             oracle_rows.append(oracle)
