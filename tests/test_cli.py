@@ -18,7 +18,7 @@ def test_simulate_writes_panel_oracle_and_datacard(tmp_path):
     for name in ("panel.parquet", "oracle.parquet", "DATACARD.md"):
         assert (tmp_path / name).stat().st_size > 0
     card = (tmp_path / "DATACARD.md").read_text()
-    assert "serious illness" in card and "S16" in card
+    assert "serious illness" in card and "S16" in card and "TYPE_SHIFT" in card
     assert not list(tmp_path.glob(".*.tmp"))
 
 

@@ -1,8 +1,61 @@
-"""The data card: how the county was generated, its constants and their sources."""
+"""The data card: how the county was generated, its mechanisms, constants and their sources."""
 
 from __future__ import annotations
 
+import ast
+import inspect
+
 from riskmodel.simulate import calibration as cal
+
+MECHANISMS = [
+    ("serious illness or injury", "因病 / 因意外",
+     "1.5-4% of households a year, more with older or chronically ill members; costs a worker's "
+     "pay (patient or carer) and a medical bill after that year's reimbursement; the member stays "
+     "seriously ill (no labour) until recovery", "domain.md C4, S16, S37-S39"),
+    ("new disability", "因残", "0.4% of members a year; grades 1-2 end the member's work",
+     "domain.md C4"),
+    ("migrant unemployment", "因务工就业不稳",
+     "9% of households with migrants a year, 26% in 2020, 18% in 2022: most of a migrant's pay",
+     "domain.md C4"),
+    ("industry or price failure", "因产业项目失败",
+     "3% of households with an industry a year, more when cane prices fall: the year's business "
+     "income", "domain.md C4"),
+    ("village disaster", "因灾",
+     "3.5% of villages a year, 11% of flood-prone ones, more in 2017 and 2022: farm income "
+     "halves, houses and water works are damaged", "domain.md C4"),
+    ("prices and closures", "因产业项目失败 / 因务工就业不稳",
+     "cane price and yield (frost 2021, drought 2023), late cane payments (2015-2016), the cattle "
+     "price cycle, border trade and tourism closed 2020-2022, migrants' lost months 2020-2022",
+     "calibration.py"),
+    ("schooling costs", "因学",
+     "yearly costs by level; 雨露计划 pays students of exited households in 中职/高职 only",
+     "calibration.py"),
+    ("policy", "",
+     "pensions, 低保 with gradual exit (渐退) and 特困, disability allowances, transition-period "
+     "support to exited households tapering 2021-2025, medical reimbursement tapering likewise",
+     "S1-S3, calibration.py"),
+    ("hidden causes", "",
+     "a persistent hidden type (debt, house building, 彩礼, undiagnosed illness), a bad year no "
+     "record explains (2.5%), fresh income noise and measurement error", "ASSUMPTION"),
+]  # fmt: skip
+"""Causes of next year's hardship, the official risk type they show as, and their sources."""
+
+
+def constants() -> list[tuple[str, str, str]]:
+    """(name, value, documentation) of every constant in calibration.py, from its source."""
+    tree = ast.parse(inspect.getsource(cal))
+    out, body = [], tree.body
+    for i, node in enumerate(body):
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            nxt = body[i + 1] if i + 1 < len(body) else None
+            doc = (
+                nxt.value.value
+                if isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)
+                else ""
+            )
+            value = ast.get_source_segment(inspect.getsource(cal), node.value) or ""
+            out.append((node.targets[0].id, " ".join(value.split()), " ".join(str(doc).split())))
+    return out
 
 
 def datacard(sim) -> str:
@@ -65,11 +118,21 @@ def datacard(sim) -> str:
         lines.append(f"| {y} | {cal.monitor_line(y):,.0f} | {basis} |")
     lines += [
         "",
+        "## Mechanisms",
+        "",
+        "| cause | risk type | how it acts | source |",
+        "|---|---|---|---|",
+        *(f"| {m} | {rt} | {how} | {src} |" for m, rt, how, src in MECHANISMS),
+        "",
         "## Constants",
         "",
-        "Every constant, with its source or marked ASSUMPTION, is in "
-        "`src/riskmodel/simulate/calibration.py`; the realism report (`riskmodel realism`, "
-        "`simulate --report`) sets each calibration target beside the value this county realises.",
+        "From `src/riskmodel/simulate/calibration.py`; each is sourced or marked ASSUMPTION. "
+        "The calibration table (`riskmodel realism`, `simulate --report`) sets each target beside "
+        "the value this county realises.",
+        "",
+        "| constant | value | what and source |",
+        "|---|---|---|",
+        *(f"| {n} | `{v}` | {d} |" for n, v, d in constants()),
         "",
     ]
     return "\n".join(lines)
