@@ -62,14 +62,14 @@ def test_missing_file_is_one_clear_line(tmp_path):
 
 
 def _quick_config(tmp_path, name: str):
-    """A run config as the repository's, with short backtests and no bootstrap (CLI speed)."""
+    """A run config as the repository's, with short backtests and few bootstrap resamples."""
     import yaml
 
     from riskmodel.config import config_path
 
     root = Path(__file__).resolve().parents[1]
     raw = yaml.safe_load((root / config_path(name)).read_text())
-    raw |= {"bootstrap": 0, "backtest_from": 2024}
+    raw |= {"bootstrap": 30, "backtest_from": 2024}
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(raw))
     return path
