@@ -210,6 +210,66 @@ def bench_score(runs: int = 3, data: Path = Path("data/county")) -> dict:
     }
 
 
+def _timed_run(args: list[str]) -> tuple[float, float]:
+    """Run `riskmodel ARGS` as a fresh process; its wall time (s) and peak resident memory (MB)."""
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).with_name("riskmodel")
+    t0 = time.perf_counter()
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([str(exe), *args], stdout=subprocess.DEVNULL, stderr=err)
+        _, status, rusage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode:
+            err.seek(0)
+            tail = err.read().decode(errors="replace").strip()[-500:]
+            raise RuntimeError(f"riskmodel {args[0]} failed: {tail}")
+    return wall, rusage.ru_maxrss / 1024
+
+
+def bench_simulate(seed: int = 7, households: int = 19_300, export_format: str = "csv") -> dict:
+    """`riskmodel simulate --export` of the default county as a fresh process."""
+    with tempfile.TemporaryDirectory() as tmp:
+        args = ["simulate", "--out", f"{tmp}/county", "--seed", str(seed), "--households",
+                str(households), "--export", f"{tmp}/export", "--export-format", export_format]  # fmt: skip
+        wall, peak = _timed_run(args)
+        files = list(Path(tmp, "export").iterdir())
+        size = sum(f.stat().st_size for f in files)
+    return {
+        "households": households,
+        "wall_s": round(wall, 2),
+        "peak_mb": round(peak),
+        "export_files": len(files),
+        "export_mb": round(size / 2**20, 1),
+        "targets": {"under_60_s": wall < 60, "under_4_gb": peak < 4096},
+    }
+
+
+def bench_import(seed: int = 7, households: int = 19_300) -> dict:
+    """`riskmodel import` of the default county's export (all years) as a fresh process; the
+    export is made first (not timed)."""
+    from riskmodel.simulate import SimulationConfig, simulate
+    from riskmodel.simulate.export import NationalExport
+
+    with tempfile.TemporaryDirectory() as tmp:
+        exporter = NationalExport(Path(tmp, "export"))
+        sim = simulate(SimulationConfig(seed=seed, households=households), on_year=exporter)
+        wall, peak = _timed_run(["import", f"{tmp}/export", "--out", f"{tmp}/imported"])
+        import pandas as pd
+
+        imported = pd.read_parquet(Path(tmp, "imported", "panel.parquet"))
+    return {
+        "households": households,
+        "household_years": len(imported),
+        "simulated_household_years": len(sim.panel),
+        "wall_s": round(wall, 2),
+        "peak_mb": round(peak),
+        "targets": {"under_30_s": wall < 30, "under_3_gb": peak < 3072},
+    }
+
+
 # --- API load -----------------------------------------------------------------------------------
 
 

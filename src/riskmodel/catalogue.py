@@ -6,7 +6,7 @@ data tables are all generated from the entries below; nothing downstream retypes
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 Dtype = Literal["int", "float", "bool", "category", "string"]
@@ -74,6 +74,9 @@ class Column:
     nullable: bool = False
     actionable: bool = False
     national_field: str = ""
+    """The national export's header this column comes from ('' = no counterpart in any export);
+    filled from NATIONAL_MAPPING below, with the rule that derives the value."""
+    national_rule: str = ""
     description: str = ""
 
     @property
@@ -97,10 +100,10 @@ INDUSTRIES = {
 
 PANEL_COLUMNS: list[Column] = [
     # identifiers and geography
-    _c("hh_id", "string", "户编号", "household id", "identifier", national_field="户编号"),
+    _c("hh_id", "string", "户编号", "household id", "identifier"),
     _c("year", "int", "年度", "year", "identifier", min=2000, max=2100),
-    _c("township_id", "string", "乡镇", "township", "identifier", national_field="乡"),
-    _c("village_id", "string", "行政村", "village", "identifier", national_field="行政村"),
+    _c("township_id", "string", "乡镇", "township", "identifier"),
+    _c("village_id", "string", "行政村", "village", "identifier"),
     # household type and history
     _c(
         "household_type",
@@ -110,7 +113,6 @@ PANEL_COLUMNS: list[Column] = [
         dimension="FAM",
         defence_line="L7",
         categories={"exited": "脱贫户", "general": "一般农户"},
-        national_field="户类型",
     ),
     _c(
         "exit_year",
@@ -121,7 +123,6 @@ PANEL_COLUMNS: list[Column] = [
         min=2013,
         max=2100,
         nullable=True,
-        national_field="脱贫年度",
         description="empty for general rural households",
     ),
     _c(
@@ -131,7 +132,6 @@ PANEL_COLUMNS: list[Column] = [
         "relocated household",
         dimension="HOU",
         defence_line="L4",
-        national_field="搬迁",
     ),
     # audit-only: never model inputs
     _c(
@@ -176,7 +176,6 @@ PANEL_COLUMNS: list[Column] = [
             "senior": "高中/中专",
             "college": "大专及以上",
         },
-        national_field="文化程度",
     ),
     _c(
         "hh_size",
@@ -220,7 +219,6 @@ PANEL_COLUMNS: list[Column] = [
         unit="persons",
         min=0,
         max=20,
-        national_field="劳动技能",
     ),
     _c(
         "n_labour_weak",
@@ -232,7 +230,6 @@ PANEL_COLUMNS: list[Column] = [
         unit="persons",
         min=0,
         max=20,
-        national_field="劳动技能",
     ),
     # health
     _c(
@@ -246,7 +243,6 @@ PANEL_COLUMNS: list[Column] = [
         unit="persons",
         min=0,
         max=20,
-        national_field="健康状况=长期慢性病",
     ),
     _c(
         "n_serious_ill",
@@ -259,7 +255,6 @@ PANEL_COLUMNS: list[Column] = [
         unit="persons",
         min=0,
         max=20,
-        national_field="健康状况=患有大病",
     ),
     _c(
         "new_serious_illness",
@@ -269,7 +264,6 @@ PANEL_COLUMNS: list[Column] = [
         dimension="MED",
         defence_line="L2",
         risk_type="illness",
-        national_field="健康状况 (比上年新增 患有大病)",
         description="a member whose 健康状况 became 患有大病 since last year's record",
     ),
     _c(
@@ -280,7 +274,6 @@ PANEL_COLUMNS: list[Column] = [
         dimension="MED",
         defence_line="L7",
         risk_type="disability",
-        national_field="健康状况 (比上年新增 残疾)",
         description="a member newly holding a 残疾人证 since last year's record",
     ),
     _c(
@@ -294,7 +287,6 @@ PANEL_COLUMNS: list[Column] = [
         unit="persons",
         min=0,
         max=20,
-        national_field="健康状况=残疾",
     ),
     _c(
         "n_severe_disabled",
@@ -320,7 +312,6 @@ PANEL_COLUMNS: list[Column] = [
         unit="persons",
         min=0,
         max=20,
-        national_field="在校生状况",
     ),
     _c(
         "n_students_senior",
@@ -333,7 +324,6 @@ PANEL_COLUMNS: list[Column] = [
         unit="persons",
         min=0,
         max=20,
-        national_field="在校生状况",
     ),
     _c(
         "n_students_tertiary",
@@ -346,7 +336,6 @@ PANEL_COLUMNS: list[Column] = [
         unit="persons",
         min=0,
         max=20,
-        national_field="在校生状况",
     ),
     _c(
         "n_children_15",
@@ -373,7 +362,6 @@ PANEL_COLUMNS: list[Column] = [
         min=0,
         max=20,
         actionable=True,
-        national_field="是否义务教育阶段适龄儿童少年失学辍学",
     ),
     # income, yuan per year for the household
     _c(
@@ -387,7 +375,6 @@ PANEL_COLUMNS: list[Column] = [
         unit="yuan/yr",
         min=0,
         max=5e6,
-        national_field="工资性收入",
     ),
     _c(
         "inc_business",
@@ -400,7 +387,6 @@ PANEL_COLUMNS: list[Column] = [
         unit="yuan/yr",
         min=-5e6,
         max=5e6,
-        national_field="生产经营性收入-生产经营性支出",
         description="may be negative after a disaster or a failed project",
     ),
     _c(
@@ -414,7 +400,6 @@ PANEL_COLUMNS: list[Column] = [
         unit="yuan/yr",
         min=0,
         max=5e6,
-        national_field="财产性收入",
     ),
     _c(
         "inc_transfer",
@@ -427,7 +412,6 @@ PANEL_COLUMNS: list[Column] = [
         unit="yuan/yr",
         min=0,
         max=5e6,
-        national_field="转移性收入",
     ),
     _c(
         "net_income_pc",
@@ -440,7 +424,6 @@ PANEL_COLUMNS: list[Column] = [
         unit="yuan/person/yr",
         min=-1e6,
         max=1e6,
-        national_field="人均纯收入（元）",
     ),
     _c(
         "oop_medical",
@@ -453,7 +436,6 @@ PANEL_COLUMNS: list[Column] = [
         unit="yuan/yr",
         min=0,
         max=5e6,
-        national_field="合规自付支出",
         actionable=True,
     ),
     _c(
@@ -481,7 +463,6 @@ PANEL_COLUMNS: list[Column] = [
         min=0,
         max=240,
         actionable=True,
-        national_field="务工时间（月）",
     ),
     _c(
         "n_migrant_workers",
@@ -494,7 +475,6 @@ PANEL_COLUMNS: list[Column] = [
         unit="persons",
         min=0,
         max=20,
-        national_field="务工所在地",
     ),
     _c(
         "n_local_workers",
@@ -517,7 +497,6 @@ PANEL_COLUMNS: list[Column] = [
         defence_line="L3",
         risk_type="employment",
         actionable=True,
-        national_field="公益性岗位",
     ),
     _c(
         "has_workshop_job",
@@ -528,7 +507,6 @@ PANEL_COLUMNS: list[Column] = [
         defence_line="L3",
         risk_type="employment",
         actionable=True,
-        national_field="就业渠道=帮扶车间",
     ),
     _c(
         "skills_training",
@@ -550,7 +528,6 @@ PANEL_COLUMNS: list[Column] = [
         defence_line="L1",
         risk_type="industry",
         categories=INDUSTRIES,
-        national_field="产业帮扶",
     ),
     _c(
         "industry_support",
@@ -561,7 +538,6 @@ PANEL_COLUMNS: list[Column] = [
         defence_line="L1",
         risk_type="industry",
         actionable=True,
-        national_field="产业帮扶",
     ),
     _c(
         "cultivated_land_mu",
@@ -574,7 +550,6 @@ PANEL_COLUMNS: list[Column] = [
         unit="mu",
         min=0,
         max=100,
-        national_field="耕地面积（亩）",
     ),
     _c(
         "microcredit",
@@ -584,7 +559,6 @@ PANEL_COLUMNS: list[Column] = [
         dimension="POL",
         risk_type="industry",
         actionable=True,
-        national_field="金融帮扶",
     ),
     # three guarantees and water
     _c(
@@ -596,7 +570,6 @@ PANEL_COLUMNS: list[Column] = [
         defence_line="L2",
         risk_type="illness",
         actionable=True,
-        national_field="是否参加城乡居民基本医疗保险",
     ),
     _c(
         "housing_safe",
@@ -607,7 +580,6 @@ PANEL_COLUMNS: list[Column] = [
         defence_line="L2",
         risk_type="housing",
         actionable=True,
-        national_field="是否危房户",
     ),
     _c(
         "water_safe",
@@ -618,7 +590,6 @@ PANEL_COLUMNS: list[Column] = [
         defence_line="L2",
         risk_type="water",
         actionable=True,
-        national_field="是否解决安全饮用水",
     ),
     _c(
         "water_centralised",
@@ -638,7 +609,6 @@ PANEL_COLUMNS: list[Column] = [
         dimension="POL",
         defence_line="L7",
         risk_type="income",
-        national_field="享受低保政策情况",
         actionable=True,
     ),
     _c(
@@ -710,7 +680,6 @@ PANEL_COLUMNS: list[Column] = [
         unit="yuan/person/yr",
         min=1,
         max=1e6,
-        national_field="监测范围",
     ),
     _c(
         "is_monitored",
@@ -719,7 +688,6 @@ PANEL_COLUMNS: list[Column] = [
         "active monitoring object",
         dimension="POL",
         defence_line="L7",
-        national_field="监测对象类别",
     ),
     _c(
         "monitor_category",
@@ -733,7 +701,6 @@ PANEL_COLUMNS: list[Column] = [
             "edge": "边缘易致贫户",
             "sudden": "突发严重困难户",
         },
-        national_field="监测对象类别",
     ),
     _c(
         "risk_type",
@@ -742,7 +709,6 @@ PANEL_COLUMNS: list[Column] = [
         "main recorded risk type",
         dimension="POL",
         categories={"none": "无", **{k: v[0] for k, v in RISK_TYPES.items()}},
-        national_field="致贫/返贫风险1",
     ),
     _c(
         "risk_eliminated",
@@ -750,9 +716,284 @@ PANEL_COLUMNS: list[Column] = [
         "风险已消除",
         "was monitored and the risk was eliminated",
         dimension="POL",
-        national_field="风险是否已消除",
     ),
 ]
+
+
+# ---------------------------------------------------------------------------------------------
+# The national monitoring system's export (research/national-export.md): every header an import
+# reads, its aliases across provinces and years, what it describes (a person, the household, a
+# 务工 spell or a village), its vocabulary, and which panel column it feeds. The exporter writes
+# the canonical headers and the first value of each vocabulary code; the importer accepts all.
+
+NationalLevel = Literal["household", "person", "work", "village"]
+NationalKind = Literal["text", "number", "yesno", "vocab", "multi", "date", "month", "personal"]
+
+
+@dataclass(frozen=True)
+class NationalHeader:
+    """One header of the national export."""
+
+    header: str
+    level: NationalLevel
+    kind: NationalKind = "text"
+    aliases: tuple[str, ...] = ()
+    vocabulary: dict[str, str] = field(default_factory=dict)
+    """national value -> our code; the first value of each code is the one the exporter writes"""
+    fallback: str | None = None
+    """code for any other non-empty value (for example 民族: other); None: outside the vocabulary"""
+    required: bool = False
+    description: str = ""
+
+
+def _h(header: str, level: NationalLevel, kind: NationalKind = "text", *aliases: str, **kw):
+    return NationalHeader(header, level, kind, tuple(aliases), **kw)  # type: ignore[arg-type]
+
+
+YES_NO = {"是": "yes", "否": "no", "Y": "yes", "N": "no", "1": "yes", "0": "no"}
+_CN_NUM = "一二三四五六"
+SCHOOLING_LEVELS: dict[str, str] = {
+    "学龄前儿童": "preschool",
+    "学前教育": "preschool",
+    **{f"小学{_CN_NUM[i]}年级": "compulsory" for i in range(6)},
+    "小学": "compulsory",
+    "七年级": "compulsory",
+    "八年级": "compulsory",
+    "九年级": "compulsory",
+    "初中": "compulsory",
+    **{f"普通高中{_CN_NUM[i]}年级": "senior" for i in range(3)},
+    **{f"中职{_CN_NUM[i]}年级": "senior" for i in range(3)},
+    **{f"技师学院{_CN_NUM[i]}年级": "senior" for i in range(4)},
+    "普通高中": "senior",
+    "中职": "senior",
+    **{f"高职高专{_CN_NUM[i]}年级": "tertiary" for i in range(3)},
+    **{f"本科{_CN_NUM[i]}年级": "tertiary" for i in range(5)},
+    "高职高专": "tertiary",
+    "本科": "tertiary",
+    "硕士研究生及以上": "tertiary",
+    "非在校生": "none",
+}
+"""在校生状况 (G5's list): compulsory = 义务教育, senior = 高中/中职/技师学院, tertiary = 高职高专
+and above (the simulator's vocational track is 中职 to 18 and 高职 from 19)."""
+
+RISK_VOCABULARY = {
+    "因病": "illness",
+    "因残": "disability",
+    "因学": "schooling",
+    "因自然灾害": "disaster",
+    "因灾": "disaster",
+    "因意外事故": "accident",
+    "因意外": "accident",
+    "缺劳动力": "labour",
+    "因务工就业不稳": "employment",
+    "因产业项目失败": "industry",
+    "因安全住房": "housing",
+    "住房安全": "housing",
+    "因安全饮水": "water",
+    "饮水安全": "water",
+    "因收入骤减或支出骤增": "income",
+    "其他": "other",
+}
+"""致贫/返贫风险 (G1's values; 因意外事故 and 因产业项目失败 from the policy texts). Our `income`
+type (transfer dependence, falling income) has no national code: 因收入骤减或支出骤增 is our
+inference from later provincial lists."""
+
+RELATIONS = ["户主", "配偶", "之子", "之女", "之儿媳", "之女婿", "之孙子", "之孙女", "之外孙子",
+             "之外孙女", "之父", "之母", "之岳父", "之岳母", "之公公", "之婆婆", "之祖父", "之祖母",
+             "之兄弟姐妹", "之兄弟媳妇", "之曾孙子", "之曾孙女", "之侄儿", "之侄女", "之叔伯", "其他"]  # fmt: skip
+
+NATIONAL_HEADERS: list[NationalHeader] = [
+    # keys, on every table
+    _h("县(市、区、旗)", "household", "text", "县", "县(市、区)", "县（市、区）", "区县", "县名称",
+       required=True),  # fmt: skip
+    _h("乡(镇)", "household", "text", "乡", "乡镇", "乡(镇、街道)", "乡镇(街道)", required=True),
+    _h("行政村", "household", "text", "村", "村(社区)", "行政村(社区)", "村名称", required=True),
+    _h("户编号", "household", "text", "户号", "家庭户编号", required=True),
+    _h("年度", "household", "number", "年份", "统计年度", description="else the file name's date"),
+    # household
+    _h("户类型", "household", "vocab", "户属性",
+       vocabulary={"脱贫户": "exited", "一般农户": "general", "普通农户": "general",
+                   "脱贫不享受政策户": "exited", "100A03A02": "exited"}),  # fmt: skip
+    _h("脱贫年度", "household", "number", "脱贫年份", "脱贫时间"),
+    _h("监测对象类别", "household", "vocab", "监测类型", "监测户类型",
+       vocabulary={"脱贫不稳定户": "unstable", "边缘易致贫户": "edge", "突发严重困难户": "sudden",
+                   "100A03001": "unstable", "100A03002": "edge", "100A03003": "sudden"},
+       description="blank: not a monitoring object"),  # fmt: skip
+    _h("识别监测时间", "household", "month", "纳入监测时间"),
+    _h("风险是否已消除", "household", "yesno", "是否风险消除", vocabulary=YES_NO),
+    _h("消除监测时间", "household", "month", "风险消除时间"),
+    _h("风险消除方式", "household", "vocab", vocabulary={"帮扶消除": "aided", "自然消除": "natural"}),
+    _h("致贫/返贫风险1", "household", "vocab", "返贫致贫风险1", "致贫返贫风险1", "风险类型1",
+       "主要风险类型", vocabulary=RISK_VOCABULARY),  # fmt: skip
+    _h("是否危房户", "household", "yesno", "是否住房不安全", vocabulary=YES_NO),
+    _h("是否解决安全饮用水", "household", "yesno", "是否解决安全饮水", "饮水是否安全",
+       vocabulary=YES_NO),  # fmt: skip
+    _h("是否义务教育阶段适龄儿童少年失学辍学", "household", "yesno", vocabulary=YES_NO),
+    _h("是否有家庭成员未参加城乡居民（职工）基本医疗保险", "household", "yesno",
+       "是否有家庭成员未参加城乡居民基本医疗保险", vocabulary=YES_NO),  # fmt: skip
+    _h("工资性收入", "household", "number", "工资性收入（元）", "工资性收入(元)"),
+    _h("生产经营性收入", "household", "number", "生产经营性收入（元）", "经营性收入"),
+    _h("财产性收入", "household", "number", "财产性收入（元）"),
+    _h("转移性收入", "household", "number", "转移性收入（元）"),
+    _h("生产经营性支出", "household", "number", "生产经营性支出（合计）", "生产经营性支出（元）"),
+    _h("理赔收入", "household", "number", "理赔收入（元）"),
+    _h("合规自付支出", "household", "number", "合规自付医疗支出", "合规自付医疗费用"),
+    _h("家庭纯收入", "household", "number", "纯收入（元）", "年度家庭纯收入"),
+    _h("人均纯收入（元）", "household", "number", "人均纯收入", "家庭人均纯收入",
+       "家庭人均纯收入（元）", "年人均纯收入", required=True),  # fmt: skip
+    _h("监测标准", "household", "number", "监测范围", "监测收入标准",
+       description="else the province's yearly line"),  # fmt: skip
+    _h("产业帮扶", "household", "multi"),
+    _h("就业帮扶", "household", "multi"),
+    _h("金融帮扶", "household", "multi"),
+    _h("公益岗位帮扶", "household", "multi", "公益性岗位帮扶"),
+    _h("综合保障", "household", "multi"),
+    _h("搬迁", "household", "multi", "易地搬迁", "易地扶贫搬迁"),
+    _h("主导产业", "household", "vocab", "家庭主导产业", "主要产业",
+       vocabulary={**{v: k for k, v in INDUSTRIES.items()}, "甘蔗种植": "sugarcane",
+                   "林业": "forestry", "八角": "forestry", "桉树": "forestry",
+                   "肉牛": "cattle", "养牛": "cattle", "旅游": "tourism", "无": "none"}),  # fmt: skip
+    _h("耕地面积（亩）", "household", "number", "耕地面积", "耕地面积(亩)"),
+    _h("整户无劳动能力兜底保障户", "household", "yesno", "是否兜底保障户", vocabulary=YES_NO),
+    _h("户联系电话", "household", "personal", "联系电话"),
+    _h("信息采集人", "household", "personal"),
+    _h("信息采集人联系电话", "household", "personal"),
+    # person
+    _h("姓名", "person", "personal", "成员姓名"),
+    _h("证件号码", "person", "personal", "身份证号码", "身份证号", "证件号码(身份证号)",
+       description="masked at read: only a disability certificate's category and grade are kept"),  # fmt: skip
+    _h("证件类型", "person", "text"),
+    _h("性别", "person", "vocab", vocabulary={"男": "male", "女": "female", "1": "male", "2": "female"}),
+    _h("出生日期", "person", "date", "出生年月"),
+    _h("民族", "person", "vocab", fallback="other",
+       vocabulary={"壮族": "zhuang", "汉族": "han", "瑶族": "yao", "苗族": "other"}),  # fmt: skip
+    _h("与户主关系", "person", "vocab", "与户主关系(户主本人填户主)", fallback="member",
+       vocabulary={"户主": "head", "本人": "head", **{r: "member" for r in RELATIONS[1:]}}),  # fmt: skip
+    _h("文化程度", "person", "vocab",
+       vocabulary={"文盲或半文盲": "illiterate", "文盲": "illiterate", "小学": "primary",
+                   "初中": "junior", "高中": "senior", "中专": "senior", "高中/中专": "senior",
+                   "中职": "senior", "大专": "college", "本科及以上": "college",
+                   "大专及以上": "college", "本科": "college"}),  # fmt: skip
+    _h("在校生状况", "person", "vocab", "在校生情况", vocabulary=SCHOOLING_LEVELS),
+    _h("义务教育阶段未上学原因", "person", "text", "失学或辍学原因"),
+    _h("健康状况", "person", "multi",
+       vocabulary={"健康": "healthy", "长期慢性病": "chronic", "患有大病": "serious",
+                   "大病": "serious", "残疾": "disabled"}),  # fmt: skip
+    _h("劳动技能", "person", "vocab", "劳动能力",
+       vocabulary={"普通劳动力": "full", "技能劳动力": "full", "弱劳动力或半劳动力": "weak",
+                   "弱劳动力": "weak", "半劳动力": "weak", "无劳动力": "none",
+                   "丧失劳动力": "none"}),  # fmt: skip
+    _h("务工所在地", "person", "text", "务工地点"),
+    _h("务工时间（月）", "person", "number", "务工时间(月)", "务工月数"),
+    _h("公益性岗位", "person", "yesno", "是否公益性岗位", vocabulary=YES_NO),
+    _h("公益性岗位(月数)", "person", "number", "公益性岗位（月数）"),
+    _h("是否参加城乡居民基本医疗保险", "person", "yesno", "城乡居民基本医疗保险",
+       vocabulary=YES_NO),  # fmt: skip
+    _h("是否参加城镇职工基本医疗保险", "person", "yesno", "城镇职工基本医疗保险",
+       vocabulary=YES_NO),  # fmt: skip
+    _h("享受低保政策情况", "person", "vocab", "是否享受低保",
+       vocabulary={"农村低保": "dibao", "城市低保": "dibao", "未享受": "none", "不享受": "none",
+                   "是": "dibao", "否": "none"}),  # fmt: skip
+    _h("享受特困供养政策情况", "person", "vocab", "是否特困供养",
+       vocabulary={"农村特困": "tekun", "城市特困": "tekun", "不享受": "none", "未享受": "none",
+                   "是": "tekun", "否": "none"}),  # fmt: skip
+    _h("家庭成员联系电话", "person", "personal"),
+    # 务工 spells (0..n per person)
+    _h("是否已务工", "work", "yesno", vocabulary=YES_NO),
+    _h("开始时间", "work", "month", "务工开始时间"),
+    _h("结束时间", "work", "month", "务工结束时间", description="blank: ongoing"),
+    _h("务工所在县", "work", "text", "务工所在县（区）", "务工所在县(区)"),
+    _h("务工月收入", "work", "number", "月收入", "务工月收入（元）"),
+    _h("就业渠道", "work", "multi"),
+    _h("务工企业名称", "work", "text"),
+    # village (行政村信息)
+    _h("是否贫困村", "village", "yesno", "是否原贫困村", "贫困村", vocabulary=YES_NO),
+    _h("是否出列", "village", "yesno", vocabulary=YES_NO),
+    _h("总户数", "village", "number"),
+    _h("总人口数", "village", "number"),
+    _h("村级集体经济收入（万元）", "village", "number", "村集体经济收入（万元）",
+       "村集体经济收入"),  # fmt: skip
+]
+NATIONAL: dict[str, NationalHeader] = {h.header: h for h in NATIONAL_HEADERS}
+
+NATIONAL_MAPPING: dict[str, tuple[str, str]] = {
+    "hh_id": ("户编号", "as it is"),
+    "year": ("年度", "the 年度 column, else the year of the date in the file name"),
+    "township_id": ("乡(镇)", "as it is"),
+    "village_id": ("行政村", "as it is (乡(镇)/行政村 where a name recurs in two townships)"),
+    "household_type": ("户类型", "vocabulary"),
+    "exit_year": ("脱贫年度", "first four digits; blank for general households"),
+    "relocated": ("搬迁", "搬迁 measure not blank"),
+    "head_sex": ("性别", "of the 户主 row"),
+    "head_ethnicity": ("民族", "of the 户主 row; nationalities other than 壮/汉/瑶 are other"),
+    "head_age": ("出生日期", "year minus birth year of the 户主 row, at least 16"),
+    "head_education": ("文化程度", "of the 户主 row"),
+    "hh_size": ("与户主关系", "member rows of the household"),
+    "n_children_u16": ("出生日期", "members whose age (year minus birth year) is under 16"),
+    "n_elderly_65p": ("出生日期", "members aged 65 or over"),
+    "n_labour_full": ("劳动技能", "members 普通劳动力 or 技能劳动力"),
+    "n_labour_weak": ("劳动技能", "members 弱劳动力或半劳动力"),
+    "n_chronic_ill": ("健康状况", "members whose 健康状况 includes 长期慢性病"),
+    "n_serious_ill": ("健康状况", "members whose 健康状况 includes 患有大病"),
+    "n_disabled": ("健康状况", "members whose 健康状况 includes 残疾"),
+    "n_severe_disabled": (
+        "证件号码",
+        "members with a 20/22-character 残疾人证 number whose 20th character (grade) is 1 or 2",
+    ),
+    "n_students_compulsory": ("在校生状况", "members in 小学 or 七-九年级"),
+    "n_students_senior": ("在校生状况", "members in 普通高中, 中职 or 技师学院"),
+    "n_students_tertiary": ("在校生状况", "members in 高职高专, 本科 or above"),
+    "n_children_15": ("出生日期", "members aged 15"),
+    "n_dropout": ("义务教育阶段未上学原因", "members aged 6-15, not in school, with a reason given"),
+    "inc_wage": ("工资性收入", "yuan"),
+    "inc_business": ("生产经营性收入", "生产经营性收入 minus 生产经营性支出 (0 when absent)"),
+    "inc_property": ("财产性收入", "yuan"),
+    "inc_transfer": ("转移性收入", "yuan"),
+    "net_income_pc": ("人均纯收入（元）", "yuan per person"),
+    "oop_medical": ("合规自付支出", "yuan"),
+    "work_months": ("务工时间（月）", "sum over members; else months of the year in 务工 spells"),
+    "n_migrant_workers": (
+        "务工所在地",
+        "members working outside their own 县 (else 务工 spells by 务工所在县, not 公益性岗位/帮扶车间)",
+    ),
+    "n_local_workers": ("务工所在地", "members working inside their own 县 (same fallback)"),
+    "has_public_welfare_job": ("公益性岗位", "any member 是 (else a 务工 spell via 公益性岗位)"),
+    "has_workshop_job": ("就业渠道", "any 务工 spell whose 就业渠道 includes 帮扶车间"),
+    "skills_training": ("就业帮扶", "就业帮扶 includes 技能培训"),
+    "main_industry": ("主导产业", "vocabulary (a custom column; 产业帮扶 is a measure, not this)"),
+    "industry_support": ("产业帮扶", "产业帮扶 not blank"),
+    "cultivated_land_mu": ("耕地面积（亩）", "mu"),
+    "microcredit": ("金融帮扶", "金融帮扶 includes 小额信贷"),
+    "all_insured": (
+        "是否参加城乡居民基本医疗保险",
+        "every member 是 in 城乡居民 or 城镇职工 insurance (else the household question, negated)",
+    ),
+    "housing_safe": ("是否危房户", "否"),
+    "water_safe": ("是否解决安全饮用水", "是"),
+    "dibao": ("享受低保政策情况", "any member 农村低保 or 城市低保"),
+    "is_former_poor_village": ("是否贫困村", "行政村信息, joined on 县, 乡, 村"),
+    "village_collective_income": ("村级集体经济收入（万元）", "行政村信息, 10k yuan"),
+    "monitor_line": ("监测标准", "the column if present, else the province's line for the year"),
+    "is_monitored": ("监测对象类别", "category not blank and 风险是否已消除 not 是"),
+    "monitor_category": ("监测对象类别", "vocabulary while monitored, else none"),
+    "risk_type": ("致贫/返贫风险1", "vocabulary while monitored, else none"),
+    "risk_eliminated": ("风险是否已消除", "是"),
+}
+"""One mapping per panel column that some export carries; the rest have no counterpart in any
+export (edu_spend, motivation_score, water_centralised, village disasters and flood-proneness,
+the sugarcane price, the year's new illness or disability events) and stay absent from an imported panel."""
+
+REQUIRED_FIELDS = ["hh_id", "year", "township_id", "village_id", "net_income_pc", "monitor_line"]
+"""What every imported panel must have; every other column may be absent."""
+
+PANEL_COLUMNS = [
+    replace(c, national_field=NATIONAL_MAPPING[c.name][0], national_rule=NATIONAL_MAPPING[c.name][1])
+    if c.name in NATIONAL_MAPPING
+    else c
+    for c in PANEL_COLUMNS
+]
+assert set(NATIONAL_MAPPING) <= {c.name for c in PANEL_COLUMNS}
+assert {h for h, _ in NATIONAL_MAPPING.values()} <= set(NATIONAL)
 
 PANEL: dict[str, Column] = {c.name: c for c in PANEL_COLUMNS}
 KEY = ["hh_id", "year"]

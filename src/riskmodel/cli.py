@@ -82,6 +82,13 @@ def simulate(
     first_year: Annotated[int, typer.Option()] = 2014,
     last_year: Annotated[int, typer.Option()] = 2025,
     report: Annotated[bool, typer.Option(help="print the realism table")] = False,
+    export: Annotated[
+        Path | None,
+        typer.Option(help="also write the county as the national monitoring system exports it"),
+    ] = None,
+    export_format: Annotated[
+        str, typer.Option(help="csv (UTF-8 with BOM) or xlsx for the person tables")
+    ] = "csv",
 ) -> None:
     """Simulate a Ningming-like county: household-year panel, exact oracle and data card."""
     from riskmodel.simulate import SimulationConfig, write_simulation
@@ -90,14 +97,21 @@ def simulate(
     cfg = SimulationConfig(
         seed=seed, households=households, first_year=first_year, last_year=last_year
     )
+    exporter = None
+    if export is not None:
+        from riskmodel.simulate.export import NationalExport
+
+        exporter = NationalExport(export, export_format)  # type: ignore[arg-type]
     with console.status("simulating the county"):
-        sim = run(cfg)
+        sim = run(cfg, on_year=exporter)
         paths = write_simulation(sim, out)
     p = sim.panel
     console.print(
         f"{p['hh_id'].nunique():,} households, {len(p):,} household-years "
         f"{p['year'].min()}-{p['year'].max()} -> {paths['panel'].parent}"
     )
+    if exporter is not None:
+        console.print(f"national export: {len(exporter.files)} files -> {export}")
     if report:
         _report(sim.panel, sim.oracle)
 
@@ -121,6 +135,28 @@ def realism(
     import pandas as pd
 
     _report(pd.read_parquet(data / "panel.parquet"), pd.read_parquet(data / "oracle.parquet"))
+
+
+@app.command("import")
+@_friendly
+def import_(
+    source: Annotated[Path, typer.Argument(help="export folder (national) or table file (spec)")],
+    out: Annotated[Path, typer.Option(help="folder for panel.parquet and IMPORT.md")],
+    format: Annotated[str, typer.Option("--format", help="national or spec")] = "national",
+    spec: Annotated[Path | None, typer.Option(help="dataset spec (YAML) for --format spec")] = None,
+    years: Annotated[str | None, typer.Option(help="years to import, e.g. 2020-2025")] = None,
+) -> None:
+    """Import a county's national-system export, or any household panel through a dataset spec."""
+    from riskmodel.ingest import import_source, parse_years
+
+    with console.status("importing"):
+        result = import_source(source, out, format, spec, parse_years(years))
+    for line in result.report.summary_lines():
+        console.print(line)
+    console.print(
+        f"{len(result.panel):,} household-years -> {result.paths['panel']}; "
+        f"report {result.paths['report']}"
+    )
 
 
 @app.command()
@@ -467,6 +503,35 @@ def bench_train(
 
     chosen = tuple(check_label(x.strip()) for x in labels.split(",") if x.strip())
     print(json.dumps(run(seed, households, chosen), ensure_ascii=False))
+
+
+@bench_app.command("simulate")
+@_friendly
+def bench_simulate(
+    seed: Annotated[int, typer.Option()] = 7,
+    households: Annotated[int, typer.Option()] = 19_300,
+    export_format: Annotated[str, typer.Option()] = "csv",
+) -> None:
+    """The default county simulated with its national export, in a fresh process: wall, peak."""
+    import json
+
+    from riskmodel.bench import bench_simulate as run
+
+    print(json.dumps(run(seed, households, export_format)))
+
+
+@bench_app.command("import")
+@_friendly
+def bench_import(
+    seed: Annotated[int, typer.Option()] = 7,
+    households: Annotated[int, typer.Option()] = 19_300,
+) -> None:
+    """Import of the default county's export (all years) in a fresh process: wall, peak."""
+    import json
+
+    from riskmodel.bench import bench_import as run
+
+    print(json.dumps(run(seed, households)))
 
 
 @bench_app.command("explain")

@@ -212,7 +212,8 @@ def _duplicate_keys(df: pd.DataFrame) -> list[tuple]:
 def _consistency(df: pd.DataFrame) -> list[tuple]:
     """Rules across columns: members cannot exceed the household; income must add up."""
     errors: list[tuple] = []
-    size = df["hh_size"]
+    have = set(df.columns)  # an imported panel may lack some columns: their rules do not apply
+    size = df["hh_size"] if "hh_size" in have else None
     for name in (
         "n_children_u16",
         "n_elderly_65p",
@@ -221,18 +222,22 @@ def _consistency(df: pd.DataFrame) -> list[tuple]:
         "n_serious_ill",
         "n_disabled",
     ):
+        if size is None or name not in have:
+            continue
         bad = (df[name] > size).fillna(False)
         errors += [
             (i, name, "cannot exceed hh_size", df[name].iloc[i]) for i in np.flatnonzero(bad)
         ]
-    bad = (df["n_severe_disabled"] > df["n_disabled"]).fillna(False)
-    errors += [
-        (i, "n_severe_disabled", "cannot exceed n_disabled", df["n_severe_disabled"].iloc[i])
-        for i in np.flatnonzero(bad)
-    ]
-    total = df[["inc_wage", "inc_business", "inc_property", "inc_transfer"]].sum(
-        axis=1, min_count=4
-    )
+    if {"n_severe_disabled", "n_disabled"} <= have:
+        bad = (df["n_severe_disabled"] > df["n_disabled"]).fillna(False)
+        errors += [
+            (i, "n_severe_disabled", "cannot exceed n_disabled", df["n_severe_disabled"].iloc[i])
+            for i in np.flatnonzero(bad)
+        ]
+    parts = ["inc_wage", "inc_business", "inc_property", "inc_transfer"]
+    if size is None or not set(parts) <= have or "net_income_pc" not in have:
+        return errors
+    total = df[parts].sum(axis=1, min_count=4)
     implied = total / size.where(size > 0)
     gap = (implied - df["net_income_pc"]).abs()
     bad = (gap > np.maximum(1.0, 0.005 * df["net_income_pc"].abs())).fillna(False)
