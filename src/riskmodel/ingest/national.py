@@ -20,8 +20,15 @@ import pandas as pd
 
 from riskmodel.catalogue import NATIONAL, NATIONAL_HEADERS, NationalHeader
 from riskmodel.ingest import quality
-from riskmodel.ingest.report import ImportReport, SheetSummary
-from riskmodel.ingest.tables import Sheet, normalise, normalise_series, read_sheets, source_files
+from riskmodel.ingest.report import ImportReport, SheetSummary, cite
+from riskmodel.ingest.tables import (
+    Sheet,
+    as_text,
+    normalise,
+    normalise_series,
+    read_sheets,
+    source_files,
+)
 from riskmodel.simulate.calibration import monitor_line
 
 log = logging.getLogger(__name__)
@@ -97,7 +104,9 @@ def map_sheet(sheet: Sheet, report: ImportReport) -> Table | None:
     if kind == "unknown":
         summary.notes.append("headers of no known table (no 户编号 or 行政村): not used")
         return None
-    df = pd.DataFrame({canon: sheet.data[c].str.strip() for canon, c in columns.items()})
+    df = pd.DataFrame(
+        {canon: sheet.data[c].str.strip().astype("category") for canon, c in columns.items()}
+    )
     df["_file"], df["_sheet"], df["_row"] = sheet.file, sheet.sheet, sheet.data["_row"].to_numpy()
     if "年度" in df:
         year = pd.to_numeric(normalise_series(df["年度"]), errors="coerce")
@@ -117,9 +126,12 @@ def map_sheet(sheet: Sheet, report: ImportReport) -> Table | None:
         summary.year = str(y)
     # totals rows (合计/总计 with no household or village) are not data
     key = "户编号" if kind != "village" else "行政村"
-    total = (df[key] == "") & df.drop(columns=["_file", "_sheet", "_row", "_year"]).apply(
+    blank_key = (df[key] == "").to_numpy()
+    raw = sheet.data.drop(columns=["_row"]).loc[df.index[blank_key]]
+    total = pd.Series(False, index=df.index)
+    total[df.index[blank_key]] = raw.apply(
         lambda s: s.str.contains("合计|总计|小计", regex=True)
-    ).any(axis=1)
+    ).any(axis=1).to_numpy()
     summary.set_aside += int(total.sum())
     return Table(kind, summary, df[~total].reset_index(drop=True))
 
@@ -156,9 +168,7 @@ def parse_codes(
         codes.append(code)
         if n and code is None:
             hit = np.flatnonzero((s == c).to_numpy())
-            first = frame.iloc[hit[:3]]
-            where = [f"{r._file} [{r._sheet or '-'}] row {r._row}" for r in first.itertuples()]
-            for w in where:
+            for w in cite(frame.iloc[hit[:3]]):
                 report.value_outside(header.header, c, w, 0)
             report.out_of_vocabulary[header.header][c] += len(hit)
     arr = np.array([*codes, None], dtype=object)
@@ -242,7 +252,7 @@ def household_year(
     report: ImportReport,
 ) -> pd.DataFrame:
     """Person rows of one year -> one row per household, with the 务工 and village joins."""
-    p = p.fillna("")
+    p = _blank_missing(p)
     missing = p["户编号"] == ""
     report.quarantine_rows(p[missing], "户编号", "missing 户编号")
     p = p[~missing]
@@ -276,8 +286,8 @@ def household_year(
         p = p[~dup]
         if "证件号码" in p and "姓名" in p:
             known = p[p["证件号码"] != ""]
-            first_hh = known.groupby(person)["户编号"].transform("first")
-            two = known.index[(known["户编号"] != first_hh).to_numpy()]
+            first_hh = known.groupby(person, observed=True, sort=False)["户编号"].transform("first")
+            two = known.index[known["户编号"].to_numpy() != first_hh.to_numpy()]
             report.quarantine_rows(p.loc[two], "户编号", "person already listed in another household")
             p = p.drop(index=two)
     else:
@@ -313,7 +323,7 @@ def household_year(
     for col in p.columns:
         h = NATIONAL.get(col)
         if h is not None and h.level == "household" and h.kind != "personal":
-            n = p[col].groupby(g, sort=False).nunique()
+            n = p[col].groupby(g, sort=False, observed=True).nunique()
             if (n > 1).any():
                 report.conflicts[col] += int((n > 1).sum())
     if "与户主关系" in codes:
@@ -393,6 +403,7 @@ def household_year(
         ).fillna(0)
 
     # work: the roster's columns, else the 务工 spells
+    work = as_text(work) if work is not None else None
     w = work_by_household(work, year, report, hh_ids) if work is not None else None
     county = head(p["县(市、区、旗)"]) if "县(市、区、旗)" in p else None
     if "务工时间（月）" in nums:
@@ -461,6 +472,18 @@ def household_year(
     return hh
 
 
+def _blank_missing(df: pd.DataFrame) -> pd.DataFrame:
+    """'' for cells missing after sheets with different headers were put together."""
+    for col in df.columns:
+        if df[col].isna().any():
+            s = df[col]
+            if isinstance(s.dtype, pd.CategoricalDtype):
+                if "" not in s.cat.categories:
+                    s = s.cat.add_categories([""])
+            df[col] = s.fillna("")
+    return df
+
+
 def health_codes(s: pd.Series, report: ImportReport, frame: pd.DataFrame) -> pd.Series:
     """健康状况 cells (comma-joined items) -> the codes of their items, comma-joined."""
     header = NATIONAL["健康状况"]
@@ -473,8 +496,8 @@ def health_codes(s: pd.Series, report: ImportReport, frame: pd.DataFrame) -> pd.
         for x, code in zip(items, codes, strict=True):
             if code is None:
                 hit = np.flatnonzero((s == value).to_numpy())
-                for r in frame.iloc[hit[:3]].itertuples():
-                    report.value_outside("健康状况", x, f"{r._file} [{r._sheet or '-'}] row {r._row}", 0)
+                for w in cite(frame.iloc[hit[:3]]):
+                    report.value_outside("健康状况", x, w, 0)
                 report.out_of_vocabulary["健康状况"][x] += len(hit)
         mapped.append(",".join(code for code in codes if code))
     arr = np.array([*mapped, ""], dtype=object)
@@ -486,7 +509,6 @@ def work_by_household(
 ) -> pd.DataFrame:
     """务工 spells -> months worked in the year, workers inside and outside the county, and the
     public-welfare and workshop jobs, per household."""
-    work = work.fillna("")
     if "开始时间" in work:
         start, end = work["开始时间"], work.get("结束时间", pd.Series("", index=work.index))
         months, bad = months_in_year(start, end, year)
@@ -545,7 +567,7 @@ def join_village(
     hh: pd.DataFrame, village: pd.DataFrame, town: pd.Series | None, report: ImportReport
 ) -> pd.DataFrame:
     """行政村信息 joined on (乡, 村) names."""
-    v = village.fillna("")
+    v = as_text(village)
     cols = {}
     if "是否贫困村" in v:
         cols["is_former_poor_village"] = parse_codes(v["是否贫困村"], NATIONAL["是否贫困村"], report, v) == "yes"

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from riskmodel.ingest.report import ImportReport
-from riskmodel.ingest.tables import normalise
+from riskmodel.ingest.tables import normalise_series
 
 
 @dataclass
@@ -90,9 +90,9 @@ def _no_labour_not_flagged(f: Facts) -> int:
     if any(k not in f.codes for k in need) or "享受低保政策情况" not in f.codes:
         return -1
     g = f.p["户编号"].to_numpy()
-    able = f.codes["劳动技能"].isin(["full", "weak"]).groupby(g).any()
-    assisted = f.codes["享受低保政策情况"].eq("dibao").groupby(g).any()
-    flagged = f.codes["整户无劳动能力兜底保障户"].eq("yes").groupby(g).any()
+    able = f.codes["劳动技能"].isin(["full", "weak"]).groupby(g, sort=False).any()
+    assisted = f.codes["享受低保政策情况"].eq("dibao").groupby(g, sort=False).any()
+    flagged = f.codes["整户无劳动能力兜底保障户"].eq("yes").groupby(g, sort=False).any()
     return int((~able & assisted & ~flagged).sum())
 
 
@@ -112,7 +112,7 @@ def _school_age(prefixes: tuple[str, ...], lo: int, hi: int) -> Callable[[Facts]
         age = _age(f)
         if age is None or "在校生状况" not in f.p:
             return -1
-        level = f.p["在校生状况"].map(normalise, na_action="ignore")
+        level = normalise_series(f.p["在校生状况"])
         at = level.str.startswith(prefixes)
         return int((at & ((age < lo) | (age > hi))).sum())
 
@@ -122,7 +122,7 @@ def _school_age(prefixes: tuple[str, ...], lo: int, hi: int) -> Callable[[Facts]
 def _wage_out_of_range(f: Facts) -> int:
     if f.work is None or "务工月收入" not in f.work:
         return -1
-    v = pd.to_numeric(f.work["务工月收入"].fillna("").map(normalise), errors="coerce")
+    v = pd.to_numeric(normalise_series(f.work["务工月收入"]), errors="coerce")
     return int(((v < 100) | (v > 30000)).sum())
 
 
@@ -131,12 +131,12 @@ def _overlapping_spells(f: Facts) -> int:
     if w is None or "开始时间" not in w or "证件号码" not in w:
         return -1
     def ym(s: pd.Series) -> pd.Series:
-        x = s.fillna("").map(normalise).str.extract(r"^(\d{4})\D*(\d{1,2})").astype(float)
+        x = normalise_series(s).str.extract(r"^(\d{4})\D*(\d{1,2})").astype(float)
         return x[0] * 12 + x[1]
 
     start = ym(w["开始时间"])
     end = ym(w.get("结束时间", pd.Series("", index=w.index))).fillna(f.year * 12 + 12)
-    person = w["户编号"].fillna("") + "|" + w["证件号码"].fillna("") + "|" + w.get("姓名", "")
+    person = w["户编号"] + "|" + w["证件号码"] + "|" + w.get("姓名", "")
     d = pd.DataFrame({"p": person, "s": start, "e": end}).dropna(subset=["s"])
     d = d.sort_values(["p", "s"])
     prev_end = d.groupby("p")["e"].shift()
@@ -146,7 +146,7 @@ def _overlapping_spells(f: Facts) -> int:
 def _id_length(f: Facts) -> int:
     if "证件号码" not in f.p:
         return -1
-    n = f.p["证件号码"].map(normalise, na_action="ignore").str.len()
+    n = normalise_series(f.p["证件号码"]).str.len()
     return int((~n.isin([18, 20, 22]) & (n > 0)).sum())
 
 

@@ -15,6 +15,14 @@ from riskmodel.catalogue import PANEL, PANEL_COLUMNS
 EXAMPLES = 3
 
 
+def cite(rows: pd.DataFrame) -> list[str]:
+    """'file [sheet] row N' for each row (sheet '-' for a csv)."""
+    return [
+        f"{file} [{sheet or '-'}] row {row}"
+        for file, sheet, row in rows[["_file", "_sheet", "_row"]].to_numpy()
+    ]
+
+
 @dataclass
 class SheetSummary:
     file: str
@@ -59,12 +67,12 @@ class ImportReport:
             ex.append(where)
 
     def quarantine_rows(self, rows: pd.DataFrame, column: str, reason: str, values=None) -> None:
-        for i, r in enumerate(rows[["_file", "_sheet", "_row"]].itertuples(index=False)):
+        for i, (file, sheet, row) in enumerate(rows[["_file", "_sheet", "_row"]].to_numpy()):
             self.quarantine.append(
                 {
-                    "file": r._0,
-                    "sheet": r._1,
-                    "row": int(r._2),
+                    "file": file,
+                    "sheet": sheet,
+                    "row": int(row),
                     "column": column,
                     "reason": reason,
                     "value": "" if values is None else str(values.iloc[i]),

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from riskmodel.catalogue import PANEL, REQUIRED_FIELDS
 from riskmodel.ingest import quality
 from riskmodel.ingest.national import parse_numbers
-from riskmodel.ingest.report import ImportReport, SheetSummary
+from riskmodel.ingest.report import ImportReport, SheetSummary, cite
 from riskmodel.ingest.tables import normalise, normalise_series
 from riskmodel.simulate.calibration import monitor_line
 
@@ -184,8 +184,8 @@ def import_spec(
             outside = mapped.isna() & (norm != "")
             for value, n in s[outside].value_counts().items():
                 rows = raw.loc[s[outside][s[outside] == value].index[:3]]
-                for r in rows.itertuples():
-                    report.value_outside(f"{f.column} ({name})", value, f"{r._file} row {r._row}", 0)
+                for w in cite(rows):
+                    report.value_outside(f"{f.column} ({name})", value, w, 0)
                 report.out_of_vocabulary[f"{f.column} ({name})"][value] += int(n)
             out[name] = mapped.where(~outside, s).where(norm != "", None)
         else:

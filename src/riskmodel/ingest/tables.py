@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -36,12 +37,29 @@ def normalise(text: object) -> str:
 
 
 def normalise_series(s: pd.Series) -> pd.Series:
-    """`normalise` for a whole column at once (pyarrow compute: NFKC, whitespace removed)."""
+    """`normalise` for a whole column at once (pyarrow compute: NFKC, whitespace removed);
+    a categorical column is normalised once per category. Missing values become ''."""
     import pyarrow.compute as pc
 
-    arr = pa.array(s.fillna("").astype(str).to_numpy(dtype=object), pa.string())
-    arr = pc.replace_substring_regex(pc.utf8_normalize(arr, "NFKC"), r"\s+", "")
-    return pd.Series(arr.to_pandas(types_mapper=None).to_numpy(dtype=object), index=s.index).astype("str")
+    def norm(values: np.ndarray) -> np.ndarray:
+        arr = pa.array(values, pa.string())
+        arr = pc.replace_substring_regex(pc.utf8_normalize(arr, "NFKC"), r"\s+", "")
+        return np.asarray(arr.to_pylist() + [""], dtype=object)
+
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        cats = norm(np.asarray(s.cat.categories.astype(str), dtype=object))
+        return pd.Series(cats[s.cat.codes.to_numpy()], index=s.index, dtype="str")
+    values = s.astype(object).where(s.notna(), "").astype(str).to_numpy(dtype=object)
+    return pd.Series(norm(values)[:-1], index=s.index, dtype="str")
+
+
+def as_text(df: pd.DataFrame) -> pd.DataFrame:
+    """Plain text columns ('' for missing), for the small tables worked on row by row."""
+    return pd.DataFrame(
+        {c: (df[c].astype(object).where(df[c].notna(), "").astype(str) if not c.startswith("_")
+             else df[c]) for c in df.columns},  # fmt: skip
+        index=df.index,
+    )
 
 
 @dataclass
