@@ -175,21 +175,23 @@ def parse_codes(
     return pd.Series(arr[cat.cat.codes.to_numpy()], index=s.index)
 
 
-def split_items(s: pd.Series) -> pd.Series:
-    return s.map(lambda v: [x for x in re.split(r"[,，、;；/]", normalise(v)) if x])
+def month_index(s: pd.Series) -> pd.Series:
+    """'2024年03月', '202403', '2024-3', '202403.0' -> months since year 0 (year*12 + month-1);
+    NaN for blank or unparsable cells."""
+    text = normalise_series(s).astype("str").str.removesuffix(".0")
+    digits = text.str.replace(r"\D", "", regex=True)
+    year = pd.to_numeric(digits.str.slice(0, 4), errors="coerce")
+    month = pd.to_numeric(digits.str.slice(4, 6), errors="coerce")
+    ok = digits.str.len().between(5, 6) & month.between(1, 12)
+    return (year * 12 + month - 1).where(ok.to_numpy())
 
 
 def months_in_year(start: pd.Series, end: pd.Series, year: int) -> tuple[pd.Series, pd.Series]:
     """Months of `year` a spell covers (blank end: ongoing); and the cells that do not parse."""
-
-    def ym(s: pd.Series) -> pd.DataFrame:
-        x = normalise_series(s).str.extract(r"^(\d{4})\D*(\d{1,2})")
-        return x.astype(float)
-
-    a, b = ym(start), ym(end)
-    bad = (start != "") & a[0].isna() | (end != "") & b[0].isna()
-    s_idx = (a[0] * 12 + a[1] - 1).fillna(year * 12)
-    e_idx = (b[0] * 12 + b[1] - 1).where(end != "", year * 12 + 11)
+    a, b = month_index(start), month_index(end)
+    bad = ((start != "") & a.isna()) | ((end != "") & b.isna())
+    s_idx = a.fillna(year * 12)
+    e_idx = b.where(end != "", year * 12 + 11)
     lo, hi = np.maximum(s_idx, year * 12), np.minimum(e_idx, year * 12 + 11)
     return (hi - lo + 1).clip(lower=0).fillna(0), bad
 
@@ -307,25 +309,30 @@ def household_year(
     nums = {k: v.iloc[order] for k, v in nums.items()}
     is_head = is_head.iloc[order]
     g = p["户编号"].to_numpy()
-    first = ~pd.Series(g).duplicated().to_numpy()
+    first = np.r_[True, g[1:] != g[:-1]] if len(g) else np.zeros(0, bool)
+    starts = np.flatnonzero(first)
     hh_ids = g[first]
+    group_start = np.maximum.accumulate(np.where(first, np.arange(len(g)), 0))
 
     def head(values: pd.Series) -> pd.Series:
-        return pd.Series(values.to_numpy()[first], index=hh_ids)
+        return pd.Series(values.iloc[starts].to_numpy(), index=hh_ids)
 
     def count(mask) -> pd.Series:
-        m = pd.Series(np.asarray(mask, bool), index=p.index)
-        return m.groupby(g, sort=False).sum().reindex(hh_ids).astype(int)
+        m = np.asarray(mask, bool).astype(np.int32)
+        n = np.add.reduceat(m, starts) if len(starts) else np.zeros(0, np.int32)
+        return pd.Series(n, index=hh_ids).astype(int)
 
     def any_(mask) -> pd.Series:
         return count(mask) > 0
 
-    for col in p.columns:
+    for col in p.columns:  # household fields must agree on every member row
         h = NATIONAL.get(col)
         if h is not None and h.level == "household" and h.kind != "personal":
-            n = p[col].groupby(g, sort=False, observed=True).nunique()
-            if (n > 1).any():
-                report.conflicts[col] += int((n > 1).sum())
+            codes_ = pd.Categorical(p[col]).codes if not isinstance(
+                p[col].dtype, pd.CategoricalDtype) else p[col].cat.codes.to_numpy()  # fmt: skip
+            differ = np.asarray(codes_) != np.asarray(codes_)[group_start]
+            if differ.any():
+                report.conflicts[col] += len(np.unique(g[differ]))
     if "与户主关系" in codes:
         heads = count(is_head)
         report.add_quality("3_11_001", "household without a 户主 row", int((heads == 0).sum()))
@@ -407,9 +414,10 @@ def household_year(
     w = work_by_household(work, year, report, hh_ids) if work is not None else None
     county = head(p["县(市、区、旗)"]) if "县(市、区、旗)" in p else None
     if "务工时间（月）" in nums:
-        out["work_months"] = count(0) + nums["务工时间（月）"].fillna(0).groupby(
-            g, sort=False
-        ).sum().reindex(hh_ids).round().astype(int)
+        months = nums["务工时间（月）"].fillna(0).to_numpy(float)
+        out["work_months"] = pd.Series(
+            np.add.reduceat(months, starts).round().astype(int), index=hh_ids
+        )
     elif w is not None:
         out["work_months"] = w["months"]
     if "务工所在地" in p and county is not None:

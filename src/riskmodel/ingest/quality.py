@@ -130,12 +130,10 @@ def _overlapping_spells(f: Facts) -> int:
     w = f.work
     if w is None or "开始时间" not in w or "证件号码" not in w:
         return -1
-    def ym(s: pd.Series) -> pd.Series:
-        x = normalise_series(s).str.extract(r"^(\d{4})\D*(\d{1,2})").astype(float)
-        return x[0] * 12 + x[1]
+    from riskmodel.ingest.national import month_index
 
-    start = ym(w["开始时间"])
-    end = ym(w.get("结束时间", pd.Series("", index=w.index))).fillna(f.year * 12 + 12)
+    start = month_index(w["开始时间"])
+    end = month_index(w.get("结束时间", pd.Series("", index=w.index))).fillna(f.year * 12 + 11)
     person = w["户编号"] + "|" + w["证件号码"] + "|" + w.get("姓名", "")
     d = pd.DataFrame({"p": person, "s": start, "e": end}).dropna(subset=["s"])
     d = d.sort_values(["p", "s"])

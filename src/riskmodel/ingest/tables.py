@@ -114,21 +114,33 @@ def _decode(raw: bytes) -> str:
     raise ImportError_("not UTF-8 or GB18030 text")
 
 
-def _read_csv(path: Path, is_header: Callable[[list[str]], int]) -> Sheet | str:
-    raw = path.read_bytes()
+def _utf8(raw: bytes) -> bytes:
+    """The file as UTF-8 without BOM (GB18030 files, common from Excel on Chinese Windows,
+    are converted); pyarrow reads the bytes as they are when they are UTF-8 already."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
     try:
-        text = _decode(raw)
+        raw.decode("utf-8")
+        return raw
+    except UnicodeDecodeError:
+        return _decode(raw).encode("utf-8")
+
+
+def _read_csv(path: Path, is_header: Callable[[list[str]], int]) -> Sheet | str:
+    try:
+        data = _utf8(path.read_bytes())
     except ImportError_ as exc:
         return f"{path.name}: {exc}, not read"
-    head_lines = text.splitlines()[:HEADER_SCAN_ROWS]
-    rows = list(csv.reader(head_lines))
+    lines = data.split(b"\n", HEADER_SCAN_ROWS + 1)
+    rows = list(csv.reader(x.decode("utf-8").rstrip("\r") for x in lines[:HEADER_SCAN_ROWS]))
     at = _find_header(rows, is_header)
     if at is None:
         return f"{path.name}: no header row in the first {HEADER_SCAN_ROWS} rows, not read"
     headers = rows[at]
     n = len(headers)
     names = [f"c{i}" for i in range(n)]
-    body = "\n".join(text.splitlines()[at + 1 :])
+    offset = sum(len(x) + 1 for x in lines[: at + 1])
+    body = data[offset:]
     bad: list[int] = []
 
     def skip(row: pacsv.InvalidRow) -> str:
@@ -137,7 +149,7 @@ def _read_csv(path: Path, is_header: Callable[[list[str]], int]) -> Sheet | str:
 
     try:
         table = pacsv.read_csv(
-            io.BytesIO(body.encode("utf-8")),
+            io.BytesIO(body),
             read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
             parse_options=pacsv.ParseOptions(invalid_row_handler=skip),
             convert_options=pacsv.ConvertOptions(
@@ -152,7 +164,7 @@ def _read_csv(path: Path, is_header: Callable[[list[str]], int]) -> Sheet | str:
         bad.append(0)
     notes = []
     if bad:  # rows with the wrong number of cells: read it again row by row, exactly
-        rows_all = list(csv.reader(body.splitlines()))
+        rows_all = list(csv.reader(body.decode("utf-8").splitlines()))
         wrong = [i for i, r in enumerate(rows_all) if len(r) != n and any(c.strip() for c in r)]
         df = pd.DataFrame([(r + [""] * n)[:n] for r in rows_all], columns=names, dtype="str")
         df["_row"] = range(at + 2, at + 2 + len(df))
