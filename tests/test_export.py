@@ -31,7 +31,7 @@ def _read(path):
 
 
 def test_one_file_per_year_and_table_with_header_on_the_third_row(exported):
-    sim, exporter, _, root = exported
+    sim, _exporter, _, root = exported
     years = range(sim.config.first_year, sim.config.last_year + 1)
     names = {p.name for p in (root / "export").iterdir()}
     for y in years:
@@ -44,7 +44,9 @@ def test_one_file_per_year_and_table_with_header_on_the_third_row(exported):
     header = rows[2]
     assert {"户编号", "姓名", "证件号码", "与户主关系", "出生日期", "劳动技能"} <= set(header)
     assert set(header) <= set(NATIONAL), set(header) - set(NATIONAL)
-    assert (root / "export" / "（自定义）监测对象信息_20231231.csv").read_bytes()[:3] == b"\xef\xbb\xbf"
+    assert (root / "export" / "（自定义）监测对象信息_20231231.csv").read_bytes()[
+        :3
+    ] == b"\xef\xbb\xbf"
 
 
 def test_person_rows_repeat_household_fields_and_count_the_members(exported):
@@ -80,7 +82,9 @@ def test_id_numbers_are_masked_and_birth_dates_full(exported):
     df = pd.read_csv(
         root / "export" / "（自定义）监测对象信息_20201231.csv", skiprows=2, dtype=str
     ).fillna("")
-    assert df["证件号码"].str.fullmatch(r"451422\*{8}\d{3}[\dX]|451422\*{10}\d[\dX][1-7][1-4]").all()
+    assert (
+        df["证件号码"].str.fullmatch(r"451422\*{8}\d{3}[\dX]|451422\*{10}\d[\dX][1-7][1-4]").all()
+    )
     cert = df["证件类型"] == "残疾人证"
     assert (df.loc[cert, "证件号码"].str.len() == 20).all()
     assert (df.loc[cert, "健康状况"].str.contains("残疾")).all()
@@ -146,7 +150,7 @@ def test_round_trip_report_lists_absent_fields_and_quality_counts(exported):
 
 
 def test_names_and_id_numbers_never_reach_the_outputs(exported):
-    _, _, result, root = exported
+    _, _, _result, root = exported
     roster = pd.read_csv(
         root / "export" / "（自定义）监测对象信息_20251231.csv", skiprows=2, dtype=str
     ).fillna("")

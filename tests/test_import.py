@@ -105,13 +105,20 @@ def test_guizhou_layout_gives_the_households_worked_out_by_hand(guizhou):
     assert a["year"] == 2023 and a["township_id"] == "长寨街道" and a["village_id"] == "营盘村"
     assert (a["hh_size"], a["n_labour_full"], a["n_labour_weak"]) == (3, 1, 1)
     assert (a["n_chronic_ill"], a["n_disabled"], a["n_serious_ill"]) == (2, 1, 0)
-    assert a["n_severe_disabled"] == 1  # the 20-character 残疾人证 number ends in category 4, grade 2
+    assert (
+        a["n_severe_disabled"] == 1
+    )  # the 20-character 残疾人证 number ends in category 4, grade 2
     assert (a["n_students_compulsory"], a["n_children_u16"], a["head_age"]) == (1, 1, 53)
     assert a["head_sex"] == "male" and a["head_ethnicity"] == "other"
     assert a["net_income_pc"] == 6200 and a["inc_wage"] == 12000 and a["inc_business"] == 6600
     assert bool(a["is_monitored"]) and a["monitor_category"] == "unstable"
     assert a["risk_type"] == "illness" and not bool(a["risk_eliminated"])
-    assert (b["hh_size"], b["n_serious_ill"], b["n_elderly_65p"], b["n_labour_full"]) == (1, 1, 1, 0)
+    assert (b["hh_size"], b["n_serious_ill"], b["n_elderly_65p"], b["n_labour_full"]) == (
+        1,
+        1,
+        1,
+        0,
+    )
     assert b["head_sex"] == "female" and not bool(b["is_monitored"])
     assert b["monitor_category"] == "none" and b["household_type"] == "exited"
     assert b["monitor_line"] == 7300
@@ -122,7 +129,9 @@ def test_guizhou_report_accounts_for_every_row_and_header(guizhou):
     (sheet,) = r.sheets
     assert (sheet.header_row, sheet.rows, sheet.blank_rows, sheet.set_aside) == (3, 6, 1, 1)
     assert sheet.rows - sheet.blank_rows - sheet.set_aside == int(guizhou.panel["hh_size"].sum())
-    assert sheet.mapped["人均纯收入"] == "人均纯收入（元）" and sheet.mapped["县"] == "县(市、区、旗)"
+    assert (
+        sheet.mapped["人均纯收入"] == "人均纯收入（元）" and sheet.mapped["县"] == "县(市、区、旗)"
+    )
     assert {"序号", "其他备注", "风险是否已消除 (duplicate header)"} <= set(sheet.unused)
     assert sheet.mapped["信息采集人"] == "信息采集人"  # personal: read, then dropped
     assert r.quarantine == [] and not r.out_of_vocabulary
@@ -136,7 +145,12 @@ def test_henan_layout_with_renamed_headers_and_codes(tmp_path):
     p = result.panel.set_index("hh_id")
     assert set(p["year"]) == {2022} and result.report.sheets[0].header_row == 4
     a, b = p.loc["4103280100"], p.loc["4103280101"]
-    assert (a["hh_size"], a["n_labour_full"], a["head_sex"], bool(a["dibao"])) == (2, 2, "male", False)
+    assert (a["hh_size"], a["n_labour_full"], a["head_sex"], bool(a["dibao"])) == (
+        2,
+        2,
+        "male",
+        False,
+    )
     assert a["net_income_pc"] == 9800 and a["head_age"] == 42
     assert b["head_sex"] == "female" and bool(b["dibao"]) and b["n_chronic_ill"] == 1
     assert bool(b["is_monitored"]) and b["monitor_category"] == "sudden"
@@ -177,7 +191,9 @@ def test_duplicated_person_and_text_in_a_number_column_are_quarantined(tmp_path)
     q = result.report.quarantine_frame().set_index("row")
     assert q.loc[7, "reason"] == "duplicate person in the household"
     assert (q.loc[9, "column"], q.loc[9, "reason"], q.loc[9, "value"]) == (
-        "人均纯收入（元）", "not a number", "不详"
+        "人均纯收入（元）",
+        "not a number",
+        "不详",
     )
     assert list(result.panel["hh_id"]) == ["5227290001"]
     assert result.panel["hh_size"].iloc[0] == 3

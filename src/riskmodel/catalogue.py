@@ -804,33 +804,88 @@ RELATIONS = ["户主", "配偶", "之子", "之女", "之儿媳", "之女婿", "
 
 NATIONAL_HEADERS: list[NationalHeader] = [
     # keys, on every table
-    _h("县(市、区、旗)", "household", "text", "县", "县(市、区)", "县（市、区）", "区县", "县名称",
-       required=True),  # fmt: skip
+    _h(
+        "县(市、区、旗)",
+        "household",
+        "text",
+        "县",
+        "县(市、区)",
+        "县（市、区）",
+        "区县",
+        "县名称",
+        required=True,
+    ),
     _h("乡(镇)", "household", "text", "乡", "乡镇", "乡(镇、街道)", "乡镇(街道)", required=True),
     _h("行政村", "household", "text", "村", "村(社区)", "行政村(社区)", "村名称", required=True),
     _h("户编号", "household", "text", "户号", "家庭户编号", required=True),
     _h("年度", "household", "number", "年份", "统计年度", description="else the file name's date"),
     # household
-    _h("户类型", "household", "vocab", "户属性",
-       vocabulary={"脱贫户": "exited", "一般农户": "general", "普通农户": "general",
-                   "脱贫不享受政策户": "exited", "100A03A02": "exited"}),  # fmt: skip
+    _h(
+        "户类型",
+        "household",
+        "vocab",
+        "户属性",
+        vocabulary={
+            "脱贫户": "exited",
+            "一般农户": "general",
+            "普通农户": "general",
+            "脱贫不享受政策户": "exited",
+            "100A03A02": "exited",
+        },
+    ),
     _h("脱贫年度", "household", "number", "脱贫年份", "脱贫时间"),
-    _h("监测对象类别", "household", "vocab", "监测类型", "监测户类型",
-       vocabulary={"脱贫不稳定户": "unstable", "边缘易致贫户": "edge", "突发严重困难户": "sudden",
-                   "100A03001": "unstable", "100A03002": "edge", "100A03003": "sudden"},
-       description="blank: not a monitoring object"),  # fmt: skip
+    _h(
+        "监测对象类别",
+        "household",
+        "vocab",
+        "监测类型",
+        "监测户类型",
+        vocabulary={
+            "脱贫不稳定户": "unstable",
+            "边缘易致贫户": "edge",
+            "突发严重困难户": "sudden",
+            "100A03001": "unstable",
+            "100A03002": "edge",
+            "100A03003": "sudden",
+        },
+        description="blank: not a monitoring object",
+    ),
     _h("识别监测时间", "household", "month", "纳入监测时间"),
     _h("风险是否已消除", "household", "yesno", "是否风险消除", vocabulary=YES_NO),
     _h("消除监测时间", "household", "month", "风险消除时间"),
-    _h("风险消除方式", "household", "vocab", vocabulary={"帮扶消除": "aided", "自然消除": "natural"}),
-    _h("致贫/返贫风险1", "household", "vocab", "返贫致贫风险1", "致贫返贫风险1", "风险类型1",
-       "主要风险类型", vocabulary=RISK_VOCABULARY),  # fmt: skip
+    _h(
+        "风险消除方式",
+        "household",
+        "vocab",
+        vocabulary={"帮扶消除": "aided", "自然消除": "natural"},
+    ),
+    _h(
+        "致贫/返贫风险1",
+        "household",
+        "vocab",
+        "返贫致贫风险1",
+        "致贫返贫风险1",
+        "风险类型1",
+        "主要风险类型",
+        vocabulary=RISK_VOCABULARY,
+    ),
     _h("是否危房户", "household", "yesno", "是否住房不安全", vocabulary=YES_NO),
-    _h("是否解决安全饮用水", "household", "yesno", "是否解决安全饮水", "饮水是否安全",
-       vocabulary=YES_NO),  # fmt: skip
+    _h(
+        "是否解决安全饮用水",
+        "household",
+        "yesno",
+        "是否解决安全饮水",
+        "饮水是否安全",
+        vocabulary=YES_NO,
+    ),
     _h("是否义务教育阶段适龄儿童少年失学辍学", "household", "yesno", vocabulary=YES_NO),
-    _h("是否有家庭成员未参加城乡居民（职工）基本医疗保险", "household", "yesno",
-       "是否有家庭成员未参加城乡居民基本医疗保险", vocabulary=YES_NO),  # fmt: skip
+    _h(
+        "是否有家庭成员未参加城乡居民（职工）基本医疗保险",
+        "household",
+        "yesno",
+        "是否有家庭成员未参加城乡居民基本医疗保险",
+        vocabulary=YES_NO,
+    ),
     _h("工资性收入", "household", "number", "工资性收入（元）", "工资性收入(元)"),
     _h("生产经营性收入", "household", "number", "生产经营性收入（元）", "经营性收入"),
     _h("财产性收入", "household", "number", "财产性收入（元）"),
@@ -839,20 +894,48 @@ NATIONAL_HEADERS: list[NationalHeader] = [
     _h("理赔收入", "household", "number", "理赔收入（元）"),
     _h("合规自付支出", "household", "number", "合规自付医疗支出", "合规自付医疗费用"),
     _h("家庭纯收入", "household", "number", "纯收入（元）", "年度家庭纯收入"),
-    _h("人均纯收入（元）", "household", "number", "人均纯收入", "家庭人均纯收入",
-       "家庭人均纯收入（元）", "年人均纯收入", required=True),  # fmt: skip
-    _h("监测标准", "household", "number", "监测范围", "监测收入标准",
-       description="else the province's yearly line"),  # fmt: skip
+    _h(
+        "人均纯收入（元）",
+        "household",
+        "number",
+        "人均纯收入",
+        "家庭人均纯收入",
+        "家庭人均纯收入（元）",
+        "年人均纯收入",
+        required=True,
+    ),
+    _h(
+        "监测标准",
+        "household",
+        "number",
+        "监测范围",
+        "监测收入标准",
+        description="else the province's yearly line",
+    ),
     _h("产业帮扶", "household", "multi"),
     _h("就业帮扶", "household", "multi"),
     _h("金融帮扶", "household", "multi"),
     _h("公益岗位帮扶", "household", "multi", "公益性岗位帮扶"),
     _h("综合保障", "household", "multi"),
     _h("搬迁", "household", "multi", "易地搬迁", "易地扶贫搬迁"),
-    _h("主导产业", "household", "vocab", "家庭主导产业", "主要产业",
-       vocabulary={**{v: k for k, v in INDUSTRIES.items()}, "甘蔗种植": "sugarcane",
-                   "林业": "forestry", "八角": "forestry", "桉树": "forestry",
-                   "肉牛": "cattle", "养牛": "cattle", "旅游": "tourism", "无": "none"}),  # fmt: skip
+    _h(
+        "主导产业",
+        "household",
+        "vocab",
+        "家庭主导产业",
+        "主要产业",
+        vocabulary={
+            **{v: k for k, v in INDUSTRIES.items()},
+            "甘蔗种植": "sugarcane",
+            "林业": "forestry",
+            "八角": "forestry",
+            "桉树": "forestry",
+            "肉牛": "cattle",
+            "养牛": "cattle",
+            "旅游": "tourism",
+            "无": "none",
+        },
+    ),
     _h("耕地面积（亩）", "household", "number", "耕地面积", "耕地面积(亩)"),
     _h("整户无劳动能力兜底保障户", "household", "yesno", "是否兜底保障户", vocabulary=YES_NO),
     _h("户联系电话", "household", "personal", "联系电话"),
@@ -860,43 +943,124 @@ NATIONAL_HEADERS: list[NationalHeader] = [
     _h("信息采集人联系电话", "household", "personal"),
     # person
     _h("姓名", "person", "personal", "成员姓名"),
-    _h("证件号码", "person", "personal", "身份证号码", "身份证号", "证件号码(身份证号)",
-       description="masked at read: only a disability certificate's category and grade are kept"),  # fmt: skip
+    _h(
+        "证件号码",
+        "person",
+        "personal",
+        "身份证号码",
+        "身份证号",
+        "证件号码(身份证号)",
+        description="masked at read: only a disability certificate's category and grade are kept",
+    ),
     _h("证件类型", "person", "text"),
-    _h("性别", "person", "vocab", vocabulary={"男": "male", "女": "female", "1": "male", "2": "female"}),
+    _h(
+        "性别",
+        "person",
+        "vocab",
+        vocabulary={"男": "male", "女": "female", "1": "male", "2": "female"},
+    ),
     _h("出生日期", "person", "date", "出生年月"),
-    _h("民族", "person", "vocab", fallback="other",
-       vocabulary={"壮族": "zhuang", "汉族": "han", "瑶族": "yao", "苗族": "other"}),  # fmt: skip
-    _h("与户主关系", "person", "vocab", "与户主关系(户主本人填户主)", fallback="member",
-       vocabulary={"户主": "head", "本人": "head", **{r: "member" for r in RELATIONS[1:]}}),  # fmt: skip
-    _h("文化程度", "person", "vocab",
-       vocabulary={"文盲或半文盲": "illiterate", "文盲": "illiterate", "小学": "primary",
-                   "初中": "junior", "高中": "senior", "中专": "senior", "高中/中专": "senior",
-                   "中职": "senior", "大专": "college", "本科及以上": "college",
-                   "大专及以上": "college", "本科": "college"}),  # fmt: skip
+    _h(
+        "民族",
+        "person",
+        "vocab",
+        fallback="other",
+        vocabulary={"壮族": "zhuang", "汉族": "han", "瑶族": "yao", "苗族": "other"},
+    ),
+    _h(
+        "与户主关系",
+        "person",
+        "vocab",
+        "与户主关系(户主本人填户主)",
+        fallback="member",
+        vocabulary={"户主": "head", "本人": "head", **{r: "member" for r in RELATIONS[1:]}},
+    ),
+    _h(
+        "文化程度",
+        "person",
+        "vocab",
+        vocabulary={
+            "文盲或半文盲": "illiterate",
+            "文盲": "illiterate",
+            "小学": "primary",
+            "初中": "junior",
+            "高中": "senior",
+            "中专": "senior",
+            "高中/中专": "senior",
+            "中职": "senior",
+            "大专": "college",
+            "本科及以上": "college",
+            "大专及以上": "college",
+            "本科": "college",
+        },
+    ),
     _h("在校生状况", "person", "vocab", "在校生情况", vocabulary=SCHOOLING_LEVELS),
     _h("义务教育阶段未上学原因", "person", "text", "失学或辍学原因"),
-    _h("健康状况", "person", "multi",
-       vocabulary={"健康": "healthy", "长期慢性病": "chronic", "患有大病": "serious",
-                   "大病": "serious", "残疾": "disabled"}),  # fmt: skip
-    _h("劳动技能", "person", "vocab", "劳动能力",
-       vocabulary={"普通劳动力": "full", "技能劳动力": "full", "弱劳动力或半劳动力": "weak",
-                   "弱劳动力": "weak", "半劳动力": "weak", "无劳动力": "none",
-                   "丧失劳动力": "none"}),  # fmt: skip
+    _h(
+        "健康状况",
+        "person",
+        "multi",
+        vocabulary={
+            "健康": "healthy",
+            "长期慢性病": "chronic",
+            "患有大病": "serious",
+            "大病": "serious",
+            "残疾": "disabled",
+        },
+    ),
+    _h(
+        "劳动技能",
+        "person",
+        "vocab",
+        "劳动能力",
+        vocabulary={
+            "普通劳动力": "full",
+            "技能劳动力": "full",
+            "弱劳动力或半劳动力": "weak",
+            "弱劳动力": "weak",
+            "半劳动力": "weak",
+            "无劳动力": "none",
+            "丧失劳动力": "none",
+        },
+    ),
     _h("务工所在地", "person", "text", "务工地点"),
     _h("务工时间（月）", "person", "number", "务工时间(月)", "务工月数"),
     _h("公益性岗位", "person", "yesno", "是否公益性岗位", vocabulary=YES_NO),
     _h("公益性岗位(月数)", "person", "number", "公益性岗位（月数）"),
-    _h("是否参加城乡居民基本医疗保险", "person", "yesno", "城乡居民基本医疗保险",
-       vocabulary=YES_NO),  # fmt: skip
-    _h("是否参加城镇职工基本医疗保险", "person", "yesno", "城镇职工基本医疗保险",
-       vocabulary=YES_NO),  # fmt: skip
-    _h("享受低保政策情况", "person", "vocab", "是否享受低保",
-       vocabulary={"农村低保": "dibao", "城市低保": "dibao", "未享受": "none", "不享受": "none",
-                   "是": "dibao", "否": "none"}),  # fmt: skip
-    _h("享受特困供养政策情况", "person", "vocab", "是否特困供养",
-       vocabulary={"农村特困": "tekun", "城市特困": "tekun", "不享受": "none", "未享受": "none",
-                   "是": "tekun", "否": "none"}),  # fmt: skip
+    _h(
+        "是否参加城乡居民基本医疗保险", "person", "yesno", "城乡居民基本医疗保险", vocabulary=YES_NO
+    ),
+    _h(
+        "是否参加城镇职工基本医疗保险", "person", "yesno", "城镇职工基本医疗保险", vocabulary=YES_NO
+    ),
+    _h(
+        "享受低保政策情况",
+        "person",
+        "vocab",
+        "是否享受低保",
+        vocabulary={
+            "农村低保": "dibao",
+            "城市低保": "dibao",
+            "未享受": "none",
+            "不享受": "none",
+            "是": "dibao",
+            "否": "none",
+        },
+    ),
+    _h(
+        "享受特困供养政策情况",
+        "person",
+        "vocab",
+        "是否特困供养",
+        vocabulary={
+            "农村特困": "tekun",
+            "城市特困": "tekun",
+            "不享受": "none",
+            "未享受": "none",
+            "是": "tekun",
+            "否": "none",
+        },
+    ),
     _h("家庭成员联系电话", "person", "personal"),
     # 务工 spells (0..n per person)
     _h("是否已务工", "work", "yesno", vocabulary=YES_NO),
@@ -911,8 +1075,7 @@ NATIONAL_HEADERS: list[NationalHeader] = [
     _h("是否出列", "village", "yesno", vocabulary=YES_NO),
     _h("总户数", "village", "number"),
     _h("总人口数", "village", "number"),
-    _h("村级集体经济收入（万元）", "village", "number", "村集体经济收入（万元）",
-       "村集体经济收入"),  # fmt: skip
+    _h("村级集体经济收入（万元）", "village", "number", "村集体经济收入（万元）", "村集体经济收入"),
 ]
 NATIONAL: dict[str, NationalHeader] = {h.header: h for h in NATIONAL_HEADERS}
 
@@ -944,7 +1107,10 @@ NATIONAL_MAPPING: dict[str, tuple[str, str]] = {
     "n_students_senior": ("在校生状况", "members in 普通高中, 中职 or 技师学院"),
     "n_students_tertiary": ("在校生状况", "members in 高职高专, 本科 or above"),
     "n_children_15": ("出生日期", "members aged 15"),
-    "n_dropout": ("义务教育阶段未上学原因", "members aged 6-15, not in school, with a reason given"),
+    "n_dropout": (
+        "义务教育阶段未上学原因",
+        "members aged 6-15, not in school, with a reason given",
+    ),
     "inc_wage": ("工资性收入", "yuan"),
     "inc_business": ("生产经营性收入", "生产经营性收入 minus 生产经营性支出 (0 when absent)"),
     "inc_property": ("财产性收入", "yuan"),
@@ -987,7 +1153,9 @@ REQUIRED_FIELDS = ["hh_id", "year", "township_id", "village_id", "net_income_pc"
 """What every imported panel must have; every other column may be absent."""
 
 PANEL_COLUMNS = [
-    replace(c, national_field=NATIONAL_MAPPING[c.name][0], national_rule=NATIONAL_MAPPING[c.name][1])
+    replace(
+        c, national_field=NATIONAL_MAPPING[c.name][0], national_rule=NATIONAL_MAPPING[c.name][1]
+    )
     if c.name in NATIONAL_MAPPING
     else c
     for c in PANEL_COLUMNS

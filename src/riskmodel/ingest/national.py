@@ -129,9 +129,9 @@ def map_sheet(sheet: Sheet, report: ImportReport) -> Table | None:
     blank_key = (df[key] == "").to_numpy()
     raw = sheet.data.drop(columns=["_row"]).loc[df.index[blank_key]]
     total = pd.Series(False, index=df.index)
-    total[df.index[blank_key]] = raw.apply(
-        lambda s: s.str.contains("合计|总计|小计", regex=True)
-    ).any(axis=1).to_numpy()
+    total[df.index[blank_key]] = (
+        raw.apply(lambda s: s.str.contains("合计|总计|小计", regex=True)).any(axis=1).to_numpy()
+    )
     summary.set_aside += int(total.sum())
     return Table(kind, summary, df[~total].reset_index(drop=True))
 
@@ -178,12 +178,14 @@ def parse_codes(
 def month_index(s: pd.Series) -> pd.Series:
     """'2024年03月', '202403', '2024-3', '202403.0' -> months since year 0 (year*12 + month-1);
     NaN for blank or unparsable cells."""
-    text = normalise_series(s).astype("str").str.removesuffix(".0")
+    cat = s.astype("category")  # a few distinct months: parse each once
+    text = normalise_series(pd.Series(cat.cat.categories.astype(str))).str.removesuffix(".0")
     digits = text.str.replace(r"\D", "", regex=True)
     year = pd.to_numeric(digits.str.slice(0, 4), errors="coerce")
     month = pd.to_numeric(digits.str.slice(4, 6), errors="coerce")
     ok = digits.str.len().between(5, 6) & month.between(1, 12)
-    return (year * 12 + month - 1).where(ok.to_numpy())
+    values = np.r_[(year * 12 + month - 1).where(ok).to_numpy(float), np.nan]
+    return pd.Series(values[cat.cat.codes.to_numpy()], index=s.index)
 
 
 def months_in_year(start: pd.Series, end: pd.Series, year: int) -> tuple[pd.Series, pd.Series]:
@@ -290,7 +292,9 @@ def household_year(
             known = p[p["证件号码"] != ""]
             first_hh = known.groupby(person, observed=True, sort=False)["户编号"].transform("first")
             two = known.index[known["户编号"].to_numpy() != first_hh.to_numpy()]
-            report.quarantine_rows(p.loc[two], "户编号", "person already listed in another household")
+            report.quarantine_rows(
+                p.loc[two], "户编号", "person already listed in another household"
+            )
             p = p.drop(index=two)
     else:
         report.notes.append(f"{year}: no 证件号码/姓名/出生日期: duplicate persons not checked")
@@ -394,7 +398,9 @@ def household_year(
         out["n_students_senior"] = count(school == "senior")
         out["n_students_tertiary"] = count(school == "tertiary")
     if "义务教育阶段未上学原因" in p and age is not None:
-        in_school = school.isin(["compulsory", "senior", "tertiary"]) if school is not None else False
+        in_school = (
+            school.isin(["compulsory", "senior", "tertiary"]) if school is not None else False
+        )
         out["n_dropout"] = count(
             (age >= 6) & (age <= 15) & ~in_school & (p["义务教育阶段未上学原因"] != "")
         )
@@ -444,7 +450,9 @@ def household_year(
         out["industry_support"] = head(p["产业帮扶"] != "")
     if "金融帮扶" in p:
         out["microcredit"] = head(p["金融帮扶"].str.contains("小额信贷", regex=False))
-    insured = [k for k in ("是否参加城乡居民基本医疗保险", "是否参加城镇职工基本医疗保险") if k in c]
+    insured = [
+        k for k in ("是否参加城乡居民基本医疗保险", "是否参加城镇职工基本医疗保险") if k in c
+    ]
     if insured:
         ok = np.logical_or.reduce([yes(k).to_numpy() for k in insured])
         out["all_insured"] = count(~ok) == 0
@@ -485,9 +493,8 @@ def _blank_missing(df: pd.DataFrame) -> pd.DataFrame:
     for col in df.columns:
         if df[col].isna().any():
             s = df[col]
-            if isinstance(s.dtype, pd.CategoricalDtype):
-                if "" not in s.cat.categories:
-                    s = s.cat.add_categories([""])
+            if isinstance(s.dtype, pd.CategoricalDtype) and "" not in s.cat.categories:
+                s = s.cat.add_categories([""])
             df[col] = s.fillna("")
     return df
 
@@ -534,8 +541,10 @@ def work_by_household(
     own = county.str.replace(r"(县|市|区|旗)$", "", regex=True)
     local = [o != "" and o in x for x, o in zip(place, own, strict=True)]
     ordinary = ~pw & ~ws & (place != "")
-    person = work.get("证件号码", pd.Series("", index=work.index)) + "|" + work.get(
-        "姓名", pd.Series("", index=work.index)
+    person = (
+        work.get("证件号码", pd.Series("", index=work.index))
+        + "|"
+        + work.get("姓名", pd.Series("", index=work.index))
     )
     key = work["户编号"]
     frame = pd.DataFrame(
@@ -563,7 +572,9 @@ def work_by_household(
     )
     unknown = ~frame["hh"].isin(hh_ids)
     if unknown.any():
-        report.quarantine_rows(work[unknown.to_numpy()], "户编号", "务工 spell of a household not in the roster")
+        report.quarantine_rows(
+            work[unknown.to_numpy()], "户编号", "务工 spell of a household not in the roster"
+        )
     out = out.reindex(hh_ids)
     return out.fillna({"months": 0, "migrant": 0, "local": 0, "public_welfare": False,
                        "workshop": False}).astype(
@@ -578,10 +589,17 @@ def join_village(
     v = as_text(village)
     cols = {}
     if "是否贫困村" in v:
-        cols["is_former_poor_village"] = parse_codes(v["是否贫困村"], NATIONAL["是否贫困村"], report, v) == "yes"
+        cols["is_former_poor_village"] = (
+            parse_codes(v["是否贫困村"], NATIONAL["是否贫困村"], report, v) == "yes"
+        )
     if "村级集体经济收入（万元）" in v:
         vals, bad = parse_numbers(v["村级集体经济收入（万元）"])
-        report.quarantine_rows(v[bad], "村级集体经济收入（万元）", "not a number", v.loc[bad, "村级集体经济收入（万元）"])
+        report.quarantine_rows(
+            v[bad],
+            "村级集体经济收入（万元）",
+            "not a number",
+            v.loc[bad, "村级集体经济收入（万元）"],
+        )
         cols["village_collective_income"] = vals.where(~bad)
     if not cols:
         return hh
@@ -596,7 +614,7 @@ def join_village(
         }
     )
     joined = left.merge(table, on=["_t", "_v"], how="left")
-    missing = joined[list(cols)[0]].isna()
+    missing = joined[next(iter(cols))].isna()
     if missing.any():
         report.notes.append(
             f"{int(hh['year'].iloc[0])}: {int(missing.sum())} households in villages missing "

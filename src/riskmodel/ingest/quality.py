@@ -42,7 +42,9 @@ def _income_below_unmonitored(f: Facts) -> int:
 
 
 def _aided_elimination_below_line(f: Facts) -> int:
-    if "风险消除方式" not in f.heads or not f.has("net_income_pc", "monitor_line", "risk_eliminated"):
+    if "风险消除方式" not in f.heads or not f.has(
+        "net_income_pc", "monitor_line", "risk_eliminated"
+    ):
         return -1
     h = f.hh
     aided = (f.heads["风险消除方式"] == "aided").to_numpy()
@@ -74,12 +76,24 @@ def _able_without_income(f: Facts) -> int:
     if not f.has("n_labour_full", "inc_wage", "inc_business"):
         return -1
     h = f.hh
-    return int(((h["n_labour_full"] > 0) & (h["inc_wage"].fillna(0) + h["inc_business"].fillna(0) <= 0)).sum())
+    return int(
+        (
+            (h["n_labour_full"] > 0) & (h["inc_wage"].fillna(0) + h["inc_business"].fillna(0) <= 0)
+        ).sum()
+    )
 
 
 def _assisted_uninsured(f: Facts) -> int:
-    support = [f.codes[k].isin(["dibao", "tekun"]) for k in ("享受低保政策情况", "享受特困供养政策情况") if k in f.codes]
-    insured = [f.codes[k] == "yes" for k in ("是否参加城乡居民基本医疗保险", "是否参加城镇职工基本医疗保险") if k in f.codes]
+    support = [
+        f.codes[k].isin(["dibao", "tekun"])
+        for k in ("享受低保政策情况", "享受特困供养政策情况")
+        if k in f.codes
+    ]
+    insured = [
+        f.codes[k] == "yes"
+        for k in ("是否参加城乡居民基本医疗保险", "是否参加城镇职工基本医疗保险")
+        if k in f.codes
+    ]
     if not support or not insured:
         return -1
     return int((np.logical_or.reduce(support) & ~np.logical_or.reduce(insured)).sum())

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from riskmodel.catalogue import PANEL, PANEL_COLUMNS
+from riskmodel.catalogue import NATIONAL, PANEL, PANEL_COLUMNS
 
 EXAMPLES = 3
 
@@ -151,7 +151,13 @@ def render(report: ImportReport) -> str:
         out.append(f"**{s.table}** ({len(same)} sheet(s) with these headers, first {s.file})")
         out.append("")
         renamed = [f"{k} → {v}" for k, v in s.mapped.items() if k != v]
-        out.append("- mapped: " + ", ".join(s.mapped.values()))
+        personal = [
+            v for v in s.mapped.values() if v in NATIONAL and NATIONAL[v].kind == "personal"
+        ]
+        used = [v for v in s.mapped.values() if v not in personal]
+        out.append("- mapped: " + ", ".join(used))
+        if personal:
+            out.append("- personal, used for duplicate checks and dropped: " + ", ".join(personal))
         if renamed:
             out.append("- recognised under another name: " + ", ".join(renamed))
         out.append("- not used: " + (", ".join(s.unused) or "none"))

@@ -120,7 +120,9 @@ def read_table(path: Path, spec: DatasetSpec) -> pd.DataFrame:
         df = df.astype(object).where(df.notna(), "").astype(str)
         first = 1
     elif suffix == ".csv":
-        df = pd.read_csv(path, dtype=str, skiprows=skip, keep_default_na=False, encoding="utf-8-sig")
+        df = pd.read_csv(
+            path, dtype=str, skiprows=skip, keep_default_na=False, encoding="utf-8-sig"
+        )
         first = spec.header_row + 1
     elif suffix in (".xlsx", ".xlsm"):
         df = pd.read_excel(path, sheet_name=spec.sheet or 0, header=skip, dtype=str)
@@ -147,7 +149,9 @@ def import_spec(
     used = {f.column for f in spec.fields.values() if f.column}
     missing = sorted(used - set(raw.columns))
     if missing:
-        raise ValueError(f"{path.name}: the spec names columns the table lacks: {', '.join(missing)}")
+        raise ValueError(
+            f"{path.name}: the spec names columns the table lacks: {', '.join(missing)}"
+        )
     summary = SheetSummary(
         file=path.name,
         sheet=spec.sheet or "",
@@ -160,7 +164,9 @@ def import_spec(
         unused=[c for c in raw.columns if c not in used and not c.startswith("_")],
     )
     report.sheets.append(summary)
-    blank = (raw.drop(columns=["_row", "_file", "_sheet"]).apply(lambda s: s.str.strip()) == "").all(axis=1)
+    blank = (
+        raw.drop(columns=["_row", "_file", "_sheet"]).apply(lambda s: s.str.strip()) == ""
+    ).all(axis=1)
     summary.blank_rows = int(blank.sum())
     raw = raw[~blank]
 

@@ -44,20 +44,25 @@ def normalise_series(s: pd.Series) -> pd.Series:
     def norm(values: np.ndarray) -> np.ndarray:
         arr = pa.array(values, pa.string())
         arr = pc.replace_substring_regex(pc.utf8_normalize(arr, "NFKC"), r"\s+", "")
-        return np.asarray(arr.to_pylist() + [""], dtype=object)
+        return np.asarray([*arr.to_pylist(), ""], dtype=object)
 
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        cats = norm(np.asarray(s.cat.categories.astype(str), dtype=object))
-        return pd.Series(cats[s.cat.codes.to_numpy()], index=s.index, dtype="str")
-    values = s.astype(object).where(s.notna(), "").astype(str).to_numpy(dtype=object)
-    return pd.Series(norm(values)[:-1], index=s.index, dtype="str")
+    if not isinstance(s.dtype, pd.CategoricalDtype):
+        s = s.astype("category")
+    cats = norm(np.asarray(s.cat.categories.astype(str), dtype=object))
+    return pd.Series(cats[s.cat.codes.to_numpy()], index=s.index, dtype="str")
 
 
 def as_text(df: pd.DataFrame) -> pd.DataFrame:
     """Plain text columns ('' for missing), for the small tables worked on row by row."""
     return pd.DataFrame(
-        {c: (df[c].astype(object).where(df[c].notna(), "").astype(str) if not c.startswith("_")
-             else df[c]) for c in df.columns},  # fmt: skip
+        {
+            c: (
+                df[c].astype(object).where(df[c].notna(), "").astype(str)
+                if not c.startswith("_")
+                else df[c]
+            )
+            for c in df.columns
+        },
         index=df.index,
     )
 
@@ -170,8 +175,10 @@ def _read_csv(path: Path, is_header: Callable[[list[str]], int]) -> Sheet | str:
         df["_row"] = range(at + 2, at + 2 + len(df))
         if wrong:
             shown = ", ".join(str(at + 2 + i) for i in wrong[:10])
-            notes.append(f"{len(wrong)} rows have a different number of cells than the header "
-                         f"(rows {shown}{' ...' if len(wrong) > 10 else ''}): padded or cut")
+            notes.append(
+                f"{len(wrong)} rows have a different number of cells than the header "
+                f"(rows {shown}{' ...' if len(wrong) > 10 else ''}): padded or cut"
+            )
     sheet = _drop_blank(Sheet(path.name, "", at + 1, headers, df))
     sheet.notes += notes
     return sheet

@@ -401,9 +401,7 @@ def person_tables(
     job_person, job_kind, job_h = job_person[spell], job_kind[spell], job_h[spell]
     jp = job_person
     channel = np.array(["", "劳务输出", "自主就业", "帮扶车间", "公益性岗位"])[job_kind]
-    where = np.where(
-        job_kind == WORK_MIGRANT, MIGRANT_PLACES[place_pick[jp]], COUNTY
-    )
+    where = np.where(job_kind == WORK_MIGRANT, MIGRANT_PLACES[place_pick[jp]], COUNTY)
     worked = months > 0
     work_tab = pd.DataFrame({k: hh[k].to_numpy()[job_h] for k in keys})
     work_tab["姓名"] = person["姓名"][jp]
@@ -412,10 +410,14 @@ def person_tables(
     work_tab["是否已务工"] = _yn(worked)
     work_tab["开始时间"] = np.where(worked, f"{year}年01月", "")
     work_tab["结束时间"] = np.where(
-        worked, np.char.add(f"{year}年", np.char.add(np.char.zfill(months.astype(str), 2), "月")), ""
+        worked,
+        np.char.add(f"{year}年", np.char.add(np.char.zfill(months.astype(str), 2), "月")),
+        "",
     )
     work_tab["务工所在县"] = where
-    work_tab["务工月收入"] = np.where(worked, np.round(wage_month[job_h]).astype(int).astype(str), "")
+    work_tab["务工月收入"] = np.where(
+        worked, np.round(wage_month[job_h]).astype(int).astype(str), ""
+    )
     work_tab["就业渠道"] = channel
     return roster, work_tab.sort_values(["户编号"], kind="stable").reset_index(drop=True)
 
@@ -449,13 +451,15 @@ def household_fields(
     expense = np.maximum(-business, 0) + 0.25 * np.maximum(business, 0)
     exited = rows["household_type"].to_numpy() == "exited"
     exit_year = rows["exit_year"].to_numpy()
-    size = rows["hh_size"].to_numpy(float)
+    rows["hh_size"].to_numpy(float)
     total = (
         rows["inc_wage"].to_numpy(float) + business + rows["inc_property"].to_numpy(float)
         + rows["inc_transfer"].to_numpy(float)
     )  # fmt: skip
     no_labour = (rows["n_labour_full"].to_numpy() + rows["n_labour_weak"].to_numpy()) == 0
-    phone = np.char.add("13", np.char.zfill(((hsh >> np.uint64(8)) % np.uint64(10**9)).astype(str), 9))
+    phone = np.char.add(
+        "13", np.char.zfill(((hsh >> np.uint64(8)) % np.uint64(10**9)).astype(str), 9)
+    )
     return pd.DataFrame(
         {
             "县(市、区、旗)": COUNTY,
@@ -464,7 +468,9 @@ def household_fields(
             "户编号": household_number(idx),
             "户类型": np.where(exited, "脱贫户", "一般农户"),
             "脱贫年度": np.where(exited, np.asarray(exit_year).astype(str), ""),
-            "监测对象类别": np.where(monitored_ever, [CATEGORY_VALUE.get(x, "") for x in cat_codes], ""),
+            "监测对象类别": np.where(
+                monitored_ever, [CATEGORY_VALUE.get(x, "") for x in cat_codes], ""
+            ),
             "识别监测时间": np.where(
                 monitored_ever,
                 np.char.add(since.astype(str), np.char.zfill(ident_month.astype(str), 2)),
@@ -473,7 +479,9 @@ def household_fields(
             "风险是否已消除": np.where(monitored_ever, _yn(status == 2), ""),
             "消除监测时间": np.where(status == 2, np.char.add(elim.astype(str), "12"), ""),
             "风险消除方式": np.where(status == 2, "帮扶消除", ""),
-            "致贫/返贫风险1": np.where(monitored_ever, [RISK_VALUE.get(x, "") for x in risk_codes], ""),
+            "致贫/返贫风险1": np.where(
+                monitored_ever, [RISK_VALUE.get(x, "") for x in risk_codes], ""
+            ),
             "是否危房户": _yn(~rows["housing_safe"].to_numpy(bool)),
             "是否解决安全饮用水": _yn(rows["water_safe"].to_numpy(bool)),
             "是否义务教育阶段适龄儿童少年失学辍学": _yn(rows["n_dropout"].to_numpy() > 0),
@@ -492,7 +500,9 @@ def household_fields(
             "产业帮扶": np.where(rows["industry_support"].to_numpy(bool), "产业奖补", ""),
             "就业帮扶": np.where(rows["skills_training"].to_numpy(bool), "技能培训", ""),
             "金融帮扶": np.where(rows["microcredit"].to_numpy(bool), "小额信贷", ""),
-            "公益岗位帮扶": np.where(rows["has_public_welfare_job"].to_numpy(bool), "公益性岗位", ""),
+            "公益岗位帮扶": np.where(
+                rows["has_public_welfare_job"].to_numpy(bool), "公益性岗位", ""
+            ),
             "综合保障": np.where(rows["dibao"].to_numpy(bool), "低保", ""),
             "搬迁": np.where(rows["relocated"].to_numpy(bool), "易地扶贫搬迁", ""),
             "主导产业": [INDUSTRY_VALUE[x] for x in rows["main_industry"].astype(str)],
