@@ -233,13 +233,21 @@ def import_national(
             out = (t.frame["_year"] < lo) | (t.frame["_year"] > hi)
             t.summary.set_aside += int(out.sum())
         all_years = [y for y in all_years if lo <= y <= hi]
+    by_year: dict[int, dict[str, list[pd.DataFrame]]] = {
+        y: {"roster": [], "work": [], "village": []} for y in all_years
+    }
+    for t in tables:
+        for y, part in t.frame.groupby("_year", sort=False):
+            if int(y) in by_year:
+                by_year[int(y)][t.kind].append(part)
+        t.frame = t.frame.iloc[:0]  # the year's parts hold the rows now
     frames = []
     for year in all_years:
-        parts = {
-            kind: [t.frame[t.frame["_year"] == year] for t in tables if t.kind == kind]
-            for kind in ("roster", "work", "village")
+        parts = by_year.pop(year)
+        cat = {
+            k: (v[0] if len(v) == 1 else pd.concat(v, ignore_index=True)) if v else None
+            for k, v in parts.items()
         }
-        cat = {k: pd.concat(v, ignore_index=True) if v else None for k, v in parts.items()}
         hh = household_year(cat["roster"], cat["work"], cat["village"], year, report)
         report.households_per_year[year] = len(hh)
         frames.append(hh)
