@@ -177,3 +177,27 @@ def test_xlsx_export_imports_the_same(tmp_path):
     assert (got["n_labour_full"].to_numpy() == expected["n_labour_full"].to_numpy()).all()
     assert np.allclose(got["net_income_pc"], expected["net_income_pc"], atol=0.011)
     assert set(result.report.households_per_year) == {2020, 2021}
+
+
+def test_cli_simulate_export_and_import(tmp_path):
+    from typer.testing import CliRunner
+
+    from riskmodel.cli import app
+
+    runner = CliRunner()
+    res = runner.invoke(
+        app,
+        ["simulate", "--out", str(tmp_path / "county"), "--seed", "2", "--households", "60",
+         "--first-year", "2022", "--last-year", "2024", "--export", str(tmp_path / "export")],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "national export: 9 files" in res.output
+    res = runner.invoke(app, ["import", str(tmp_path / "export"), "--out", str(tmp_path / "in")])
+    assert res.exit_code == 0, res.output
+    panel = pd.read_parquet(tmp_path / "county" / "panel.parquet")
+    imported = pd.read_parquet(tmp_path / "in" / "panel.parquet")
+    assert len(imported) == len(panel)
+    assert "households per year: 2022:" in res.output
+    bad = runner.invoke(app, ["simulate", "--out", str(tmp_path / "c2"), "--households", "60",
+                              "--export", str(tmp_path / "e2"), "--export-format", "ods"])  # fmt: skip
+    assert bad.exit_code == 2 and "csv or xlsx" in bad.output

@@ -34,6 +34,8 @@ from riskmodel.simulate.county import (
 )
 
 ExportFormat = Literal["csv", "xlsx"]
+Columns = dict[str, np.ndarray]
+"""A table as text columns in order (built with numpy, written by pyarrow or xlsxwriter)."""
 
 COUNTY = "宁明县"
 AREA_CODE = "451422"
@@ -152,19 +154,23 @@ class NationalExport:
         self._write("work", year, work)
         self._write("village", year, village_table(c, year, rows), fmt="xlsx")
 
-    def _write(self, table: str, year: int, df: pd.DataFrame, fmt: str | None = None) -> None:
+    def _write(self, table: str, year: int, df: Columns, fmt: str | None = None) -> None:
         fmt = fmt or self.fmt
         path = self.out / (TABLE_FILES[table].format(year=year) + f".{fmt}")
         preamble = [
             TABLE_TITLES[table],
-            f"导出单位：{REGION}    导出时间：{year}-12-31    共{len(df)}条",
+            f"导出单位：{REGION}    导出时间：{year}-12-31    共{_length(df)}条",
         ]
         with atomic_path(path) as tmp:
             (write_csv if fmt == "csv" else write_xlsx)(df, preamble, tmp)
         self.files.append(path)
 
 
-def write_csv(df: pd.DataFrame, preamble: list[str], path: Path) -> None:
+def _length(df: Columns) -> int:
+    return len(next(iter(df.values()))) if df else 0
+
+
+def write_csv(df: Columns, preamble: list[str], path: Path) -> None:
     """UTF-8 with BOM (as the system's CSV opens in Excel), preamble rows, header, rows."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -172,30 +178,39 @@ def write_csv(df: pd.DataFrame, preamble: list[str], path: Path) -> None:
         w.writerow([line])
     with path.open("wb") as fh:
         fh.write(("\ufeff" + buf.getvalue()).encode("utf-8"))
-        table = pa.Table.from_pandas(df, preserve_index=False)
+        table = pa.table({k: pa.array(v, pa.string()) for k, v in df.items()})
         pacsv.write_csv(table, fh, pacsv.WriteOptions(quoting_style="needed"))
 
 
-def write_xlsx(df: pd.DataFrame, preamble: list[str], path: Path) -> None:
+def write_xlsx(df: Columns, preamble: list[str], path: Path) -> None:
     """One sheet: a merged title row, the export line, the header row, the rows (all text)."""
     import xlsxwriter
 
     wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
     ws = wb.add_worksheet("Sheet1")
-    ncol = max(len(df.columns), 1)
+    ncol = max(len(df), 1)
     if ncol > 1:
         ws.merge_range(0, 0, 0, ncol - 1, preamble[0])
     else:
         ws.write_string(0, 0, preamble[0])
     ws.write_string(1, 0, preamble[1])
-    for j, name in enumerate(df.columns):
+    for j, name in enumerate(df):
         ws.write_string(2, j, name)
-    values = df.to_numpy(dtype=object)
+    values = np.column_stack([np.asarray(v, dtype=object) for v in df.values()]) if df else []
     for i, row in enumerate(values, start=3):
         for j, v in enumerate(row):
             if v:
                 ws.write_string(i, j, v)
     wb.close()
+
+
+def _columns(data: dict[str, object]) -> Columns:
+    """Text columns of one length: scalars repeated, lists and arrays as str arrays."""
+    n = max(len(v) for v in data.values() if not isinstance(v, str))
+    return {
+        k: np.full(n, v) if isinstance(v, str) else np.asarray(v).astype(str)
+        for k, v in data.items()
+    }
 
 
 def _yn(a: np.ndarray) -> np.ndarray:
@@ -223,7 +238,7 @@ def _allocate(total: np.ndarray, group: np.ndarray, weight: np.ndarray) -> np.nd
 
 def person_tables(
     c: County, year: int, rows: pd.DataFrame, idx: np.ndarray, eliminated_year: np.ndarray
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> tuple[Columns, Columns]:
     """The roster (one row per member) and the 务工 spells (one row per job) of one year."""
     n_h = len(idx)
     age = c.age[idx]
@@ -382,12 +397,9 @@ def person_tables(
         "享受特困供养政策情况": np.where(tekun, "农村特困", "不享受"),
     }
     keys = ["县(市、区、旗)", "乡(镇)", "行政村", "户编号"]
-    roster = pd.DataFrame({k: hh[k].to_numpy()[r] for k in keys})
-    for k, v in person.items():
-        roster[k] = v
-    for k in hh.columns:
-        if k not in keys:
-            roster[k] = hh[k].to_numpy()[r]
+    roster: Columns = {k: hh[k][r] for k in keys}
+    roster.update(person)
+    roster.update({k: v[r] for k, v in hh.items() if k not in keys})
 
     wage_month = rows["inc_wage"].to_numpy(float) / np.maximum(total, 1)
     # a spell lies within the year: more than 12 months of one job become several spells
@@ -403,10 +415,10 @@ def person_tables(
     channel = np.array(["", "劳务输出", "自主就业", "帮扶车间", "公益性岗位"])[job_kind]
     where = np.where(job_kind == WORK_MIGRANT, MIGRANT_PLACES[place_pick[jp]], COUNTY)
     worked = months > 0
-    work_tab = pd.DataFrame({k: hh[k].to_numpy()[job_h] for k in keys})
+    work_tab: Columns = {k: hh[k][job_h] for k in keys}
     work_tab["姓名"] = person["姓名"][jp]
     work_tab["证件号码"] = number[jp]
-    work_tab["户类型"] = hh["户类型"].to_numpy()[job_h]
+    work_tab["户类型"] = hh["户类型"][job_h]
     work_tab["是否已务工"] = _yn(worked)
     work_tab["开始时间"] = np.where(worked, f"{year}年01月", "")
     work_tab["结束时间"] = np.where(
@@ -419,7 +431,8 @@ def person_tables(
         worked, np.round(wage_month[job_h]).astype(int).astype(str), ""
     )
     work_tab["就业渠道"] = channel
-    return roster, work_tab.sort_values(["户编号"], kind="stable").reset_index(drop=True)
+    order = np.argsort(job_h, kind="stable")
+    return roster, {k: np.asarray(v)[order] for k, v in work_tab.items()}
 
 
 def _first(group: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
@@ -432,7 +445,7 @@ def _first(group: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
 
 def household_fields(
     c: County, year: int, rows: pd.DataFrame, idx: np.ndarray, eliminated_year: np.ndarray
-) -> pd.DataFrame:
+) -> Columns:
     """One row per household: the household fields of the roster, as text."""
     v = c.village[idx]
     names = np.array(village_names(len(c.village_poor)))
@@ -460,7 +473,7 @@ def household_fields(
     phone = np.char.add(
         "13", np.char.zfill(((hsh >> np.uint64(8)) % np.uint64(10**9)).astype(str), 9)
     )
-    return pd.DataFrame(
+    return _columns(
         {
             "县(市、区、旗)": COUNTY,
             "乡(镇)": np.array(cal.TOWNSHIPS)[c.village_township[v]],
@@ -513,7 +526,7 @@ def household_fields(
     )
 
 
-def village_table(c: County, year: int, rows: pd.DataFrame) -> pd.DataFrame:
+def village_table(c: County, year: int, rows: pd.DataFrame) -> Columns:
     """行政村信息: one row per village that has households in the panel this year."""
     per = rows.groupby("village_id", sort=True).agg(
         households=("hh_id", "size"),
@@ -524,7 +537,7 @@ def village_table(c: County, year: int, rows: pd.DataFrame) -> pd.DataFrame:
     v = per.index.str.slice(1).astype(int).to_numpy() - 1
     names = np.array(village_names(len(c.village_poor)))
     poor = per["poor"].to_numpy(bool)
-    return pd.DataFrame(
+    return _columns(
         {
             "县(市、区、旗)": COUNTY,
             "乡(镇)": np.array(cal.TOWNSHIPS)[c.village_township[v]],
