@@ -34,7 +34,7 @@ from riskmodel.simulate.county import (
 )
 
 ExportFormat = Literal["csv", "xlsx"]
-Columns = dict[str, np.ndarray]
+Columns = dict[str, "np.ndarray | pa.Array"]
 """A table as text columns in order (built with numpy, written by pyarrow or xlsxwriter)."""
 
 COUNTY = "宁明县"
@@ -178,7 +178,9 @@ def write_csv(df: Columns, preamble: list[str], path: Path) -> None:
         w.writerow([line])
     with path.open("wb") as fh:
         fh.write(("\ufeff" + buf.getvalue()).encode("utf-8"))
-        table = pa.table({k: pa.array(v, pa.string()) for k, v in df.items()})
+        table = pa.table(
+            {k: pa.array(v, pa.string()) if isinstance(v, np.ndarray) else v for k, v in df.items()}
+        )
         pacsv.write_csv(table, fh, pacsv.WriteOptions(quoting_style="needed"))
 
 
@@ -196,7 +198,8 @@ def write_xlsx(df: Columns, preamble: list[str], path: Path) -> None:
     ws.write_string(1, 0, preamble[1])
     for j, name in enumerate(df):
         ws.write_string(2, j, name)
-    values = np.column_stack([np.asarray(v, dtype=object) for v in df.values()]) if df else []
+    cols = [v if isinstance(v, np.ndarray) else np.array(v.to_pylist()) for v in df.values()]
+    values = np.column_stack([np.asarray(v, dtype=object) for v in cols]) if df else []
     for i, row in enumerate(values, start=3):
         for j, v in enumerate(row):
             if v:
@@ -397,9 +400,10 @@ def person_tables(
         "享受特困供养政策情况": np.where(tekun, "农村特困", "不享受"),
     }
     keys = ["县(市、区、旗)", "乡(镇)", "行政村", "户编号"]
-    roster: Columns = {k: hh[k][r] for k in keys}
+    at_r = pa.array(r)  # household fields are converted once per household, then repeated
+    roster: Columns = {k: pa.array(hh[k], pa.string()).take(at_r) for k in keys}
     roster.update(person)
-    roster.update({k: v[r] for k, v in hh.items() if k not in keys})
+    roster.update({k: pa.array(v, pa.string()).take(at_r) for k, v in hh.items() if k not in keys})
 
     wage_month = rows["inc_wage"].to_numpy(float) / np.maximum(total, 1)
     # a spell lies within the year: more than 12 months of one job become several spells
