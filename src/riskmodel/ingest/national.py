@@ -54,6 +54,17 @@ class Table:
     """canonical headers as columns (text), `_file`, `_sheet`, `_row`, `_year`"""
 
 
+def _stripped_categories(s: pd.Series) -> pd.Series:
+    """A text column as a categorical with stripped values (each distinct value stripped once)."""
+    cat = s.astype("category")
+    stripped = cat.cat.categories.astype(str).str.strip()
+    if stripped.is_unique:
+        return cat.cat.rename_categories(stripped)
+    return pd.Series(np.asarray(stripped)[cat.cat.codes.to_numpy()], index=s.index).astype(
+        "category"
+    )
+
+
 def year_from_name(*names: str) -> int | None:
     for name in names:
         m = re.search(r"(20\d{2})(?:[01]\d[0-3]\d)?(?!\d)", normalise(name))
@@ -88,14 +99,19 @@ def map_sheet(sheet: Sheet, report: ImportReport) -> Table | None:
         mapped[raw] = canon
         columns[canon] = f"c{i}"
     kind = classify(set(columns))
+    cells = {c: _stripped_categories(sheet.data[c]) for c in sheet.data.columns if c != "_row"}
+    blank = np.ones(len(sheet.data), bool)
+    for s in cells.values():
+        empty = np.flatnonzero(s.cat.categories == "")
+        blank &= np.isin(s.cat.codes.to_numpy(), [-1, *empty])
     summary = SheetSummary(
         file=sheet.file,
         sheet=sheet.sheet,
         table=kind,
         year="",
         header_row=sheet.header_row,
-        rows=len(sheet.data) + sheet.blank_rows,
-        blank_rows=sheet.blank_rows,
+        rows=len(sheet.data),
+        blank_rows=int(blank.sum()),
         mapped=mapped,
         unused=unused,
         notes=list(sheet.notes),
@@ -104,12 +120,14 @@ def map_sheet(sheet: Sheet, report: ImportReport) -> Table | None:
     if kind == "unknown":
         summary.notes.append("headers of no known table (no 户编号 or 行政村): not used")
         return None
-    df = pd.DataFrame(
-        {canon: sheet.data[c].str.strip().astype("category") for canon, c in columns.items()}
-    )
-    df["_file"], df["_sheet"], df["_row"] = sheet.file, sheet.sheet, sheet.data["_row"].to_numpy()
+    keep = ~blank
+    df = pd.DataFrame({canon: cells[c][keep] for canon, c in columns.items()})
+    df["_file"], df["_sheet"] = sheet.file, sheet.sheet
+    df["_row"] = sheet.data["_row"].to_numpy()[keep]
+    df = df.reset_index(drop=True)
+    raw = pd.DataFrame({c: s[keep] for c, s in cells.items()}).reset_index(drop=True)
     if "年度" in df:
-        year = pd.to_numeric(normalise_series(df["年度"]), errors="coerce")
+        year = pd.to_numeric(normalise_series(df["年度"]).astype(str), errors="coerce")
         bad = year.isna()
         if bad.any():
             report.quarantine_rows(df[bad], "年度", "year not a number", df.loc[bad, "年度"])
@@ -127,7 +145,7 @@ def map_sheet(sheet: Sheet, report: ImportReport) -> Table | None:
     # totals rows (合计/总计 with no household or village) are not data
     key = "户编号" if kind != "village" else "行政村"
     blank_key = (df[key] == "").to_numpy()
-    raw = sheet.data.drop(columns=["_row"]).loc[df.index[blank_key]]
+    raw = raw.loc[df.index[blank_key]].astype(str)
     total = pd.Series(False, index=df.index)
     total[df.index[blank_key]] = (
         raw.apply(lambda s: s.str.contains("合计|总计|小计", regex=True)).any(axis=1).to_numpy()
@@ -437,11 +455,14 @@ def household_year(
     if "务工所在地" in p and county is not None:
         place = normalise_series(p["务工所在地"])
         own = normalise_series(county).str.replace(r"(县|市|区|旗)$", "", regex=True)
-        own_p = pd.Series(own.reindex(g).to_numpy(), index=p.index)
-        local = [o != "" and o in x for x, o in zip(place, own_p, strict=True)]
-        works = place != ""
-        out["n_migrant_workers"] = count(works & ~np.asarray(local, bool))
-        out["n_local_workers"] = count(works & np.asarray(local, bool))
+        own_p = np.asarray(own)[np.cumsum(first) - 1]
+        local = np.zeros(len(p), bool)
+        for name in set(own_p) - {""}:
+            rows = own_p == name
+            local[rows] = place[rows].str.contains(name, regex=False).to_numpy(bool)
+        works = (place != "").to_numpy()
+        out["n_migrant_workers"] = count(works & ~local)
+        out["n_local_workers"] = count(works & local)
     elif w is not None:
         out["n_migrant_workers"], out["n_local_workers"] = w["migrant"], w["local"]
     if "公益性岗位" in c:

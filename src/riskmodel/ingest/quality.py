@@ -136,7 +136,7 @@ def _school_age(prefixes: tuple[str, ...], lo: int, hi: int) -> Callable[[Facts]
 def _wage_out_of_range(f: Facts) -> int:
     if f.work is None or "务工月收入" not in f.work:
         return -1
-    v = pd.to_numeric(normalise_series(f.work["务工月收入"]), errors="coerce")
+    v = pd.to_numeric(normalise_series(f.work["务工月收入"]).astype(str), errors="coerce")
     return int(((v < 100) | (v > 30000)).sum())
 
 

@@ -49,7 +49,11 @@ def normalise_series(s: pd.Series) -> pd.Series:
     if not isinstance(s.dtype, pd.CategoricalDtype):
         s = s.astype("category")
     cats = norm(np.asarray(s.cat.categories.astype(str), dtype=object))
-    return pd.Series(cats[s.cat.codes.to_numpy()], index=s.index, dtype="str")
+    codes = s.cat.codes.to_numpy()
+    if len(set(cats)) == len(cats):  # categories stay distinct: keep it categorical
+        codes = np.where(codes < 0, len(cats) - 1, codes)
+        return pd.Series(pd.Categorical.from_codes(codes, cats), index=s.index)
+    return pd.Series(cats[codes], index=s.index, dtype="str")
 
 
 def as_text(df: pd.DataFrame) -> pd.DataFrame:
@@ -76,7 +80,6 @@ class Sheet:
     headers: list[str]
     data: pd.DataFrame
     """one column per header position (named c0, c1, ...), text; plus `_row`, the file's row"""
-    blank_rows: int = 0
     notes: list[str] = field(default_factory=list)
 
 
@@ -179,9 +182,7 @@ def _read_csv(path: Path, is_header: Callable[[list[str]], int]) -> Sheet | str:
                 f"{len(wrong)} rows have a different number of cells than the header "
                 f"(rows {shown}{' ...' if len(wrong) > 10 else ''}): padded or cut"
             )
-    sheet = _drop_blank(Sheet(path.name, "", at + 1, headers, df))
-    sheet.notes += notes
-    return sheet
+    return Sheet(path.name, "", at + 1, headers, df, notes=notes)
 
 
 def _cell(v: object) -> str:
@@ -220,20 +221,9 @@ def _read_xlsx(path: Path, is_header: Callable[[list[str]], int]) -> Iterable[Sh
             extra = sum(1 for r in rows[at + 1 :] if any(c != "" for c in r[n:]))
             df = pd.DataFrame(body, columns=[f"c{i}" for i in range(n)], dtype="str")
             df["_row"] = range(at + 2, at + 2 + len(df))
-            sheet = _drop_blank(Sheet(path.name, ws.title, at + 1, headers, df))
+            sheet = Sheet(path.name, ws.title, at + 1, headers, df)
             if extra:
                 sheet.notes.append(f"{extra} rows have values right of the last header (ignored)")
             yield sheet
     finally:
         wb.close()
-
-
-def _drop_blank(sheet: Sheet) -> Sheet:
-    cols = [c for c in sheet.data.columns if c != "_row"]
-    if cols:
-        blank = (sheet.data[cols].apply(lambda s: s.str.strip()) == "").all(axis=1)
-    else:
-        blank = pd.Series(True, index=sheet.data.index)
-    sheet.blank_rows = int(blank.sum())
-    sheet.data = sheet.data[~blank].reset_index(drop=True)
-    return sheet
