@@ -424,12 +424,22 @@ def person_tables(
     work_tab["证件号码"] = number[jp]
     work_tab["户类型"] = hh["户类型"][job_h]
     work_tab["是否已务工"] = _yn(worked)
-    work_tab["开始时间"] = np.where(worked, f"{year}年01月", "")
-    work_tab["结束时间"] = np.where(
-        worked,
-        np.char.add(f"{year}年", np.char.add(np.char.zfill(months.astype(str), 2), "月")),
-        "",
-    )
+    # one person's spells follow each other through the year (they overlap only past 12 months)
+    by_person = np.argsort(jp, kind="stable")
+    done_before = np.zeros(len(jp), int)
+    m_sorted = months[by_person]
+    cum = np.cumsum(m_sorted) - m_sorted
+    person_start = np.r_[0, np.flatnonzero(jp[by_person][1:] != jp[by_person][:-1]) + 1]
+    first_cum = np.repeat(cum[person_start], np.diff(np.r_[person_start, len(jp)]))
+    done_before[by_person] = cum - first_cum
+    start = np.where(done_before + months <= 12, done_before + 1, 13 - np.maximum(months, 1))
+    end = start + months - 1
+
+    def month_text(m: np.ndarray) -> np.ndarray:
+        return np.char.add(f"{year}年", np.char.add(np.char.zfill(m.astype(str), 2), "月"))
+
+    work_tab["开始时间"] = np.where(worked, month_text(start), "")
+    work_tab["结束时间"] = np.where(worked, month_text(end), "")
     work_tab["务工所在县"] = where
     work_tab["务工月收入"] = np.where(
         worked, np.round(wage_month[job_h]).astype(int).astype(str), ""
