@@ -1439,6 +1439,38 @@ DERIVED_FEATURES: list[Column] = [
 ]
 
 FEATURE_NAMES: list[str] = RAW_FEATURES + [c.name for c in DERIVED_FEATURES]
+_INCOME = ("inc_wage", "inc_business", "inc_property", "inc_transfer")
+_HISTORY = ("net_income_pc", "monitor_line")
+FEATURE_NEEDS: dict[str, tuple[str, ...]] = {
+    **{name: (name,) for name in RAW_FEATURES},
+    "income_to_line": _HISTORY,
+    "income_to_line_lag1": _HISTORY,
+    "income_to_line_change": _HISTORY,
+    "income_slope_3y": _HISTORY,
+    "income_cv_3y": _HISTORY,
+    "years_since_exit": ("exit_year",),
+    "labour_total": ("n_labour_full", "n_labour_weak"),
+    "dependency_ratio": ("n_children_u16", "n_elderly_65p", "n_labour_full", "n_labour_weak"),
+    "oop_to_income": ("oop_medical", *_INCOME),
+    "transfer_share": _INCOME,
+    "wage_share": _INCOME,
+    "business_share": _INCOME,
+    "n_income_sources": _INCOME,
+    "single_earner": ("n_migrant_workers", "n_local_workers", *_INCOME),
+    "costly_students": ("n_students_senior", "n_students_tertiary"),
+    "new_severe_disability": ("n_severe_disabled",),
+    "village_monitored_share": ("is_monitored", "village_id"),
+}
+"""The panel columns each model feature is computed from: a feature whose inputs a panel lacks is
+left out of the model (never filled with a constant)."""
+
+
+def available_features(columns: object) -> list[str]:
+    """The model features a panel with these columns supports, in catalogue order."""
+    have = set(columns)  # type: ignore[arg-type]
+    return [f for f in FEATURE_NAMES if set(FEATURE_NEEDS[f]) <= have]
+
+
 FEATURES: dict[str, Column] = {
     **{n: PANEL[n] for n in RAW_FEATURES},
     **{c.name: c for c in DERIVED_FEATURES},
@@ -1447,6 +1479,7 @@ RECORD_IDS = ["hh_id", "year", "township_id", "village_id"]
 """Identifiers carried in every model input record beside the features."""
 RECORD_COLUMNS: list[Column] = [PANEL[n] for n in RECORD_IDS] + list(FEATURES.values())
 assert not set(AUDIT_COLUMNS) & set(FEATURE_NAMES), "audit-only columns are never model inputs"
+assert set(FEATURE_NEEDS) == set(FEATURE_NAMES)
 
 
 # ---------------------------------------------------------------------------------------------

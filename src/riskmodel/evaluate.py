@@ -160,6 +160,8 @@ def carry_score(records: pd.DataFrame, criteria: CriteriaConfig | None = None) -
     Within one label's population this is the informative part of the status (every row of the
     meets_criteria population is 0 by definition; in the persistent one it is the criteria)."""
     met = criteria_met(records, criteria)["any"]
+    if "is_monitored" not in records:  # a partial panel without monitoring status
+        return met.astype(float)
     monitored = pd.Series(records["is_monitored"]).astype("boolean").fillna(False).to_numpy(bool)
     if monitored.all():
         return met.astype(float)
@@ -172,16 +174,26 @@ def carry_score(records: pd.DataFrame, criteria: CriteriaConfig | None = None) -
 def subgroup_frame(panel_rows: pd.DataFrame) -> dict[str, pd.Series]:
     """Group memberships by row (audit columns are used here, never in the model)."""
     p = panel_rows
-    return {
-        "township": p["township_id"].astype(str),
-        "female-headed": (p["head_sex"] == "female").map({True: "yes", False: "no"}),
-        "disabled or chronically ill member": ((p["n_disabled"] + p["n_chronic_ill"]) > 0).map(
-            {True: "yes", False: "no"}
+    yes_no = {True: "yes", False: "no"}
+    groups = {
+        "township": (("township_id",), lambda: p["township_id"].astype(str)),
+        "female-headed": (("head_sex",), lambda: (p["head_sex"] == "female").map(yes_no)),
+        "disabled or chronically ill member": (
+            ("n_disabled", "n_chronic_ill"),
+            lambda: ((p["n_disabled"] + p["n_chronic_ill"]) > 0).map(yes_no),
         ),
-        "elderly-only": (p["n_elderly_65p"] == p["hh_size"]).map({True: "yes", False: "no"}),
-        "relocated": p["relocated"].map({True: "yes", False: "no"}),
-        "ethnic minority": (p["head_ethnicity"] != "han").map({True: "yes", False: "no"}),
+        "elderly-only": (
+            ("n_elderly_65p", "hh_size"),
+            lambda: (p["n_elderly_65p"] == p["hh_size"]).map(yes_no),
+        ),
+        "relocated": (("relocated",), lambda: p["relocated"].map(yes_no)),
+        "ethnic minority": (
+            ("head_ethnicity",),
+            lambda: (p["head_ethnicity"] != "han").map(yes_no),
+        ),
     }
+    # a partial panel judges only the groups its columns define
+    return {k: make() for k, (needs, make) in groups.items() if set(needs) <= set(p.columns)}
 
 
 def wilson_upper(hits: int, n: int, z: float = 1.96) -> float:

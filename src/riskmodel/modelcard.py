@@ -74,6 +74,14 @@ def model_card(result, version: str | None = None, run_id: str | None = None) ->
     for dim, names in by_dim.items():
         label = f"{DIMENSIONS[dim][0]} {DIMENSIONS[dim][1]}" if dim in DIMENSIONS else dim
         lines.append(f"| {label} | {', '.join(names)} |")
+    absent = info.get("features_absent", [])
+    if absent:
+        lines += [
+            "",
+            f"Left out because the data lacks their inputs ({len(absent)}): "
+            + ", ".join(absent)
+            + ". The model scores only records that carry its own features.",
+        ]
     lines += [
         "",
         f"## Test-year metrics ({T}) against baselines",

@@ -22,7 +22,7 @@ from mlflow.models import ModelSignature
 from mlflow.pyfunc import PythonModel
 from mlflow.types.schema import ColSpec, Schema
 
-from riskmodel.catalogue import RECORD_COLUMNS
+from riskmodel.catalogue import RECORD_COLUMNS, RECORD_IDS
 from riskmodel.config import TrainConfig, tracking_uri
 from riskmodel.io import write_text
 from riskmodel.model import RelapseModel
@@ -52,7 +52,7 @@ def connect() -> MlflowClient:
 
 def signature(features: list[str]) -> ModelSignature:
     """Input: the model input record; output: probability, tier, base value, contributions."""
-    inputs = Schema([ColSpec(_MLFLOW_TYPE[c.dtype], c.name) for c in RECORD_COLUMNS])
+    inputs = Schema([ColSpec(_MLFLOW_TYPE[c.dtype], c.name) for c in record_columns(features)])
     outputs = Schema(
         [
             ColSpec("double", "probability"),
@@ -65,10 +65,20 @@ def signature(features: list[str]) -> ModelSignature:
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 
-def to_wire(records: pd.DataFrame) -> pd.DataFrame:
-    """Records as MLflow's schema expects them: categoricals as strings, ints as int64."""
-    out = records[[c.name for c in RECORD_COLUMNS]].copy()
-    for c in RECORD_COLUMNS:
+def record_columns(features: list[str] | None = None) -> list:
+    """The record's identifiers and the model's features (all of them when not given)."""
+    if features is None:
+        return list(RECORD_COLUMNS)
+    keep = set(RECORD_IDS) | set(features)
+    return [c for c in RECORD_COLUMNS if c.name in keep]
+
+
+def to_wire(records: pd.DataFrame, features: list[str] | None = None) -> pd.DataFrame:
+    """Records as MLflow's schema expects them: categoricals as strings, ints as int64 (the
+    model's features only, when given)."""
+    columns = record_columns(features)
+    out = records[[c.name for c in columns]].copy()
+    for c in columns:
         if c.dtype in ("category", "string"):
             out[c.name] = out[c.name].astype(object).where(out[c.name].notna(), None)
         elif c.dtype == "int":
@@ -134,6 +144,7 @@ def log_training(result, client: MlflowClient | None = None) -> LoggedVersion:
                 "best_iteration": result.info["best_iteration"],
                 "n_train": result.info["n_train"],
                 "n_features": len(result.model.features),
+                "features_absent": ",".join(result.info.get("features_absent", [])) or "none",
                 "data_digest": result.data_digest,
                 "data_path": str(cfg.data),
             }
@@ -159,7 +170,7 @@ def log_training(result, client: MlflowClient | None = None) -> LoggedVersion:
         for f in ("subgroups.csv", "subgroups.md", "backtest.csv", "metrics.json"):
             mlflow.log_artifact(str(tmp / f), "evaluation")
         model_dir = result.model.save(tmp / "relapse_model")
-        example = to_wire(result.split.test.head(5))
+        example = to_wire(result.split.test.head(5), result.model.features)
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=RelapsePyfunc(),

@@ -30,22 +30,24 @@ RULES: dict[str, tuple[str, str]] = {
 
 
 def rule_flags(records: Mapping) -> dict[str, np.ndarray]:
-    """One boolean array per rule, plus `any_rule`, for records (a DataFrame or column mapping)."""
+    """One boolean array per rule, plus `any_rule`, for records (a DataFrame or column mapping).
+    Records of a partial panel may lack a rule's inputs: that part of the rule cannot fire."""
+    n = len(np.asarray(records["year"]))
 
-    def col(name: str) -> np.ndarray:
-        return np.asarray(records[name])
+    def col(name: str, fine: object) -> np.ndarray:
+        return np.asarray(records[name]) if name in records else np.full(n, fine)
 
     guarantee = (
-        ~col("all_insured").astype(bool)
-        | ~col("housing_safe").astype(bool)
-        | ~col("water_safe").astype(bool)
-        | (col("n_dropout") > 0)
+        ~col("all_insured", True).astype(bool)
+        | ~col("housing_safe", True).astype(bool)
+        | ~col("water_safe", True).astype(bool)
+        | (col("n_dropout", 0) > 0)
     )
     flags = {
-        "income_below_line": col("income_to_line").astype(float) < INCOME_MARGIN,
+        "income_below_line": col("income_to_line", np.inf).astype(float) < INCOME_MARGIN,
         "guarantee_failure": guarantee,
-        "medical_over_20k": col("oop_medical").astype(float) > MEDICAL_THRESHOLD,
-        "new_severe_disability": col("new_severe_disability").astype(bool),
+        "medical_over_20k": col("oop_medical", 0.0).astype(float) > MEDICAL_THRESHOLD,
+        "new_severe_disability": col("new_severe_disability", False).astype(bool),
     }
     flags["any_rule"] = np.logical_or.reduce(list(flags.values()))
     return flags

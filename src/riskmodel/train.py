@@ -20,12 +20,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from riskmodel import evaluate as ev
-from riskmodel.catalogue import FEATURE_NAMES
+from riskmodel.catalogue import FEATURE_NAMES, PANEL_COLUMNS, REQUIRED_FIELDS
 from riskmodel.config import TrainConfig
 from riskmodel.criteria import CriteriaConfig
 from riskmodel.features import build_features
 from riskmodel.io import read_panel
-from riskmodel.labels import POPULATIONS, add_labels
+from riskmodel.labels import LABEL_NEEDS, POPULATIONS, add_labels, supported_labels
 from riskmodel.model import Meta, RelapseModel, Tiers, categorical_levels, feature_matrix
 from riskmodel.validate import validate_panel
 
@@ -40,10 +40,14 @@ class DataError(ValueError):
 
 
 def load_panel(data_dir: Path) -> tuple[pd.DataFrame, str]:
-    """Read and validate the panel; return it with the SHA-256 digest of the file."""
+    """Read and validate the panel (the catalogue's columns it has; an imported panel may lack
+    all but the required ones); return it with the SHA-256 digest of the file."""
     path = Path(data_dir) / PANEL_FILE
     panel = read_panel(path)
-    result = validate_panel(panel)
+    missing = [f for f in REQUIRED_FIELDS if f not in panel.columns]
+    if missing:
+        raise DataError(f"{path} lacks required columns: {', '.join(missing)}")
+    result = validate_panel(panel, [c for c in PANEL_COLUMNS if c.name in panel.columns])
     if not result.ok:
         raise DataError(
             f"{path} has invalid rows; run `riskmodel validate {path} --quarantine "
@@ -58,6 +62,12 @@ def labelled_records(
 ) -> pd.DataFrame:
     """Model input records with the label attached: exactly the label's population (rows where
     the label is undefined are left out)."""
+    if label not in supported_labels(panel.columns):
+        lacking = [c for c in LABEL_NEEDS[label] if c not in panel.columns]
+        raise DataError(
+            f"the panel cannot carry label {label!r}: it lacks {', '.join(lacking)}; "
+            f"labels it supports: {', '.join(supported_labels(panel.columns)) or 'none'}"
+        )
     records = build_features(panel)
     labels = add_labels(panel, criteria)
     if label not in labels:
@@ -110,13 +120,19 @@ def _params(cfg: TrainConfig) -> dict:
     }
 
 
+def model_features(records: pd.DataFrame) -> list[str]:
+    """The catalogue's features the records carry (all of them unless the panel was partial)."""
+    return [n for n in FEATURE_NAMES if n in records.columns]
+
+
 def _dataset(rec: pd.DataFrame, label: str, levels: dict, ref: lgb.Dataset | None = None):
-    X = feature_matrix(rec, FEATURE_NAMES, levels)
-    cat_idx = [i for i, n in enumerate(FEATURE_NAMES) if n in levels]
+    features = model_features(rec)
+    X = feature_matrix(rec, features, levels)
+    cat_idx = [i for i, n in enumerate(features) if n in levels]
     return lgb.Dataset(
         X,
         rec[label].to_numpy(int),
-        feature_name=FEATURE_NAMES,
+        feature_name=features,
         categorical_feature=cat_idx,
         reference=ref,
         free_raw_data=False,
@@ -132,7 +148,8 @@ def fit_model(split: Split, cfg: TrainConfig) -> tuple[RelapseModel, dict]:
                 f"the {name} years have no {'positive' if not part[label].any() else 'negative'} "
                 f"'{label}' labels"
             )
-    levels = categorical_levels(FEATURE_NAMES)
+    features = model_features(split.train)
+    levels = categorical_levels(features)
     dtrain = _dataset(split.train, label, levels)
     dvalid = _dataset(split.valid, label, levels, ref=dtrain)
     t0 = time.perf_counter()
@@ -148,7 +165,7 @@ def fit_model(split: Split, cfg: TrainConfig) -> tuple[RelapseModel, dict]:
     raw_valid = booster.predict(dvalid.get_data(), raw_score=True)
     platt = LogisticRegression(C=1e6, max_iter=1000).fit(raw_valid[:, None], split.valid[label])
     meta = Meta(
-        features=list(FEATURE_NAMES),
+        features=features,
         levels=levels,
         platt=(float(platt.coef_[0, 0]), float(platt.intercept_[0])),
         tiers=Tiers(cfg.tiers.red, cfg.tiers.amber),
@@ -162,6 +179,7 @@ def fit_model(split: Split, cfg: TrainConfig) -> tuple[RelapseModel, dict]:
         "n_valid": len(split.valid),
         "n_test": len(split.test),
         "train_years": f"{split.train['year'].min()}-{split.train['year'].max()}",
+        "features_absent": [n for n in FEATURE_NAMES if n not in features],
     }
     return RelapseModel(booster, meta), info
 
@@ -173,7 +191,8 @@ def _trim(booster: lgb.Booster) -> lgb.Booster:
 
 def backtest(records: pd.DataFrame, cfg: TrainConfig, rounds: int) -> pd.DataFrame:
     """Rolling origin: for each year t from backtest_from, fit on years < t, test on t."""
-    label, levels = cfg.label, categorical_levels(FEATURE_NAMES)
+    features = model_features(records)
+    label, levels = cfg.label, categorical_levels(features)
     rows = []
     start = max(cfg.backtest_from, int(records["year"].min()) + 1)
     for t in range(start, int(records["year"].max()) + 1):
@@ -181,7 +200,7 @@ def backtest(records: pd.DataFrame, cfg: TrainConfig, rounds: int) -> pd.DataFra
         if train[label].nunique() < 2 or test[label].nunique() < 2:
             continue
         booster = lgb.train(_params(cfg), _dataset(train, label, levels), num_boost_round=rounds)
-        score = booster.predict(feature_matrix(test, FEATURE_NAMES, levels), raw_score=True)
+        score = booster.predict(feature_matrix(test, features, levels), raw_score=True)
         rows.append(
             {
                 "year": t,
@@ -255,9 +274,9 @@ def evaluate(
     scores["rule"] = ev.rule_score(test)
     fit_rows = pd.concat([split.train, split.valid])
     pipe = ev.logistic_baseline(
-        split.train, split.train[label].to_numpy(int), FEATURE_NAMES, cfg.seed
+        split.train, split.train[label].to_numpy(int), model.features, cfg.seed
     )
-    scores["logreg"] = ev.logistic_predict(pipe, test, FEATURE_NAMES)
+    scores["logreg"] = ev.logistic_predict(pipe, test, model.features)
     scores["village"] = ev.village_rate_score(fit_rows, label, test)
     scores["carry"] = ev.carry_score(test, cfg.criteria)
     if oracle is not None:
