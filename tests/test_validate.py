@@ -78,6 +78,19 @@ def test_missing_column_is_fatal_and_named(panel):
         validate_panel(panel.drop(columns=["net_income_pc"]))
 
 
+def test_partial_panel_checks_the_columns_it_has(panel):
+    from riskmodel.catalogue import REQUIRED_FIELDS
+
+    part = panel[[*REQUIRED_FIELDS, "hh_size", "n_labour_full"]]
+    ok = validate_panel(part)
+    assert ok.ok and sorted(ok.valid.columns) == sorted(part.columns)
+    too_many = int(part["hh_size"].iloc[3]) + 1  # more than the household: the rule still applies
+    bad = validate_panel(_corrupt(part, 3, "n_labour_full", too_many))
+    assert bad.errors[["row", "column", "rule"]].values.tolist() == [
+        [3, "n_labour_full", "cannot exceed hh_size"]
+    ]
+
+
 def test_csv_strings_are_parsed_to_catalogue_types(panel, tmp_path):
     path = tmp_path / "export.csv"
     panel.to_csv(path, index=False)

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from riskmodel.catalogue import PANEL_COLUMNS
 from riskmodel.criteria import (
     CriteriaConfig,
     criteria_codes,
@@ -240,7 +239,7 @@ def run_batch(
         raise BatchError(f"no rows for year {Y} in {data}")
     window = panel[(years >= Y - HISTORY_YEARS) & (years <= Y)]
     stage("validate")
-    checked = validate_panel(window, [c for c in PANEL_COLUMNS if c.name in window.columns])
+    checked = validate_panel(window)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     quarantine = None

@@ -20,7 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from riskmodel import evaluate as ev
-from riskmodel.catalogue import FEATURE_NAMES, PANEL_COLUMNS, REQUIRED_FIELDS
+from riskmodel.catalogue import FEATURE_NAMES
 from riskmodel.config import TrainConfig
 from riskmodel.criteria import CriteriaConfig
 from riskmodel.features import build_features
@@ -44,10 +44,7 @@ def load_panel(data_dir: Path) -> tuple[pd.DataFrame, str]:
     all but the required ones); return it with the SHA-256 digest of the file."""
     path = Path(data_dir) / PANEL_FILE
     panel = read_panel(path)
-    missing = [f for f in REQUIRED_FIELDS if f not in panel.columns]
-    if missing:
-        raise DataError(f"{path} lacks required columns: {', '.join(missing)}")
-    result = validate_panel(panel, [c for c in PANEL_COLUMNS if c.name in panel.columns])
+    result = validate_panel(panel)
     if not result.ok:
         raise DataError(
             f"{path} has invalid rows; run `riskmodel validate {path} --quarantine "

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from riskmodel.catalogue import KEY, PANEL_COLUMNS, Column
+from riskmodel.catalogue import KEY, PANEL_COLUMNS, REQUIRED_FIELDS, Column
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +102,15 @@ class ValidationResult:
 
 
 def validate_panel(df: pd.DataFrame, columns: list[Column] | None = None) -> ValidationResult:
-    """Check a panel row by row; valid rows come back typed, invalid rows with their reasons."""
-    cols = columns or PANEL_COLUMNS
-    missing = [c.name for c in cols if c.name not in df.columns]
+    """Check a panel row by row; valid rows come back typed, invalid rows with their reasons.
+    Without `columns`, the catalogue columns the panel has are checked: only REQUIRED_FIELDS
+    must be there (an imported panel may lack the rest)."""
+    if columns is None:
+        missing = [name for name in REQUIRED_FIELDS if name not in df.columns]
+        cols = [c for c in PANEL_COLUMNS if c.name in df.columns]
+    else:
+        cols = columns
+        missing = [c.name for c in cols if c.name not in df.columns]
     if missing:
         raise PanelError(f"missing required columns: {', '.join(missing)}")
     extra = [c for c in df.columns if c not in {c.name for c in cols}]
