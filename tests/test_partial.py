@@ -30,7 +30,7 @@ def partial(training_county, tmp_path_factory):
 
 
 def test_spec_import_keeps_only_the_given_fields(partial):
-    data, result = partial
+    _, result = partial
     assert sorted(result.panel.columns) == sorted(KEEP)
     assert "oop_medical" in result.report.fields_absent
     assert supported_labels(result.panel.columns) == list(
