@@ -240,3 +240,14 @@ def test_a_folder_without_a_roster_is_refused_with_a_pointer(tmp_path):
     (tmp_path / "empty" / "notes.csv").write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="no person roster found"):
         import_source(tmp_path / "empty", tmp_path / "out")
+
+
+def test_source_without_household_numbers_still_gets_its_report(tmp_path):
+    rows = [list(r) for r in GUIZHOU_ROWS]
+    for r in rows[:3] + rows[4:5]:
+        r[4] = ""
+    write_guizhou(tmp_path / "n", rows)
+    with pytest.raises(ValueError, match="IMPORT.md"):
+        import_source(tmp_path / "n", tmp_path / "out")
+    text = (tmp_path / "out" / "IMPORT.md").read_text()
+    assert text.count("missing 户编号") >= 1 and "row 4" in text

@@ -69,10 +69,15 @@ def import_source(
 
     missing = [f for f in REQUIRED_FIELDS if f not in panel.columns]
     if missing:
-        raise ValueError(
-            f"{source}: required fields missing from the source: {', '.join(missing)} "
+        message = (
+            f"required fields missing from the source: {', '.join(missing)} "
             f"({'; '.join(f'{m} <- {PANEL[m].national_field or m}' for m in missing)})"
         )
+        report.notes.append(message)
+        report.validation = "not validated: " + message
+        empty = pd.DataFrame(columns=[f for f in REQUIRED_FIELDS if f in panel.columns])
+        paths = write_import(empty, empty, report, Path(out))
+        raise ValueError(f"{source}: {message}; see {paths['report']}")
     columns = [c for c in PANEL_COLUMNS if c.name in panel.columns]
     report.fields_present = [c.name for c in columns]
     panel = panel[[c.name for c in columns]]
@@ -81,6 +86,8 @@ def import_source(
     invalid = result.quarantined if result else panel.iloc[:0]
     report.validation = result.report() if result else "no rows"
     paths = write_import(valid, invalid, report, Path(out))
+    if valid.empty:
+        raise ValueError(f"{source}: no valid household-years; see {paths['report']}")
     log.info("imported %d household-years (%d invalid)", len(valid), len(invalid))
     return ImportResult(valid, invalid, report, paths)
 
