@@ -247,7 +247,7 @@ def test_source_without_household_numbers_still_gets_its_report(tmp_path):
     for r in rows[:3] + rows[4:5]:
         r[4] = ""
     write_guizhou(tmp_path / "n", rows)
-    with pytest.raises(ValueError, match="IMPORT.md"):
+    with pytest.raises(ValueError, match=r"IMPORT\.md"):
         import_source(tmp_path / "n", tmp_path / "out")
     text = (tmp_path / "out" / "IMPORT.md").read_text()
     assert text.count("missing 户编号") >= 1 and "row 4" in text
