@@ -25,7 +25,7 @@ HEADER_SCAN_ROWS = 10
 READABLE = (".csv", ".xlsx", ".xlsm")
 
 
-class ImportError_(ValueError):
+class UnreadableFile(ValueError):
     """A source that cannot be read at all (named file, sheet, row where it applies)."""
 
 
@@ -119,7 +119,7 @@ def _decode(raw: bytes) -> str:
             return raw.decode(enc)
         except UnicodeDecodeError:
             continue
-    raise ImportError_("not UTF-8 or GB18030 text")
+    raise UnreadableFile("not UTF-8 or GB18030 text")
 
 
 def _utf8(raw: bytes) -> bytes:
@@ -137,7 +137,7 @@ def _utf8(raw: bytes) -> bytes:
 def _read_csv(path: Path, is_header: Callable[[list[str]], int]) -> Sheet | str:
     try:
         data = _utf8(path.read_bytes())
-    except ImportError_ as exc:
+    except UnreadableFile as exc:
         return f"{path.name}: {exc}, not read"
     lines = data.split(b"\n", HEADER_SCAN_ROWS + 1)
     rows = list(csv.reader(x.decode("utf-8").rstrip("\r") for x in lines[:HEADER_SCAN_ROWS]))

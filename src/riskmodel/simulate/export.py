@@ -339,7 +339,7 @@ def person_tables(
     pw = rows["has_public_welfare_job"].to_numpy(bool)
     ws = rows["has_workshop_job"].to_numpy(bool)
     able = full | weak
-    first_full = _first(r, full & (m >= 0), n_h)
+    first_full = _first(r, full, n_h)
     first_able_idle = _first(r, able & (work == 0), n_h)
     first_able = _first(r, able, n_h)
     head_pos = _first(r, m == 0, n_h)
