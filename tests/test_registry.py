@@ -95,6 +95,12 @@ def test_unknown_category_scores_as_missing(registered, training_county):
 
 def test_promote_moves_champion_when_every_condition_holds(registered):
     cfg, _, logged, client = registered
+    metrics = client.get_run(logged.run_id).data.metrics
+    # a 2,100-household county leaves the model's recall within noise of logistic regression's:
+    # the figures are set just above every baseline so that each condition holds
+    for metric in ("test_roc_auc", "test_recall_at_10pct_village"):
+        best = max(metrics[f"{b}_{metric}"] for b in BASELINES)
+        client.log_metric(logged.run_id, metric, best + 0.01)
 
     decision = registry.promote(cfg, client)
 
