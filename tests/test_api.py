@@ -628,3 +628,132 @@ def test_serve_with_two_workers(service):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def test_a_household_listed_for_data_checks_is_served_as_such(service, training_county, tmp_path):
+    import pandas as pd
+
+    from riskmodel.registry import load_model
+
+    panel = pd.read_parquet(training_county / "panel.parquet")
+    i = panel.index[panel["year"] == 2025][0]
+    panel.loc[i, "head_age"] = 500
+    panel.to_parquet(tmp_path / "panel.parquet")
+    hh, village = panel.loc[i, "hh_id"], panel.loc[i, "village_id"]
+    db_url = f"sqlite:///{tmp_path / 'store.db'}"
+    model, meta = load_model(service["settings"].model_uri)
+    run_batch(tmp_path, tmp_path / "scores", db_url, model, meta["version"], meta["run_id"])
+    key = create_key(engine_for(db_url), "county")[0]
+    settings = service["settings"].model_copy(update={"db_url": db_url})
+
+    with TestClient(create_app(settings)) as client:
+        headers = {"Authorization": f"Bearer {key}"}
+        one = client.get(f"/v1/households/{hh}", headers=headers)
+        listed = client.get(f"/v1/villages/{village}/worklist?limit=1", headers=headers)
+
+    assert one.status_code == 200, one.text
+    body = one.json()
+    assert (body["status"], body["probability"], body["tier"]) == ("data_check", None, None)
+    assert body["data_check"] == "2025 head_age: at most 120"
+    assert body["reasons"] == [] and body["on_worklist"] is True
+    assert listed.status_code == 200, listed.text
+    entries = {e["hh_id"]: e for e in listed.json()["households"]}
+    assert entries[hh]["status"] == "data_check" and entries[hh]["probability"] is None
+    assert entries[hh]["reasons_zh"] == "数据待核实：head_age: at most 120"
+
+
+def _fresh_store(service, tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'store.db'}"
+    key = create_key(engine_for(db_url), "county")[0]
+    settings = service["settings"].model_copy(update={"db_url": db_url})
+    return db_url, settings, {"Authorization": f"Bearer {key}"}
+
+
+def test_reads_serve_the_batch_of_the_model_in_service(service, training_county, tmp_path):
+    import pandas as pd
+
+    from riskmodel.registry import load_model
+
+    db_url, settings, headers = _fresh_store(service, tmp_path)
+    model, meta = load_model(settings.model_uri)
+    panel = pd.read_parquet(training_county / "panel.parquet")
+    villages = sorted(panel["village_id"].unique())
+    (tmp_path / "part").mkdir()
+    panel[panel["village_id"] == villages[0]].to_parquet(tmp_path / "part" / "panel.parquet")
+    served = run_batch(tmp_path / "part", tmp_path / "s", db_url, model, meta["version"], "r1")
+    run_batch(training_county, tmp_path / "o", db_url, model, "99", "r99")  # scored later
+    own = served.rows["hh_id"].iloc[0]
+    other = panel.loc[panel["village_id"] == villages[1], "hh_id"].iloc[0]
+
+    with TestClient(create_app(settings)) as client:
+        mine = client.get(f"/v1/households/{own}", headers=headers).json()
+        theirs = client.get(f"/v1/households/{other}", headers=headers).json()
+        listed = client.get(f"/v1/villages/{villages[0]}/worklist", headers=headers).json()
+        elsewhere = client.get(f"/v1/villages/{villages[1]}/worklist", headers=headers).json()
+
+    version = meta["version"]
+    assert (mine["model_version"], mine["service_model_version"], mine["note"]) == (
+        version,
+        version,
+        None,
+    )
+    assert theirs["model_version"] == "99" and theirs["service_model_version"] == version
+    assert theirs["note"].startswith(f"scored by model v99; the service runs v{version}")
+    assert listed["model_version"] == version and listed["note"] is None
+    assert elsewhere["model_version"] == "99" and "v99" in elsewhere["note"]
+
+
+def test_a_preview_run_changes_nothing_the_api_serves(service, training_county, tmp_path):
+    from typer.testing import CliRunner
+
+    from riskmodel.cli import app as cli
+    from riskmodel.registry import load_model
+    from riskmodel.store import preview_scores, read_batch, score_runs
+
+    db_url, settings, headers = _fresh_store(service, tmp_path)
+    model, meta = load_model(settings.model_uri)
+    run_batch(
+        training_county,
+        tmp_path / "out",
+        db_url,
+        model,
+        meta["version"],
+        "r1",
+        model_alias="champion",
+    )
+    engine = engine_for(db_url)
+    before = read_batch(engine, 2025, meta["version"])
+    hh = before["hh_id"].iloc[0]
+    pinned = f"models:/{NAME}/{meta['version']}"  # the same model by another name: a preview
+
+    run = CliRunner().invoke(
+        cli,
+        [
+            "score",
+            "--data",
+            str(training_county),
+            "--out",
+            str(tmp_path / "out"),
+            "--model-uri",
+            pinned,
+        ],
+        env={"RISKMODEL_DB_URL": db_url, "RISKMODEL_MODEL_URI": settings.model_uri},
+    )
+
+    assert run.exit_code == 0, run.output
+    assert "preview" in run.output and "the API does not serve this batch" in run.output
+    after = read_batch(engine, 2025, meta["version"])
+    assert after["scored_at"].tolist() == before["scored_at"].tolist()
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(preview_scores)).scalar() == len(
+            before
+        )
+    assert (tmp_path / "out" / "preview" / f"scores-2025-v{meta['version']}.parquet").exists()
+    runs = score_runs(engine)
+    assert runs[["area", "model_alias"]].values.tolist() == [
+        ["service", "champion"],
+        ["preview", ""],
+    ]
+    with TestClient(create_app(settings)) as client:
+        body = client.get(f"/v1/households/{hh}", headers=headers).json()
+    assert body["scored_at"] == before.loc[0, "scored_at"].isoformat()

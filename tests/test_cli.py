@@ -35,7 +35,7 @@ def test_validate_accepts_clean_and_rejects_corrupted_panel(tmp_path, small_coun
 
     assert ok.exit_code == 0, ok.output
     assert rejected.exit_code == 1
-    assert "row 10" in rejected.output and bad.loc[10, "hh_id"] in rejected.output
+    assert "row 12:" in rejected.output and bad.loc[10, "hh_id"] in rejected.output
 
 
 def test_validate_quarantines_bad_rows_and_passes_good_ones(tmp_path, small_county):

@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 
 from riskmodel.features import build_features
 from riskmodel.score import BatchError, run_batch, score_records
-from riskmodel.store import engine_for, read_batch
+from riskmodel.store import engine_for, read_batch, score_runs
 
 
 @pytest.fixture(scope="module")
@@ -297,22 +297,131 @@ run_batch({str(training_county)!r}, {str(tmp_path)!r}, {db_url!r},
     assert (first.parquet.read_bytes(), first.workbook.read_bytes()) == before
     stored = read_batch(engine_for(db_url), 2025, "7")
     assert set(stored["run_id"]) == {"run-1"} and len(stored) == len(first.rows)
+    left = sorted(p.name for p in tmp_path.glob(".*.tmp"))
+    assert [n.split(".")[1] for n in left] == ["scores-2025-v7", "worklist-2025-v7"]
+    assert all(f".{proc.pid}." in n for n in left)
+
+    again = _run(trained, training_county, tmp_path, db_url)  # the next run clears them
+
+    assert not list(tmp_path.glob(".*.tmp"))
+    assert len(pd.read_parquet(again.parquet)) == len(first.rows)
 
 
-def test_invalid_rows_are_quarantined_and_the_run_continues(trained, training_county, tmp_path):
+def test_invalid_scored_year_households_stay_on_the_worklist_for_data_checks(
+    trained, training_county, tmp_path
+):
     panel = pd.read_parquet(training_county / "panel.parquet")
     bad = panel.copy()
     idx = bad.index[bad["year"] == 2025][:5]
     bad.loc[idx, "head_age"] = 500
+    bad["main_industry"] = bad["main_industry"].astype(object)
+    bad.loc[idx[0], "main_industry"] = "rubber"
+    bad.to_parquet(tmp_path / "panel.parquet")
+    out = tmp_path / "out"
+
+    result = _run(trained, tmp_path, out, f"sqlite:///{tmp_path / 's.db'}")
+
+    q = pd.read_parquet(result.quarantine)
+    assert set(q["hh_id"]) == set(bad.loc[idx, "hh_id"])
+    assert list(q["row"]) == list(idx + 2)  # spreadsheet rows of the file
+    assert result.invalid_rows == 5
+    check = result.rows[result.rows["hh_id"].isin(bad.loc[idx, "hh_id"])]
+    assert len(check) == 5 and len(result.rows) == (panel["year"] == 2025).sum()
+    assert (check["status"] == "data_check").all() and check["on_worklist"].all()
+    assert check["probability"].isna().all() and check["tier"].isna().all()
+    assert check["reasons_zh"].str.startswith("数据待核实：head_age: at most 120").all()
+    first = check[check["hh_id"] == bad.loc[idx[0], "hh_id"]]
+    assert (
+        first["data_check"].iloc[0].startswith("2025 head_age: at most 120; main_industry: one of ")
+    )
+    for _, r in check.iterrows():  # listed after every scored household of its village
+        village = result.rows[result.rows["village_id"] == r["village_id"]]
+        assessed = village.loc[village["status"] != "data_check", "rank_in_village"]
+        assert r["rank_in_village"] > assessed.max()
+    assert (result.invalid_scored.invalid, result.invalid_scored.rows) == (
+        5,
+        (panel["year"] == 2025).sum(),
+    )
+    assert result.invalid_history.invalid == 0
+    stored = read_batch(engine_for(f"sqlite:///{tmp_path / 's.db'}"), 2025, "7")
+    assert stored.set_index("hh_id").loc[list(check["hh_id"]), "probability"].isna().all()
+    book = load_workbook(result.workbook, read_only=True)
+    cells = [row for ws in book.worksheets for row in ws.iter_rows(min_row=3, values_only=True)]
+    listed = {row[2]: row for row in cells}
+    for hh in check["hh_id"]:
+        assert listed[hh][3] == "数据待核实" and listed[hh][4] == "—" and listed[hh][5] == "—"
+        assert listed[hh][8].startswith("数据待核实：head_age")
+        assert listed[hh][11].startswith("2025 head_age: at most 120")
+
+
+def test_invalid_history_rows_are_reported_not_silently_missing(trained, training_county, tmp_path):
+    panel = pd.read_parquet(training_county / "panel.parquet")
+    bad = panel.copy()
+    idx = bad.index[bad["year"] == 2024][:4]
+    bad.loc[idx, "hh_size"] = 0
     bad.to_parquet(tmp_path / "panel.parquet")
 
     result = _run(trained, tmp_path, tmp_path / "out", f"sqlite:///{tmp_path / 's.db'}")
 
-    q = pd.read_parquet(result.quarantine)
-    assert set(q["hh_id"]) == set(bad.loc[idx, "hh_id"])
-    assert q["reasons"].str.contains("head_age").all()
-    assert result.invalid_rows == 5
-    assert not set(q["hh_id"]) & set(result.rows["hh_id"])
+    hh = set(bad.loc[idx, "hh_id"])
+    noted = result.rows[result.rows["data_check"] != ""]
+    assert set(noted["hh_id"]) == hh
+    assert (noted["status"] != "data_check").all()
+    assert (
+        noted["data_check"]
+        .str.fullmatch(r"history rows left out: 2024 hh_size: at least 1.*")
+        .all()
+    )
+    n_history = panel["year"].isin([2023, 2024]).sum()
+    assert (result.invalid_history.invalid, result.invalid_history.rows) == (4, n_history)
+    assert result.invalid_scored.invalid == 0
+
+
+def test_invalid_share_is_judged_per_part_not_over_the_window(trained, training_county, tmp_path):
+    panel = pd.read_parquet(training_county / "panel.parquet")
+    n_now = (panel["year"] == 2025).sum()
+    bad = panel.copy()
+    # 8% of the scored year: over 5% there, yet under 5% of the three-year window
+    idx = bad.index[bad["year"] == 2025][: int(0.08 * n_now)]
+    bad.loc[idx, "head_age"] = 500
+    assert len(idx) / bad["year"].between(2023, 2025).sum() < 0.05
+    bad.to_parquet(tmp_path / "panel.parquet")
+
+    with pytest.raises(BatchError, match=r"scored year: .* invalid > 5%"):
+        _run(trained, tmp_path, tmp_path / "out", f"sqlite:///{tmp_path / 's.db'}")
+
+
+@pytest.mark.parametrize(
+    ("year", "message"),
+    [
+        (2031, r"no rows for year 2031 in .*panel.parquet; years present: 2014-2025"),
+        (2010, "2014-2025"),
+    ],
+)
+def test_a_year_without_rows_lists_the_years_present(
+    trained, training_county, tmp_path, year, message
+):
+    with pytest.raises(BatchError, match=message):
+        _run(trained, training_county, tmp_path, f"sqlite:///{tmp_path / 's.db'}", year=year)
+
+
+def test_scoring_a_year_without_its_history_years_warns(trained, training_county, tmp_path):
+    panel = pd.read_parquet(training_county / "panel.parquet")
+    panel[panel["year"] != 2023].to_parquet(tmp_path / "panel.parquet")
+
+    result = _run(trained, tmp_path, tmp_path / "out", f"sqlite:///{tmp_path / 's.db'}", year=2024)
+
+    assert len(result.warnings) == 1
+    assert result.warnings[0].startswith("history years 2023 are not in")
+    assert "lags" in result.warnings[0]
+    first = _run(
+        trained, training_county, tmp_path / "o2", f"sqlite:///{tmp_path / 't.db'}", year=2016
+    )
+    assert first.warnings == [] and len(first.rows) > 0
+    earliest = _run(
+        trained, training_county, tmp_path / "o3", f"sqlite:///{tmp_path / 'u.db'}", year=2014
+    )
+    assert "history years 2012, 2013 are not in" in earliest.warnings[0]
 
 
 def test_too_many_invalid_rows_stop_before_any_output(trained, training_county, tmp_path):
@@ -347,3 +456,169 @@ def test_status_uses_the_criteria_the_model_was_trained_with(trained, latest):
     moved = (default["status"] == "not_monitored") & (strict["status"] == "meets_criteria")
     assert moved.sum() > 0
     assert (moved == (spent & (default["status"] == "not_monitored"))).all()
+
+
+def test_a_year_scored_from_its_window_equals_the_full_panel(trained, training_county, tmp_path):
+    model, panel = trained
+    full = build_features(panel)
+    expected = score_records(full[full["year"] == 2022], model, "7", "run-1")
+
+    result = _run(trained, training_county, tmp_path, f"sqlite:///{tmp_path / 's.db'}", year=2022)
+
+    got = result.rows.sort_values("hh_id").reset_index(drop=True)
+    want = expected.sort_values("hh_id").reset_index(drop=True)
+    assert len(got) == len(want) == (panel["year"] == 2022).sum()
+    np.testing.assert_array_equal(got["probability"], want["probability"])
+    for col in ["tier", "rank_in_village", "on_worklist", "reasons_zh", "contributions"]:
+        assert got[col].tolist() == want[col].tolist(), col
+
+
+def test_reads_choose_the_latest_year_then_the_latest_scoring(trained, training_county, tmp_path):
+    from riskmodel.store import latest_score, village_worklist
+
+    db_url = f"sqlite:///{tmp_path / 's.db'}"
+    _run(trained, training_county, tmp_path / "a", db_url, version="1", year=2024)
+    _run(trained, training_county, tmp_path / "b", db_url, version="1", year=2025)
+    newest = _run(trained, training_county, tmp_path / "c", db_url, version="2", year=2025)
+    _run(trained, training_county, tmp_path / "d", db_url, version="3", year=2023)  # scored last
+    engine = engine_for(db_url)
+    hh, village = newest.rows[["hh_id", "village_id"]].iloc[0]
+
+    row = latest_score(engine, hh)
+    listed = village_worklist(engine, village)
+
+    assert (row["year"], row["model_version"]) == (2025, "2")
+    assert {(r["year"], r["model_version"]) for r in listed} == {(2025, "2")}
+    assert [r["hh_id"] for r in listed] == list(
+        newest.rows[newest.rows["village_id"] == village].sort_values("rank_in_village")["hh_id"]
+    )
+    assert row["features"] == list(trained[0].features)
+
+
+def test_workbook_lists_the_worklist_in_village_and_rank_order(trained, training_county, tmp_path):
+    from riskmodel.criteria import STATUSES
+    from riskmodel.worklist import TIER_ZH
+
+    result = _run(trained, training_county, tmp_path, f"sqlite:///{tmp_path / 's.db'}")
+    rows = result.rows
+    book = load_workbook(result.workbook, read_only=True)
+
+    for ws in book.worksheets:
+        township = ws.title
+        cells = list(ws.iter_rows(values_only=True))
+        assert cells[0][0].endswith(f"乡镇 {township}") and "模型 v7" in cells[0][0]
+        assert cells[1][:6] == ("行政村", "村内排名", "户编号", "监测状态", "风险概率", "等级")
+        assert cells[1][-1] == "数据待核实"
+        want = rows[(rows["township_id"] == township) & rows["on_worklist"]].sort_values(
+            ["village_id", "rank_in_village"]
+        )
+        got = cells[2:]
+        assert [(r[0], r[1], r[2]) for r in got] == list(
+            want[["village_id", "rank_in_village", "hh_id"]].itertuples(index=False, name=None)
+        )
+        for r, w in zip(got, want.itertuples(), strict=True):
+            assert r[3] == STATUSES[w.status][0]
+            if w.probability == w.probability:
+                assert r[4] == f"{w.probability:.1%}" and r[5] == TIER_ZH[w.tier]
+            else:
+                assert r[4] == "—"
+            assert (r[6] or "") == w.criteria_zh
+            assert (r[8] or "") == w.reasons_zh and (r[9] or "") == w.measures_zh
+            assert ("新增重度残疾" in (r[7] or "")) == w.flag_new_severe_disability
+
+
+# --- coverage: a batch covers what it scored ------------------------------------------------------
+
+
+def _villages_panel(training_county, folder, villages):
+    panel = pd.read_parquet(training_county / "panel.parquet")
+    folder.mkdir(parents=True, exist_ok=True)
+    panel[panel["village_id"].isin(villages)].to_parquet(folder / "panel.parquet")
+    return folder
+
+
+def _county_villages(training_county):
+    return sorted(pd.read_parquet(training_county / "panel.parquet")["village_id"].unique())
+
+
+def test_subset_after_full_replaces_only_its_households(trained, training_county, tmp_path, db_url):
+    villages = _county_villages(training_county)
+    full = _run(trained, training_county, tmp_path / "full", db_url)
+    part = _villages_panel(training_county, tmp_path / "part", villages[:2])
+
+    sub = _run(trained, part, tmp_path / "out", db_url)
+
+    stored = read_batch(engine_for(db_url), 2025, "7")
+    assert len(stored) == len(full.rows)
+    assert set(stored["hh_id"]) == set(full.rows["hh_id"])
+    in_part = stored["village_id"].isin(villages[:2])
+    assert stored.loc[in_part, "scored_at"].min() > stored.loc[~in_part, "scored_at"].max()
+    assert sub.change.replaced == in_part.sum() and sub.change.added == 0
+    assert sub.change.kept == (~in_part).sum() and sub.change.dropped == 0
+    before = full.rows.set_index("hh_id")
+    after = stored.set_index("hh_id").loc[before.index]
+    np.testing.assert_allclose(after["probability"], before["probability"])
+    np.testing.assert_array_equal(after["rank_in_village"], before["rank_in_village"])
+    assert len(pd.read_parquet(sub.parquet)) == len(full.rows)
+    runs = score_runs(engine_for(db_url))
+    last = runs.iloc[-1]
+    assert (last["households_scored"], last["villages_scored"]) == (in_part.sum(), 2)
+    assert (last["batch_households"], last["batch_villages"]) == (len(full.rows), len(villages))
+    assert last["source"].endswith("part/panel.parquet") and len(last["source_digest"]) == 64
+
+
+def test_full_after_subset_covers_everyone(trained, training_county, tmp_path):
+    db_url = f"sqlite:///{tmp_path / 's.db'}"
+    villages = _county_villages(training_county)
+    part = _villages_panel(training_county, tmp_path / "part", villages[:3])
+    first = _run(trained, part, tmp_path / "out", db_url)
+
+    full = _run(trained, training_county, tmp_path / "out", db_url)
+
+    stored = read_batch(engine_for(db_url), 2025, "7")
+    assert len(stored) == len(full.rows) > len(first.rows)
+    assert full.change.replaced == len(first.rows)
+    assert full.change.added == len(full.rows) - len(first.rows) and full.change.kept == 0
+
+
+def test_two_subsets_add_up_and_ranks_are_per_village(trained, training_county, tmp_path):
+    db_url = f"sqlite:///{tmp_path / 's.db'}"
+    villages = _county_villages(training_county)
+    model, _ = trained
+    a = _villages_panel(training_county, tmp_path / "a", villages[:2])
+    b = _villages_panel(training_county, tmp_path / "b", villages[2:5])
+    _run(trained, a, tmp_path / "out", db_url)
+
+    second = _run(trained, b, tmp_path / "out", db_url)
+
+    stored = read_batch(engine_for(db_url), 2025, "7").set_index("hh_id")
+    alone = {}
+    for folder in (a, b):
+        rec = build_features(pd.read_parquet(folder / "panel.parquet"))
+        alone |= (
+            score_records(rec[rec["year"] == 2025], model, "7", "x")
+            .set_index("hh_id")[["rank_in_village", "on_worklist"]]
+            .to_dict("index")
+        )
+    assert set(stored.index) == set(alone)
+    assert second.change.added == len(stored) - second.change.kept
+    for hh, want in alone.items():
+        assert stored.loc[hh, "rank_in_village"] == want["rank_in_village"]
+        assert bool(stored.loc[hh, "on_worklist"]) == want["on_worklist"]
+
+
+def test_replace_all_drops_what_was_not_scored_and_says_so(trained, training_county, tmp_path):
+
+    db_url = f"sqlite:///{tmp_path / 's.db'}"
+    villages = _county_villages(training_county)
+    full = _run(trained, training_county, tmp_path / "out", db_url)
+    part = _villages_panel(training_county, tmp_path / "part", villages[:1])
+
+    sub = _run(trained, part, tmp_path / "out", db_url, replace_all=True)
+
+    stored = read_batch(engine_for(db_url), 2025, "7")
+    assert set(stored["village_id"]) == {villages[0]}
+    assert sub.change.dropped == len(full.rows) - len(stored)
+    text = str(sub.change)
+    assert f"{sub.change.dropped:,} dropped (" in text
+    assert sorted(set(full.rows["hh_id"]) - set(stored["hh_id"]))[0] in text

@@ -1,13 +1,12 @@
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
-from pydantic import ValidationError
 
-from riskmodel.config import load_train_config
+from riskmodel.config import ConfigError, load_train_config
 from riskmodel.train import (
     DataError,
-    evaluate,
     fit_model,
     labelled_records,
     load_oracle,
@@ -19,12 +18,40 @@ from riskmodel.train import (
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_config_refuses_unknown_keys(tmp_path):
+def test_config_refuses_unknown_keys_naming_file_line_and_nearest_key(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text("label: relapse\nlightgbm:\n  num_leafs: 7\n")
+    path.write_text("label: relapse\nlightgbm:\n  num_leafs: 7\n  learning_rate: 5\n")
 
-    with pytest.raises(ValidationError, match="num_leafs"):
+    with pytest.raises(ConfigError) as err:
         load_train_config(path)
+
+    lines = str(err.value).splitlines()
+    assert f"{path}:3: lightgbm.num_leafs: Extra inputs are not permitted" in lines[0]
+    assert "did you mean 'num_leaves'?" in lines[0]
+    assert lines[1].startswith(f"{path}:4: lightgbm.learning_rate: Input should be less than")
+
+
+def test_broken_yaml_names_file_and_line(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("label: relapse\nlightgbm:\n  num_leaves: [7\nseed: 1\n")
+
+    with pytest.raises(ConfigError, match=rf"^{path}:4: not valid YAML"):
+        load_train_config(path)
+
+
+def test_cli_prints_config_errors_as_lines_without_traceback(tmp_path):
+    from typer.testing import CliRunner
+
+    from riskmodel.cli import app
+
+    path = tmp_path / "c.yaml"
+    path.write_text("labell: relapse\n")
+
+    run = CliRunner().invoke(app, ["promote", "--config", str(path)])
+
+    assert run.exit_code == 2
+    assert "Traceback" not in run.output
+    assert "c.yaml:1: labell" in run.output.replace("\n", "") and "'label'" in run.output
 
 
 def test_default_config_file_is_valid():
@@ -47,7 +74,7 @@ def test_registered_model_cannot_be_set_to_another_labels_name(tmp_path):
     path.write_text("label: identified\nregistered_model: relapse-risk\n")
 
     with pytest.raises(
-        ValidationError, match="a identified model registers as 'relapse-risk-identified'"
+        ConfigError, match="a identified model registers as 'relapse-risk-identified'"
     ):
         load_train_config(path)
 
@@ -61,22 +88,29 @@ def test_split_is_out_of_time(training_county):
     assert set(split.valid["year"]) == {2023} and set(split.test["year"]) == {2024}
 
 
-def test_fitting_never_reads_the_oracle(training_county, fast_config, monkeypatch):
-    real = pd.read_parquet
+def test_the_oracle_changes_only_the_oracle_figures(training_county, fast_config, tmp_path):
+    """Training reads the panel only: with the oracle's probabilities reversed the fitted model,
+    its backtest and every non-oracle figure stay the same, and the oracle's AUC flips."""
+    import shutil
 
-    def guarded(path, *a, **kw):
-        assert "oracle" not in str(path), "training read the oracle"
-        return real(path, *a, **kw)
+    shutil.copy(training_county / "panel.parquet", tmp_path / "panel.parquet")
+    oracle = pd.read_parquet(training_county / "oracle.parquet")
+    column = f"p_{fast_config.label}"
+    oracle[column] = 1 - oracle[column]
+    oracle.to_parquet(tmp_path / "oracle.parquet")
+    quick = fast_config.lightgbm.model_copy(update={"learning_rate": 0.3})
+    cfg = fast_config.model_copy(update={"bootstrap": 0, "backtest_from": 2024, "lightgbm": quick})
 
-    monkeypatch.setattr(pd, "read_parquet", guarded)
-    panel, _ = load_panel(training_county)
-    split = split_by_year(labelled_records(panel, "meets_criteria"), None)
+    true = run_training(cfg)
+    reversed_ = run_training(cfg.model_copy(update={"data": tmp_path}))
 
-    _, info = fit_model(split, fast_config)
-
-    assert info["best_iteration"] > 0
-    with pytest.raises(AssertionError, match="oracle"):
-        load_oracle(training_county, "relapse")
+    assert true.model.booster.model_to_string() == reversed_.model.booster.model_to_string()
+    pd.testing.assert_frame_equal(true.backtest, reversed_.backtest)
+    a, b = true.evaluation.metrics, reversed_.evaluation.metrics
+    assert {k: v for k, v in a.items() if not k.startswith("oracle_")} == {
+        k: v for k, v in b.items() if not k.startswith("oracle_")
+    }
+    assert b["oracle_test_roc_auc"] == pytest.approx(1 - a["oracle_test_roc_auc"])
 
 
 def test_model_beats_the_rule_and_approaches_the_oracle(training_county, fast_config):
@@ -92,14 +126,26 @@ def test_model_beats_the_rule_and_approaches_the_oracle(training_county, fast_co
     assert {"township", "relocated", "ethnic minority"} <= set(result.evaluation.subgroups["group"])
 
 
-def test_identified_label_trains_on_monitoring_years_only(training_county, fast_config):
-    cfg = fast_config.model_copy(update={"label": "identified"})
+def test_identified_records_are_exactly_the_unmonitored_rows_with_a_next_year(training_county):
     panel, _ = load_panel(training_county)
+    monitored = {
+        (h, int(y)): bool(m)
+        for h, y, m in panel[["hh_id", "year", "is_monitored"]].itertuples(index=False)
+    }
+    expected = {
+        (h, y): monitored[(h, y + 1)]
+        for (h, y), m in monitored.items()
+        if not m and y >= 2019 and (h, y + 1) in monitored
+    }
+
     records = labelled_records(panel, "identified")
 
-    assert records["year"].min() == 2019
-    model, _ = fit_model(split_by_year(records, None), cfg)
-    assert model.meta.label == "identified"
+    got = {
+        (h, int(y)): bool(v)
+        for h, y, v in records[["hh_id", "year", "identified"]].itertuples(index=False)
+    }
+    assert got == expected
+    assert 0 < sum(expected.values()) < len(expected)
 
 
 def test_main_label_is_scored_on_its_population_only(training_county, fast_config):
@@ -142,15 +188,39 @@ def test_oracle_is_read_by_label_and_skipped_when_its_column_is_absent(training_
         assert (got is None) == (f"p_{label}" not in oracle), label
 
 
-def test_calibrated_probabilities_track_observed_rate(training_county, fast_config):
+@pytest.fixture(scope="module")
+def fitted(training_county):
+    cfg = load_train_config(
+        ROOT / "training/configs/default.yaml", data=training_county, label="relapse"
+    )
     panel, _ = load_panel(training_county)
     split = split_by_year(labelled_records(panel, "relapse"), None)
-    cfg = fast_config.model_copy(update={"label": "relapse"})
     model, _ = fit_model(split, cfg)
+    return split, model
 
-    ev = evaluate(model, split, panel, cfg)
 
-    assert abs(ev.metrics["test_mean_probability"] - ev.metrics["test_positive_rate"]) < 0.015
+def test_platt_calibration_is_fitted_on_the_validation_year(fitted):
+    split, model = fitted
+
+    # a logistic fit with an intercept reproduces the base rate of the rows it was fitted on
+    valid = model.predict_proba(split.valid)
+    assert valid.mean() == pytest.approx(split.valid["relapse"].mean(), rel=1e-3)
+    train = model.predict_proba(split.train)
+    assert abs(train.mean() - split.train["relapse"].mean()) > 1e-3 * split.train["relapse"].mean()
+
+
+def test_calibrated_probabilities_track_observed_rates_by_quartile(fitted):
+    split, model = fitted
+
+    prob, y = model.predict_proba(split.test), split.test["relapse"].to_numpy(int)
+
+    order = np.argsort(prob)
+    for part in np.array_split(order, 4):
+        observed, predicted = y[part].mean(), prob[part].mean()
+        se = np.sqrt(max(predicted * (1 - predicted), 1e-4) / len(part))
+        assert abs(observed - predicted) < 3 * se + 0.005, (observed, predicted)
+    quarter = len(prob) // 4
+    assert prob[order[-quarter:]].mean() > 4 * prob[order[:quarter]].mean()
 
 
 def test_invalid_panel_is_refused_with_its_report(tmp_path, small_county):
@@ -160,3 +230,41 @@ def test_invalid_panel_is_refused_with_its_report(tmp_path, small_county):
 
     with pytest.raises(DataError, match="hh_size"):
         load_panel(tmp_path)
+
+
+def test_backtest_folds_see_nothing_from_their_test_year_on(training_county, fast_config):
+    from riskmodel.train import backtest
+
+    panel, _ = load_panel(training_county)
+    records = labelled_records(panel, "relapse")
+    records = records[records["year"] <= 2023]
+    quick = fast_config.lightgbm.model_copy(update={"learning_rate": 0.3})
+    cfg = fast_config.model_copy(
+        update={"backtest_from": 2022, "lightgbm": quick, "label": "relapse"}
+    )
+    later = records["year"] >= 2023
+    changed = records.copy()
+    changed.loc[later, "relapse"] = ~changed.loc[later, "relapse"]  # the future, rewritten
+    changed.loc[later, "income_to_line"] = changed.loc[later, "income_to_line"][::-1].to_numpy()
+
+    full = backtest(records, cfg).set_index("year")
+    other = backtest(changed, cfg).set_index("year")
+
+    assert list(full.index) == [2022, 2023]
+    pd.testing.assert_frame_equal(full.loc[[2022]], other.loc[[2022]])
+    assert full.loc[2023, "roc_auc"] != other.loc[2023, "roc_auc"]
+    # each fold's rounds are its own early-stopping choice on t-1, not the final model's
+    _, info = fit_model(split_by_year(records[records["year"] <= 2022], 2022), cfg)
+    assert full.loc[2022, "rounds"] == info["best_iteration"]
+    assert full["roc_auc"].min() > 0.6 and full["roc_auc"].max() < 0.95
+
+
+def test_a_csv_panel_trains_like_the_parquet_one(training_county, tmp_path):
+    pd.read_parquet(training_county / "panel.parquet").to_csv(tmp_path / "panel.csv", index=False)
+
+    from_csv, digest = load_panel(tmp_path)
+    from_parquet, _ = load_panel(training_county)
+
+    pd.testing.assert_frame_equal(from_csv, from_parquet)
+    assert digest == __import__("hashlib").sha256((tmp_path / "panel.csv").read_bytes()).hexdigest()
+    assert load_panel(tmp_path / "panel.csv")[0].shape == from_parquet.shape

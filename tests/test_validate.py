@@ -46,7 +46,7 @@ def test_bad_value_is_reported_with_row_key_column_and_rule(panel, column, value
     result = validate_panel(bad)
 
     assert not result.ok
-    hit = result.errors[(result.errors["row"] == 7) & (result.errors["column"] == column)]
+    hit = result.errors[(result.errors["row"] == 9) & (result.errors["column"] == column)]
     assert hit["rule"].str.contains(rule).any(), result.errors
     key = bad["hh_id"].iloc[7]
     assert hit["hh_id"].iloc[0] == (str(key) if key is not None else "(missing)")
@@ -60,7 +60,7 @@ def test_duplicate_keys_quarantine_both_rows(panel):
     result = validate_panel(bad)
 
     dup = result.errors[result.errors["rule"].str.contains("duplicate")]
-    assert sorted(dup["row"]) == [3, len(panel)]
+    assert sorted(dup["row"]) == [3 + 2, len(panel) + 2]
     assert len(result.valid) == len(panel) - 1
 
 
@@ -70,7 +70,7 @@ def test_income_that_does_not_add_up_is_rejected(panel):
 
     result = validate_panel(bad)
 
-    assert result.errors.loc[result.errors["row"] == 5, "rule"].str.contains("components").any()
+    assert result.errors.loc[result.errors["row"] == 7, "rule"].str.contains("components").any()
 
 
 def test_missing_column_is_fatal_and_named(panel):
@@ -108,4 +108,70 @@ def test_report_names_rows_and_rules(panel):
 
     text = validate_panel(bad).report()
 
-    assert "row 2" in text and "head_age" in text and "at most 120" in text
+    assert "row 4:" in text and "head_age" in text and "at most 120" in text
+
+
+def _csv_with_cell(panel, tmp_path, row: int, column: str, text: str):
+    path = tmp_path / "export.csv"
+    panel.to_csv(path, index=False)
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    cells = lines[row + 1].split(",")
+    cells[header.index(column)] = text
+    lines[row + 1] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_text_in_a_number_column_of_a_csv_names_the_cell(panel, tmp_path):
+    from riskmodel.io import read_panel
+
+    path = _csv_with_cell(panel, tmp_path, 10, "head_age", "fifty")
+    line_of_cell = 12  # the header is line 1, data row 0 is line 2
+
+    result = validate_panel(read_panel(path), source=path)
+
+    err = result.errors
+    assert len(err) == 1
+    assert err.iloc[0].to_dict() == {
+        "row": line_of_cell,
+        "hh_id": panel["hh_id"].iloc[10],
+        "year": str(panel["year"].iloc[10]),
+        "column": "head_age",
+        "rule": "wrong type: expected int",
+        "value": "fifty",
+    }
+    assert path.read_text().splitlines()[line_of_cell - 1].split(",")[9] == "fifty"
+    text = result.report()
+    assert f"{path}: row {line_of_cell}:" in text and "'fifty'" in text
+    assert len(result.valid) == len(panel) - 1
+
+
+def test_quarantine_of_a_csv_with_text_in_a_number_column_is_written(panel, tmp_path):
+    from typer.testing import CliRunner
+
+    from riskmodel.cli import app
+
+    path = _csv_with_cell(panel, tmp_path, 3, "oop_medical", "n/a?")
+    out = tmp_path / "quarantine.parquet"
+
+    run = CliRunner().invoke(app, ["validate", str(path), "--quarantine", str(out)])
+
+    assert run.exit_code == 0, run.output
+    q = pd.read_parquet(out)
+    assert q[["row", "hh_id", "oop_medical"]].values.tolist() == [
+        [5, panel["hh_id"].iloc[3], "n/a?"]
+    ]
+    assert "oop_medical: wrong type" in q["reasons"].iloc[0]
+    assert len(pd.read_parquet(tmp_path / "quarantine.valid.parquet")) == len(panel) - 1
+
+
+def test_report_shows_missing_values_plainly(panel):
+    bad = _corrupt(panel, 1, "oop_medical", np.float64("nan"))
+    bad = _corrupt(bad, 2, "head_age", np.int64(130))
+
+    text = validate_panel(bad).report()
+
+    assert "np." not in text
+    assert "oop_medical: required: missing or NaN (got (missing))" in text
+    assert "head_age: at most 120 (got 130)" in text

@@ -180,11 +180,11 @@ def validate(
     from riskmodel.io import read_panel, write_csv, write_parquet
     from riskmodel.validate import validate_panel
 
-    result = validate_panel(read_panel(file))
+    result = validate_panel(read_panel(file), source=file)
     if result.ok:
-        console.print(result.report())
+        console.print(result.report(), markup=False, highlight=False)
         return
-    err_console.print(result.report())
+    err_console.print(result.report(), markup=False, highlight=False, soft_wrap=True)
     if quarantine is None:
         raise typer.Exit(1)
     writer = write_csv if quarantine.suffix == ".csv" else write_parquet
@@ -207,7 +207,9 @@ def train(
             "persistent, else training/configs/default.yaml"
         ),
     ] = None,
-    data: Annotated[Path | None, typer.Option(help="folder with panel.parquet")] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="folder with panel.parquet or panel.csv, or a panel file")
+    ] = None,
     label: Annotated[
         str | None,
         typer.Option(
@@ -219,11 +221,11 @@ def train(
     label's model (relapse-risk, relapse-risk-<label>) aliased challenger."""
     from riskmodel.config import config_path, load_train_config
     from riskmodel.evaluate import comparison_table
+    from riskmodel.io import panel_file
     from riskmodel.registry import train_and_register
 
     cfg = load_train_config(config or config_path(label), data=data, label=label)
-    if not (cfg.data / "panel.parquet").exists():
-        raise UserError(f"no panel at {cfg.data}/panel.parquet; run `riskmodel simulate` first")
+    panel_file(cfg.data)  # a clear error before the slow imports and MLflow
     with console.status(f"training the {cfg.label} model on {cfg.data}"):
         result, logged = train_and_register(cfg)
     m = result.evaluation.metrics
@@ -277,9 +279,9 @@ def promote(
 @_friendly
 def score(
     year: Annotated[int | None, typer.Option(help="year to score (default: the latest)")] = None,
-    data: Annotated[Path, typer.Option(help="folder with panel.parquet, or a panel file")] = Path(
-        "data/county"
-    ),
+    data: Annotated[
+        Path, typer.Option(help="folder with panel.parquet or panel.csv, or a panel file")
+    ] = Path("data/county"),
     out: Annotated[Path, typer.Option(help="folder for scores, worklist and quarantine")] = Path(
         "data/scores"
     ),
@@ -290,19 +292,34 @@ def score(
             help="monitored households' model (default: RISKMODEL_PERSISTENT_MODEL_URI; '' for none)"
         ),
     ] = None,
-    max_invalid: Annotated[float, typer.Option(help="stop when a larger share is invalid")] = 0.05,
+    max_invalid: Annotated[
+        float, typer.Option(help="stop when a larger share of the year or its history is invalid")
+    ] = 0.05,
+    replace_all: Annotated[
+        bool,
+        typer.Option(
+            help="make the batch exactly the households scored now (default: households of "
+            "earlier runs of the same year and model that are not in the data are kept)"
+        ),
+    ] = False,
 ) -> None:
     """Score every household of a year: status and criteria met for each; the main champion's
     probability for households not monitored, the persistent champion's (when promoted) for
-    monitored ones, none for households that meet the criteria now. Parquet, store, worklist."""
+    monitored ones, none for households that meet the criteria now. Parquet, store, worklist.
+
+    With --model-uri other than the service's model (RISKMODEL_MODEL_URI) the run is a preview:
+    its files go to OUT/preview/ and its rows to the store's preview table, which the API never
+    serves."""
     import time
 
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from riskmodel.config import Settings
+    from riskmodel.criteria import DATA_CHECK
     from riskmodel.labels import MAIN_LABEL
     from riskmodel.registry import load_model, load_optional
     from riskmodel.score import run_batch
+    from riskmodel.store import PREVIEW, SERVICE, TABLES
 
     settings = Settings()
     stages = ["load model", "read", "validate", "features", "score and explain", "write", "store"]
@@ -319,11 +336,13 @@ def score(
             bar.update(task, description=name, completed=stages.index(name))
 
         started = time.perf_counter()
-        model, meta = load_model(model_uri or settings.model_uri)
+        uri = model_uri or settings.model_uri
+        area = SERVICE if uri == settings.model_uri else PREVIEW
+        model, meta = load_model(uri)
         models, versions = {MAIN_LABEL: model}, {MAIN_LABEL: meta["version"]}
         if model.meta.label != MAIN_LABEL:
             raise UserError(
-                f"{model_uri or settings.model_uri} answers {model.meta.label!r}; the main model "
+                f"{uri} answers {model.meta.label!r}; the main model "
                 f"must answer {MAIN_LABEL!r} (train with --label {MAIN_LABEL})"
             )
         extra_uri = (
@@ -345,6 +364,9 @@ def score(
             max_invalid,
             on_stage=stage,
             versions=versions,
+            replace_all=replace_all,
+            area=area,
+            model_alias=uri.partition("@")[2],
         )
         bar.update(task, completed=len(stages))
     rows = result.rows
@@ -353,30 +375,168 @@ def score(
             f"[yellow]no persistent model at {extra_uri or '(none)'}[/yellow]: monitored "
             "households get no probability (train and promote --label persistent)"
         )
+    for warning in result.warnings:
+        err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     if result.quarantine:
         err_console.print(
             f"[yellow]{result.invalid_rows:,} invalid rows quarantined[/yellow] -> "
-            f"{result.quarantine}"
+            f"{result.quarantine}\n  invalid in {result.year}: {result.invalid_scored}; "
+            f"in the history years: {result.invalid_history}",
+            highlight=False,
         )
     st = rows["status"].value_counts()
     used = ", ".join(f"{k} v{v}" for k, v in versions.items())
+    check = rows["status"] == DATA_CHECK
+    history = (rows["data_check"] != "") & ~check
     console.print(
-        f"scored {len(rows):,} households for {result.year} with {used}: "
+        f"scored {int((~check).sum()):,} households for {result.year} with {used}: "
         f"{st.get('meets_criteria', 0):,} meet the criteria now (verify and enrol), "
         f"{st.get('not_monitored', 0):,} not monitored, {st.get('monitored', 0):,} monitored; "
         f"{(rows['tier'] == 'red').sum():,} red, {(rows['tier'] == 'amber').sum():,} amber; "
         f"{int(rows['on_worklist'].sum()):,} on worklists "
-        f"({int(rows['any_rule'].sum()):,} with a rule flag)"
+        f"({int(rows['any_rule'].sum()):,} with a rule flag, "
+        f"{int(check.sum()):,} listed as 数据待核实 (invalid {result.year} row)); "
+        f"{int(history.sum()):,} scored with invalid history rows left out"
     )
+    console.print(f"  batch     {result.change}", highlight=False)
+    if area == PREVIEW:
+        err_console.print(
+            f"[yellow]preview:[/yellow] {uri} (v{result.model_version}) is not the model in "
+            f"service ({settings.model_uri}); the API does not serve this batch",
+            highlight=False,
+        )
     console.print(
         f"  scores    {result.parquet}\n  worklist  {result.workbook}\n"
-        f"  store     {settings.db_url} (table scores)"
+        f"  store     {settings.db_url} (table {TABLES[area].name})"
     )
     console.print(
         "  seconds   load model "
         + f"{loaded - started:.2f}, "
         + ", ".join(f"{k} {v:.2f}" for k, v in result.seconds.items())
     )
+
+
+models_app = typer.Typer(
+    no_args_is_help=True, help="Registered model versions: list, show, compare, promote, roll back."
+)
+app.add_typer(models_app, name="models")
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="run config (YAML): registered model and promotion rules; default as for train",
+    ),
+]
+LabelOption = Annotated[
+    str | None, typer.Option("--label", help="the label whose model (default: the config's)")
+]
+
+
+def _models_config(config: Path | None, label: str | None):
+    from riskmodel.config import config_path, load_train_config
+
+    return load_train_config(config or config_path(label), label=label)
+
+
+def _print_frame(df: Any, title: str) -> None:
+    """A table as aligned plain text (wide tables stay readable in any terminal and in logs)."""
+    shown = df.map(
+        lambda v: "" if v is None or v != v else f"{v:.4f}" if isinstance(v, float) else v
+    )
+    console.print(title, highlight=False)
+    console.print(shown.to_string(index=False), markup=False, highlight=False, soft_wrap=True)
+
+
+@models_app.command("list")
+@_friendly
+def models_list(config: ConfigOption = None, label: LabelOption = None) -> None:
+    """Every version: aliases (which one is in service), label, test year, headline figures."""
+    from riskmodel.registry import list_versions
+
+    cfg = _models_config(config, label)
+    versions = list_versions(cfg)
+    if versions.empty:
+        raise UserError(f"registered model {cfg.registered_model!r} has no versions yet")
+    _print_frame(versions, f"{cfg.registered_model}: versions")
+
+
+@models_app.command("show")
+@_friendly
+def models_show(
+    version: Annotated[str, typer.Argument(help="version number")],
+    config: ConfigOption = None,
+    label: LabelOption = None,
+) -> None:
+    """A version's aliases, tags and model card."""
+    from riskmodel.registry import show_version
+
+    console.print(show_version(_models_config(config, label), version), markup=False)
+
+
+@models_app.command("compare")
+@_friendly
+def models_compare(
+    first: Annotated[str, typer.Argument(help="version")],
+    second: Annotated[str, typer.Argument(help="version")],
+    config: ConfigOption = None,
+    label: LabelOption = None,
+) -> None:
+    """Two versions' figures side by side, from their runs."""
+    from riskmodel.registry import compare_versions
+
+    cfg = _models_config(config, label)
+    _print_frame(
+        compare_versions(cfg, first, second), f"{cfg.registered_model}: v{first} vs v{second}"
+    )
+
+
+@models_app.command("promote")
+@_friendly
+def models_promote(
+    version: Annotated[
+        str | None, typer.Option(help="the version to promote (default: the challenger)")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option(help="promote even when a condition fails (needs --reason)")
+    ] = False,
+    reason: Annotated[
+        str | None, typer.Option(help="why the conditions are overridden (recorded as a tag)")
+    ] = None,
+    config: ConfigOption = None,
+    label: LabelOption = None,
+) -> None:
+    """Make a version champion through the promotion conditions (or --force --reason)."""
+    from riskmodel.registry import promote as run_promotion
+
+    if force and not (reason and reason.strip()):
+        raise UserError('--force needs --reason "why"; the reason is recorded with the version')
+    if reason and not force:
+        raise UserError("--reason goes with --force")
+    decision = run_promotion(
+        _models_config(config, label), version=version, force_reason=reason if force else None
+    )
+    _report_decision(decision, forced=force)
+
+
+def _report_decision(decision: Any, forced: bool = False) -> None:
+    for line in decision.reasons:
+        (console if line.startswith("ok") else err_console).print(line, highlight=False)
+    if not decision.promoted:
+        err_console.print(f"[red]not promoted:[/red] version {decision.version} stays as it was")
+        raise typer.Exit(1)
+    failed = any(r.startswith("FAIL") for r in decision.reasons)
+    how = " (forced; reason recorded)" if forced and failed else ""
+    console.print(f"version {decision.version} is now champion{how}")
+
+
+@models_app.command("rollback")
+@_friendly
+def models_rollback(config: ConfigOption = None, label: LabelOption = None) -> None:
+    """Point champion back at the version it replaced."""
+    from riskmodel.registry import rollback
+
+    was, now = rollback(_models_config(config, label))
+    console.print(f"champion moved back from version {was} to version {now}")
 
 
 keys_app = typer.Typer(no_args_is_help=True, help="API keys (stored hashed, shown once).")

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from riskmodel.criteria import CriteriaConfig
@@ -95,18 +95,77 @@ class TrainConfig(_Strict):
         return self
 
 
+class ConfigError(ValueError):
+    """A run config that cannot be used: each problem with its file, line and a suggestion."""
+
+
 def load_train_config(path: Path | None = None, **overrides: object) -> TrainConfig:
     """Read a YAML run config (missing keys take the documented defaults)."""
     raw: dict = {}
+    node = None
     if path is not None:
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"no such config: {path}")
-        raw = yaml.safe_load(path.read_text()) or {}
+        text = path.read_text(encoding="utf-8")
+        try:
+            node = yaml.compose(text)
+            raw = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise ConfigError(f"{where}: not valid YAML: {problem}") from None
         if not isinstance(raw, dict):
-            raise ValueError(f"{path}: expected a mapping of settings")
+            raise ConfigError(f"{path}: expected a mapping of settings")
     raw.update({k: v for k, v in overrides.items() if v is not None})
-    return TrainConfig.model_validate(raw)
+    try:
+        return TrainConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = sorted((_explain(e, path, node) for e in exc.errors()), key=lambda p: p[0])
+        raise ConfigError("\n".join(msg for _, msg in problems)) from None
+
+
+def _explain(error: dict, path: Path | None, node: yaml.Node | None) -> tuple[int, str]:
+    """One validation error as `file:line: key: message`, with the nearest valid key for a typo."""
+    import difflib
+
+    loc = [str(p) for p in error["loc"]]
+    line = _line_of(node, loc)
+    where = f"{path}:{line}" if path is not None and line else str(path or "config")
+    msg = f"{where}: {'.'.join(loc)}: {error['msg']}"
+    if error["type"] == "extra_forbidden":
+        allowed = list(_model_at(loc[:-1]).model_fields)
+        near = difflib.get_close_matches(loc[-1], allowed, n=1, cutoff=0.5)
+        msg += f" (did you mean {near[0]!r}?)" if near else f" (known keys: {', '.join(allowed)})"
+    return line or 0, msg
+
+
+def _model_at(loc: list[str]) -> type[BaseModel]:
+    model: type[BaseModel] = TrainConfig
+    for key in loc:
+        field = model.model_fields.get(key)
+        if field is None or not (
+            isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+        ):
+            break
+        model = field.annotation
+    return model
+
+
+def _line_of(node: yaml.Node | None, loc: list[str]) -> int | None:
+    """The 1-based line of the key at `loc` in the composed YAML document."""
+    line = None
+    for key in loc:
+        if not isinstance(node, yaml.MappingNode):
+            return line
+        for k, v in node.value:
+            if k.value == key:
+                line, node = k.start_mark.line + 1, v
+                break
+        else:
+            return line
+    return line
 
 
 class Settings(BaseSettings):

@@ -47,7 +47,11 @@ STATUSES: dict[str, tuple[str, str]] = {
         "meets the criteria now: verify and enrol",
     ),
     "not_monitored": ("未纳入监测", "not monitored"),
+    "data_check": ("数据待核实", "data to be verified"),
 }
+"""A household whose row for the scored year is invalid gets `data_check` in the batch (no
+probability; the rules its data failed) instead of vanishing from the worklist."""
+DATA_CHECK = "data_check"
 
 LINE = "monitor_line"
 """Where a record has no `monitor_line` (a model input record), the line is recovered from

@@ -131,7 +131,7 @@ def model_card(result, version: str | None = None, run_id: str | None = None) ->
         f"{cfg.promotion.min_subgroup_recall_ratio} x overall recall; `watch` when only the "
         "point estimate is.",
         "",
-        "## Backtest (train on all earlier years, test on one)",
+        "## Backtest (each year t: fit on years up to t-2, rounds by early stopping on t-1, test on t)",
         "",
         _markdown(result.backtest),
         "",

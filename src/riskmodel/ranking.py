@@ -32,9 +32,10 @@ def rank_in_village(score: np.ndarray, village: np.ndarray) -> np.ndarray:
     return pd.Series(-score).groupby(village).rank(method="first").astype(int).to_numpy()
 
 
-STATUS_ORDER = {"meets_criteria": 0, "not_monitored": 1, "monitored": 2}
+STATUS_ORDER = {"meets_criteria": 0, "not_monitored": 1, "monitored": 2, "data_check": 3}
 """Worklist order within a village: households that meet the criteria now head it (verify and
-enrol), then unmonitored households by risk, then monitored ones."""
+enrol), then unmonitored households by risk, then monitored ones, then those whose data must be
+verified before they can be assessed."""
 
 
 def worklist_rank(status: np.ndarray, prob: np.ndarray, village: np.ndarray) -> np.ndarray:
@@ -58,9 +59,9 @@ def on_worklist(
     seed: int = 0,
 ) -> np.ndarray:
     """Who is listed: every household that meets the criteria now, every household with an
-    official rule flag (policy forbids quotas), and the top `share` of each village's unmonitored
-    households by probability (cadres' capacity)."""
-    listed = (np.asarray(status) == "meets_criteria") | np.asarray(any_rule, bool)
+    official rule flag (policy forbids quotas), every household whose data must be verified, and
+    the top `share` of each village's unmonitored households by probability (cadres' capacity)."""
+    listed = np.isin(status, ["meets_criteria", "data_check"]) | np.asarray(any_rule, bool)
     pool = np.flatnonzero((np.asarray(status) == "not_monitored") & ~np.isnan(prob))
     if len(pool):
         listed[pool] |= flag_top_share(prob[pool], np.asarray(village)[pool], share, seed)

@@ -148,6 +148,7 @@ class Explanations:
 
     def reasons(self, i: int) -> list[dict]:
         codes = list(RISK_TYPES)
+        values = np.round(self.reason_values[i], DECIMALS).tolist()
         out = []
         for k, g in enumerate(self.reason_groups[i].tolist()):
             if g < 0:
@@ -159,7 +160,7 @@ class Explanations:
                     "risk_type": code,
                     "label_zh": RISK_TYPES[code][0],
                     "label_en": RISK_TYPES[code][1],
-                    "contribution": round(float(self.reason_values[i, k]), 6),
+                    "contribution": values[k],
                     "text_zh": self.reason_texts["zh"][k][i],
                     "text_en": self.reason_texts["en"][k][i],
                     "actionable": any(FEATURES[f].actionable for f in shown),
@@ -170,10 +171,11 @@ class Explanations:
         return out
 
     def protective_factors(self, i: int) -> list[dict]:
+        values = np.round(self.contrib[i], DECIMALS).tolist()
         return [
             {
                 "feature": self.features[f],
-                "contribution": round(float(self.contrib[i, f]), 6),
+                "contribution": values[f],
                 "text_zh": self.protective_texts["zh"][j][i],
                 "text_en": self.protective_texts["en"][j][i],
             }
@@ -182,19 +184,13 @@ class Explanations:
         ]
 
     def item(self, i: int, full: bool = False) -> dict:
-        """Everything about one record, as the API returns it."""
+        """Everything about one record, as the API returns it (and as `item_from_stored` rebuilds
+        it from the store: the same values, the same rounding)."""
         out = {
             "reasons": self.reasons(i),
             "protective": self.protective_factors(i),
-            "dimensions": {
-                d: round(float(v), 6) for d, v in zip(DIMENSIONS, self.by_dimension[i], strict=True)
-            },
         }
-        if full:
-            out["contributions"] = {
-                f: round(float(v), 6) for f, v in zip(self.features, self.contrib[i], strict=True)
-            }
-        return out
+        return out | _contribution_views(as_stored(self.contrib[i]), self.features, full)
 
     def columns(self) -> pd.DataFrame:
         """Flat text columns for files, the store and worklists, plus reasons as compact JSON."""
@@ -216,11 +212,11 @@ class Explanations:
             ms = dict.fromkeys(m for g in key if g >= 0 for m in MEASURES[codes[g]])
             measures[key] = ("、".join(a for a, _ in ms), ", ".join(b for _, b in ms))
         keys = list(map(tuple, groups))
-        values = np.round(self.reason_values, 4).tolist()
+        values = np.round(self.reason_values, DECIMALS).tolist()
         feats = self.reason_features.tolist()
         prot = self.protective.tolist()
         pv = np.round(
-            np.take_along_axis(self.contrib, np.maximum(self.protective, 0), axis=1), 4
+            np.take_along_axis(self.contrib, np.maximum(self.protective, 0), axis=1), DECIMALS
         ).tolist()
         rz, re_ = self.reason_texts["zh"], self.reason_texts["en"]
         pz, pe = self.protective_texts["zh"], self.protective_texts["en"]
@@ -336,14 +332,40 @@ def explain(
     )
 
 
+DECIMALS = 4
+"""Reason, protective and sub-score values are reported to 4 decimals of log-odds."""
+FULL_DECIMALS = 6
+"""Every feature's contribution (`explain=full`) to 6 decimals."""
+_STORED = "<f4"
+
+
 def pack(contrib: np.ndarray) -> list[bytes]:
     """Contributions per row as float32 bytes (compact storage; `unpack` reverses it)."""
-    rows = np.ascontiguousarray(contrib, dtype="<f4")
+    rows = np.ascontiguousarray(contrib, dtype=_STORED)
     return [r.tobytes() for r in rows]
 
 
 def unpack(blob: bytes) -> np.ndarray:
-    return np.frombuffer(blob, dtype="<f4").astype(float)
+    return np.frombuffer(blob, dtype=_STORED).astype(float)
+
+
+def as_stored(contrib: np.ndarray) -> np.ndarray:
+    """Contributions at the precision the store keeps (what a stored row's reader sees)."""
+    return np.asarray(contrib, dtype=_STORED).astype(float)
+
+
+def _contribution_views(values: np.ndarray, features: list[str], full: bool) -> dict:
+    """六看 sub-scores (and with `full` every contribution) from one row's stored-precision
+    contributions: the one computation behind fresh and stored explanations."""
+    dim_m, dims = group_matrix(features, "dimension")
+    out: dict = {
+        "dimensions": dict(zip(dims, np.round(values @ dim_m, DECIMALS).tolist(), strict=True))
+    }
+    if full:
+        out["contributions"] = dict(
+            zip(features, np.round(values, FULL_DECIMALS).tolist(), strict=True)
+        )
+    return out
 
 
 def item_from_stored(
@@ -370,16 +392,8 @@ def item_from_stored(
         for f, v, z, e in raw["protective"]
     ]
     out: dict = {"reasons": reasons, "protective": protective}
-    if contributions is not None:
-        values = unpack(contributions)
-        dim_m, dims = group_matrix(features, "dimension")
-        out["dimensions"] = {
-            d: round(float(v), 4) for d, v in zip(dims, values @ dim_m, strict=True)
-        }
-        if full:
-            out["contributions"] = {
-                f: round(float(v), 6) for f, v in zip(features, values, strict=True)
-            }
+    if contributions:  # empty for a household listed for data checks, not scored
+        out |= _contribution_views(unpack(contributions), features, full)
     return out
 
 

@@ -46,8 +46,69 @@ class RegistryError(RuntimeError):
 
 def connect() -> MlflowClient:
     """Point MLflow at the configured tracking URI (done at call time, never at import)."""
-    mlflow.set_tracking_uri(tracking_uri())
+    uri = tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    if uri.startswith("sqlite:///"):
+        anchor_artifacts(Path(uri.removeprefix("sqlite:///")))
     return MlflowClient()
+
+
+# MLflow stores absolute artifact locations; these columns hold them (experiments, runs, logged
+# models, registered versions).
+_LOCATION_COLUMNS = {
+    "experiments": ["artifact_location"],
+    "runs": ["artifact_uri"],
+    "logged_models": ["artifact_location"],
+    "model_versions": ["source", "storage_location"],
+}
+
+
+def anchor_artifacts(db: Path) -> int:
+    """Keep a SQLite tracking store's artifacts in the `mlartifacts/` folder beside it.
+
+    MLflow records absolute artifact locations, so a copy of `mlflow.db` and `mlartifacts/` would
+    read and write the original's artifacts. When the experiments' `.../mlartifacts` location is
+    not the one beside this database, every recorded location under it is moved to this one (the
+    copy then reads its own files and new runs write into it). Returns the rows changed."""
+    import sqlalchemy as sa
+
+    if not db.exists():
+        return 0
+    here = artifact_root().as_uri()
+    engine = sa.create_engine(f"sqlite:///{db}")
+    try:
+        with engine.begin() as conn:
+            tables = set(sa.inspect(conn).get_table_names())
+            if "experiments" not in tables:
+                return 0
+            roots = {
+                loc
+                for (loc,) in conn.execute(sa.text("SELECT artifact_location FROM experiments"))
+                if loc and loc.rstrip("/").endswith("/mlartifacts") and loc.rstrip("/") != here
+            }
+            changed = 0
+            for old in (r.rstrip("/") for r in roots):
+                for table, columns in _LOCATION_COLUMNS.items():
+                    if table not in tables:
+                        continue
+                    for col in columns:
+                        changed += conn.execute(
+                            sa.text(
+                                f"UPDATE {table} SET {col} = :new || substr({col}, :n) "
+                                f"WHERE {col} = :old OR substr({col}, 1, :n) = :old || '/'"
+                            ),
+                            {"new": here, "old": old, "n": len(old) + 1},
+                        ).rowcount
+            if changed:
+                log.warning(
+                    "tracking store %s was copied: %d artifact locations moved to %s",
+                    db,
+                    changed,
+                    here,
+                )
+            return changed
+    finally:
+        engine.dispose()
 
 
 def signature(features: list[str]) -> ModelSignature:
@@ -299,19 +360,29 @@ def check_registered_label(client: MlflowClient, cfg: TrainConfig) -> None:
         )
 
 
-def promote(cfg: TrainConfig, client: MlflowClient | None = None) -> Decision:
-    """Move champion to the challenger if it answers the same question (label), beats the
-    baselines, holds up against the champion on the same label, year and rows, and is fair enough."""
+def promote(
+    cfg: TrainConfig,
+    client: MlflowClient | None = None,
+    version: str | None = None,
+    force_reason: str | None = None,
+) -> Decision:
+    """Move champion to the challenger (or a chosen `version`) if it answers the same question
+    (label), beats the baselines, holds up against the champion on the same label, year and rows,
+    and is fair enough. With `force_reason` it is moved whatever the other conditions say (never
+    across labels), and the reason and the failed conditions are recorded as version tags."""
     from riskmodel.evaluate import BASELINES
 
     client = client or connect()
     name = cfg.registered_model
-    challenger = alias_version(client, name, CHALLENGER)
-    if challenger is None:
-        raise RegistryError(
-            f"registered model {name!r} has no '{CHALLENGER}' alias; run "
-            f"`riskmodel train --label {cfg.label}` first"
-        )
+    if version is None:
+        challenger = alias_version(client, name, CHALLENGER)
+        if challenger is None:
+            raise RegistryError(
+                f"registered model {name!r} has no '{CHALLENGER}' alias; run "
+                f"`riskmodel train --label {cfg.label}` first"
+            )
+    else:
+        challenger = get_version(client, name, version)
     m = client.get_run(challenger.run_id).data.metrics
     reasons: list[str] = []
 
@@ -365,10 +436,18 @@ def promote(cfg: TrainConfig, client: MlflowClient | None = None) -> Decision:
         f"no subgroup's recall significantly below {cfg.promotion.min_subgroup_recall_ratio} x "
         f"overall ({int(failures)} failing; lowest ratio {m.get('subgroup_min_recall_ratio', 1):.3f})",
     )
-    promoted = all(r.startswith("ok") for r in reasons)
+    passed = all(r.startswith("ok") for r in reasons)
+    if force_reason is not None and not force_reason.strip():
+        raise RegistryError("--force needs a --reason saying why the conditions are overridden")
+    promoted = passed or force_reason is not None
     if promoted:
-        client.set_registered_model_alias(name, CHAMPION, challenger.version)
-        client.set_model_version_tag(name, challenger.version, "promoted", "true")
+        v = str(challenger.version)
+        _move_champion(client, name, v, champion)
+        client.set_model_version_tag(name, v, "promoted", "true")
+        if not passed:
+            failed = "; ".join(r[5:] for r in reasons if r.startswith("FAIL"))
+            client.set_model_version_tag(name, v, "forced_promotion", force_reason.strip())
+            client.set_model_version_tag(name, v, "forced_over", failed[:4900])
     return Decision(promoted, str(challenger.version), reasons)
 
 
@@ -386,6 +465,134 @@ def _champion_auc_on_same_rows(client, challenger, champion, metrics: dict) -> f
     if all(challenger.tags.get(k) and challenger.tags.get(k) == champion.tags.get(k) for k in same):
         return client.get_run(champion.run_id).data.metrics.get("test_roc_auc")
     return None
+
+
+def _move_champion(client: MlflowClient, name: str, version: str, current) -> None:
+    """Point champion at `version`, remembering the one it replaces (for rollback)."""
+    if current is not None and str(current.version) != version:
+        client.set_model_version_tag(name, version, "previous_champion", str(current.version))
+    client.set_registered_model_alias(name, CHAMPION, version)
+
+
+def get_version(client: MlflowClient, name: str, version: str):
+    try:
+        return client.get_model_version(name, str(version))
+    except MlflowException:
+        known = ", ".join(str(v.version) for v in _versions(client, name)) or "none"
+        raise RegistryError(
+            f"registered model {name!r} has no version {version}; versions: {known}"
+        ) from None
+
+
+def _versions(client: MlflowClient, name: str) -> list:
+    found = client.search_model_versions(f"name = '{name}'")
+    return sorted(found, key=lambda v: int(v.version))
+
+
+def rollback(cfg: TrainConfig, client: MlflowClient | None = None) -> tuple[str, str]:
+    """Point champion back at the version it replaced; returns (from, to)."""
+    client = client or connect()
+    name = cfg.registered_model
+    champion = alias_version(client, name, CHAMPION)
+    if champion is None:
+        raise RegistryError(f"registered model {name!r} has no champion to roll back")
+    previous = champion.tags.get("previous_champion")
+    if not previous:
+        raise RegistryError(
+            f"champion v{champion.version} replaced no earlier champion; choose one with "
+            "`riskmodel models promote --version V`"
+        )
+    get_version(client, name, previous)
+    client.set_registered_model_alias(name, CHAMPION, previous)
+    client.set_model_version_tag(name, previous, "rolled_back_from", str(champion.version))
+    return str(champion.version), previous
+
+
+SUMMARY_METRICS = [
+    "test_roc_auc",
+    "test_pr_auc",
+    "test_ece",
+    "test_recall_at_10pct_village",
+    "rule_test_roc_auc",
+    "logreg_test_roc_auc",
+    "oracle_test_roc_auc",
+    "subgroup_min_recall_ratio",
+]
+
+
+def list_versions(cfg: TrainConfig, client: MlflowClient | None = None) -> pd.DataFrame:
+    """Every version with its aliases, label, test year, headline figures and promotion tags."""
+    client = client or connect()
+    rows = []
+    for found in _versions(client, cfg.registered_model):
+        v = client.get_model_version(cfg.registered_model, found.version)  # with its aliases
+        m = client.get_run(v.run_id).data.metrics if v.run_id else {}
+        rows.append(
+            {
+                "version": str(v.version),
+                "aliases": ",".join(sorted(v.aliases)),
+                "label": v.tags.get("label", ""),
+                "test_year": v.tags.get("test_year", ""),
+                "created": pd.Timestamp(v.creation_timestamp, unit="ms").strftime("%Y-%m-%d %H:%M"),
+                "test_roc_auc": m.get("test_roc_auc"),
+                "test_recall_at_10pct_village": m.get("test_recall_at_10pct_village"),
+                "test_ece": m.get("test_ece"),
+                "notes": _notes(v.tags),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _notes(tags: dict) -> str:
+    parts = []
+    if "forced_promotion" in tags:
+        parts.append(f"forced: {tags['forced_promotion']}")
+    if "previous_champion" in tags:
+        parts.append(f"replaced v{tags['previous_champion']}")
+    if "rolled_back_from" in tags:
+        parts.append(f"restored from v{tags['rolled_back_from']}")
+    return "; ".join(parts)
+
+
+def compare_versions(
+    cfg: TrainConfig, a: str, b: str, client: MlflowClient | None = None
+) -> pd.DataFrame:
+    """Two versions' logged figures side by side (from their runs), with the difference."""
+    client = client or connect()
+    name = cfg.registered_model
+    va, vb = get_version(client, name, a), get_version(client, name, b)
+    ma, mb = (client.get_run(v.run_id).data.metrics for v in (va, vb))
+    rows = []
+    for key in SUMMARY_METRICS + sorted((set(ma) | set(mb)) - set(SUMMARY_METRICS)):
+        x, y = ma.get(key), mb.get(key)
+        rows.append(
+            {
+                "figure": key,
+                f"v{a}": x,
+                f"v{b}": y,
+                "difference": None if x is None or y is None else y - x,
+            }
+        )
+    info = [
+        {"figure": t, f"v{a}": va.tags.get(t, ""), f"v{b}": vb.tags.get(t, ""), "difference": None}
+        for t in ("label", "test_year", "data_digest")
+        if t in va.tags or t in vb.tags
+    ]
+    return pd.DataFrame(info + rows)
+
+
+def show_version(cfg: TrainConfig, version: str, client: MlflowClient | None = None) -> str:
+    """A version's aliases, tags and model card."""
+    client = client or connect()
+    v = get_version(client, cfg.registered_model, version)
+    head = [
+        f"{cfg.registered_model} version {v.version}"
+        + (f" ({', '.join(sorted(v.aliases))})" if v.aliases else ""),
+        f"run {v.run_id}",
+        *(f"{k}: {val}" for k, val in sorted(v.tags.items())),
+        "",
+    ]
+    return "\n".join(head) + (v.description or "(no model card)")
 
 
 def train_and_register(cfg: TrainConfig):

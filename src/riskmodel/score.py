@@ -10,13 +10,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from riskmodel.coverage import Change, merge_batch, place_in_villages
 from riskmodel.criteria import (
+    DATA_CHECK,
     CriteriaConfig,
     criteria_codes,
     criteria_met,
@@ -25,24 +27,46 @@ from riskmodel.criteria import (
     status,
 )
 from riskmodel.features import build_features
-from riskmodel.io import atomic_path, read_panel, write_parquet
+from riskmodel.io import atomic_path, file_digest, panel_file, read_panel, write_parquet
 from riskmodel.labels import MAIN_LABEL
 from riskmodel.model import RelapseModel
-from riskmodel.ranking import gc_paused, on_worklist, worklist_rank
+from riskmodel.ranking import gc_paused
 from riskmodel.reasons import Explanations, explain, stated_fields
 from riskmodel.rules import RULES, rule_flags
-from riskmodel.store import engine_for, now, replace_batch
-from riskmodel.validate import validate_panel
+from riskmodel.store import (
+    SERVICE,
+    batch_households,
+    engine_for,
+    now,
+    read_batch,
+    replace_batch,
+)
+from riskmodel.validate import FIRST_DATA_ROW, ValidationResult, validate_panel
 from riskmodel.worklist import write_worklist
 
 log = logging.getLogger(__name__)
 
 HISTORY_YEARS = 2
 """Features of year Y use rows back to Y-2."""
+PREVIEW_FOLDER = "preview"
+"""Preview runs write their files here, inside the output folder."""
 
 
 class BatchError(RuntimeError):
     """The batch was stopped before writing any output (for example too many invalid rows)."""
+
+
+@dataclass
+class InvalidShare:
+    invalid: int
+    rows: int
+
+    @property
+    def share(self) -> float:
+        return self.invalid / max(self.rows, 1)
+
+    def __str__(self) -> str:
+        return f"{self.invalid:,} of {self.rows:,} rows ({self.share:.1%})"
 
 
 @dataclass
@@ -57,6 +81,14 @@ class BatchResult:
     rows_read: int
     seconds: dict[str, float]
     """Wall time of each stage."""
+    invalid_scored: InvalidShare | None = None
+    """Invalid rows of the scored year (rows whose year cannot be read count here too)."""
+    invalid_history: InvalidShare | None = None
+    """Invalid rows of the history years, whose lags would otherwise go missing unnoticed."""
+    warnings: list[str] = field(default_factory=list)
+    change: Change | None = None
+    """What this run added, replaced, kept and dropped in its batch."""
+    area: str = SERVICE
 
 
 SERVED_BY: dict[str, str] = {"not_monitored": MAIN_LABEL, "monitored": "persistent"}
@@ -190,8 +222,8 @@ def _score_records(
             "tier": a.tier,
             "criteria": codes,
             "criteria_zh": [describe(c) for c in codes],
-            "rank_in_village": worklist_rank(a.status, prob, village),
-            "on_worklist": on_worklist(a.status, prob, village, flags["any_rule"], worklist_share),
+            "rank_in_village": 0,  # placed by place_in_villages
+            "on_worklist": False,
             **{f"flag_{k}": flags[k] for k in RULES},
             "any_rule": flags["any_rule"],
         }
@@ -201,7 +233,8 @@ def _score_records(
     out["label_version"] = [versions.get(lab, "") if lab else "" for lab in a.label]
     out["run_id"] = run_id
     out["scored_at"] = pd.Timestamp(now())
-    return out
+    out["data_check"] = ""
+    return place_in_villages(out, worklist_share)
 
 
 def run_batch(
@@ -216,9 +249,16 @@ def run_batch(
     worklist_share: float = 0.10,
     on_stage: Callable[[str], None] = lambda _: None,
     versions: Mapping[str, str] | None = None,
+    replace_all: bool = False,
+    area: str = SERVICE,
+    model_alias: str = "",
 ) -> BatchResult:
     """Score every household's record for `year` (default: latest) with the models in service
-    (`model_version` is the main model's; `versions` every label's) and write all outputs."""
+    (`model_version` is the main model's; `versions` every label's) and write all outputs.
+
+    The batch of (year, model version) keeps the households earlier runs scored that this one did
+    not (unless `replace_all`). `area` is `service` (what the API serves) or `preview` (a model
+    other than the one in service: its own store table and `preview/` folder)."""
     models = as_models(model)
     seconds: dict[str, float] = {}
     clock = [time.perf_counter(), ""]
@@ -232,40 +272,81 @@ def run_batch(
             on_stage(name)
 
     stage("read")
-    panel = read_panel(Path(data) / "panel.parquet" if Path(data).is_dir() else Path(data))
+    source = panel_file(data)
+    panel = read_panel(source)
     years = pd.to_numeric(panel["year"], errors="coerce")
-    Y = int(years.max()) if year is None else year
-    if Y not in set(years.dropna().astype(int)):
-        raise BatchError(f"no rows for year {Y} in {data}")
-    window = panel[(years >= Y - HISTORY_YEARS) & (years <= Y)]
+    present = sorted({int(y) for y in years.dropna() if float(y).is_integer()})
+    if not present:
+        raise BatchError(f"{source}: no row has a readable year")
+    Y = present[-1] if year is None else year
+    if Y not in present:
+        raise BatchError(f"no rows for year {Y} in {source}; years present: {year_ranges(present)}")
+    warnings = []
+    absent = [y for y in range(Y - HISTORY_YEARS, Y) if y not in present]
+    if absent:
+        warnings.append(
+            f"history years {', '.join(map(str, absent))} are not in {source}: features of {Y} "
+            "that look back (lags, changes, trend, volatility) are missing for every household"
+        )
+    in_window = years.between(Y - HISTORY_YEARS, Y) | years.isna()
+    window = panel[in_window]
     stage("validate")
-    checked = validate_panel(window)
+    checked = validate_panel(window, source=source, file_rows=window.index + FIRST_DATA_ROW)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     quarantine = None
     if len(checked.quarantined):
         quarantine = write_parquet(checked.quarantined, out / f"quarantine-{Y}.parquet")
-    share = len(checked.quarantined) / max(len(window), 1)
-    if share > max_invalid_share:
+    scored_year = years[in_window].isna() | (years[in_window] == Y)
+    bad_year = pd.to_numeric(checked.quarantined["year"], errors="coerce")
+    shares = {
+        "scored year": InvalidShare(
+            int((bad_year == Y).sum() + bad_year.isna().sum()), int(scored_year.sum())
+        ),
+        "history": InvalidShare(
+            int(bad_year.between(Y - HISTORY_YEARS, Y - 1).sum()), int((~scored_year).sum())
+        ),
+    }
+    over = {k: v for k, v in shares.items() if v.share > max_invalid_share}
+    if over:
         raise BatchError(
-            f"{len(checked.quarantined):,} of {len(window):,} rows are invalid "
-            f"({share:.1%} > {max_invalid_share:.0%}); see {quarantine}; no scores "
-            f"written.\n{checked.report(limit=5)}"
+            "; ".join(f"{k}: {v} invalid" for k, v in over.items())
+            + f" > {max_invalid_share:.0%}; see {quarantine}; no scores written.\n"
+            + checked.report(limit=5)
         )
     stage("features")
     records = build_features(checked.valid)
     records = records[records["year"] == Y]
     stage("score and explain")
     rows = score_records(records, models, model_version, run_id, worklist_share, versions)
+    rows = _with_data_checks(rows, checked, Y, model_version, run_id)
+    engine = engine_for(db_url)
+    rows, change = merge_batch(
+        rows,
+        batch_households(engine, Y, model_version, area),
+        lambda: _stored_rows(engine, Y, model_version, area),
+        replace_all,
+        worklist_share,
+    )
+    folder = out / PREVIEW_FOLDER if area != SERVICE else out
     stem = f"{Y}-v{model_version}"
-    parquet, workbook = out / f"scores-{stem}.parquet", out / f"worklist-{stem}.xlsx"
+    parquet, workbook = folder / f"scores-{stem}.parquet", folder / f"worklist-{stem}.xlsx"
+    title = f"{Y}年防止返贫监测工作清单（模型 v{model_version}）"
+    if area != SERVICE:
+        title += "（预览，未投入使用）"
+    run = {
+        "model_alias": model_alias,
+        "source": str(source),
+        "source_digest": file_digest(source),
+        **change.record(),
+    }
     stage("write")
     with atomic_path(parquet) as tmp_parquet, atomic_path(workbook) as tmp_book:
         rows.drop(columns=["reasons_json", "contributions"]).to_parquet(tmp_parquet, index=False)
-        write_worklist(rows, tmp_book, f"{Y}年防止返贫监测工作清单（模型 v{model_version}）")
+        write_worklist(rows, tmp_book, title)
         stage("store")
         features = next(iter(models.values())).features
-        replace_batch(engine_for(db_url), rows, Y, model_version, run_id, features)
+        replace_batch(engine, rows, Y, model_version, run_id, features, area=area, run=run)
     stage("")
     return BatchResult(
         rows,
@@ -277,4 +358,99 @@ def run_batch(
         len(checked.quarantined),
         len(window),
         seconds,
+        shares["scored year"],
+        shares["history"],
+        warnings,
+        change,
+        area,
     )
+
+
+def _stored_rows(engine, year: int, model_version: str, area: str) -> pd.DataFrame:
+    """A stored batch with the columns the store derives rather than keeps."""
+    rows = read_batch(engine, year, model_version, area)
+    rows["criteria_zh"] = [describe(c) for c in rows["criteria"]]
+    return rows
+
+
+def year_ranges(years: list[int]) -> str:
+    """2014-2019, 2021, 2023-2025."""
+    parts, start = [], None
+    for i, y in enumerate(years):
+        start = y if start is None else start
+        if i + 1 == len(years) or years[i + 1] != y + 1:
+            parts.append(str(y) if y == start else f"{start}-{y}")
+            start = None
+    return ", ".join(parts)
+
+
+DATA_CHECK_ZH, DATA_CHECK_EN = "数据待核实", "data to be verified"
+
+
+def _with_data_checks(
+    rows: pd.DataFrame, checked: ValidationResult, year: int, model_version: str, run_id: str
+) -> pd.DataFrame:
+    """Scored rows plus one row per household whose row for `year` is invalid: never silently
+    absent, it is listed on its village's worklist as 「数据待核实」 with the failed rules, after the
+    scored households. Scored households with an invalid history row keep their score and say
+    which history rows were left out (their look-back features are missing).
+
+    Reasons name columns and rules, never values (they may be personal)."""
+    q = checked.quarantined
+    q_year = pd.to_numeric(q["year"], errors="coerce")
+    rows = rows.copy()
+    history = q[q_year.notna() & (q_year != year) & q["hh_id"].notna()]
+    notes = (
+        history.assign(text=history["year"].astype(str) + " " + history["reasons"])
+        .groupby(history["hh_id"].astype(str))["text"]
+        .agg("; ".join)
+    )
+    left_out = rows["hh_id"].map(notes).astype(object)
+    rows["data_check"] = [
+        f"history rows left out: {t}" if isinstance(t, str) else "" for t in left_out
+    ]
+    now_bad = q[(q_year == year) & q["hh_id"].notna() & q["village_id"].notna()]
+    now_bad = now_bad.assign(hh_id=now_bad["hh_id"].astype(str))
+    now_bad = now_bad[~now_bad["hh_id"].isin(rows["hh_id"])]
+    if now_bad.empty:
+        return rows
+    grouped = now_bad.groupby("hh_id", sort=True).agg(
+        village_id=("village_id", "first"),
+        township_id=("township_id", "first"),
+        reasons=("reasons", lambda r: "; ".join(dict.fromkeys(r))),
+    )
+    n = len(grouped)
+    reasons = grouped["reasons"].to_numpy()
+    check = pd.DataFrame(
+        {
+            "hh_id": grouped.index.to_numpy(),
+            "village_id": grouped["village_id"].astype(str).to_numpy(),
+            "township_id": grouped["township_id"].astype(str).to_numpy(),
+            "year": year,
+            "status": DATA_CHECK,
+            "label": None,
+            "probability": np.nan,
+            "tier": None,
+            "criteria": "",
+            "criteria_zh": "",
+            "rank_in_village": 0,  # placed by place_in_villages
+            "on_worklist": True,
+            **{f"flag_{k}": False for k in RULES},
+            "any_rule": False,
+            "top_risk_types": "",
+            "reasons_zh": [f"{DATA_CHECK_ZH}：{r}" for r in reasons],
+            "reasons_en": [f"{DATA_CHECK_EN}: {r}" for r in reasons],
+            "measures_zh": "核实并更正数据后重新评分",
+            "measures_en": "verify and correct the data, then score again",
+            "protective_zh": "",
+            "protective_en": "",
+            "reasons_json": '{"reasons":[],"protective":[]}',
+            "contributions": [b""] * n,
+            "model_version": model_version,
+            "label_version": "",
+            "run_id": run_id,
+            "scored_at": rows["scored_at"].iloc[0] if len(rows) else pd.Timestamp(now()),
+            "data_check": [f"{year} {r}" for r in reasons],
+        }
+    )
+    return pd.concat([rows, check[rows.columns]], ignore_index=True)

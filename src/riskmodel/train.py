@@ -24,14 +24,13 @@ from riskmodel.catalogue import FEATURE_NAMES
 from riskmodel.config import TrainConfig
 from riskmodel.criteria import CriteriaConfig
 from riskmodel.features import build_features
-from riskmodel.io import read_panel
+from riskmodel.io import panel_file, read_panel
 from riskmodel.labels import LABEL_NEEDS, POPULATIONS, add_labels, supported_labels
 from riskmodel.model import Meta, RelapseModel, Tiers, categorical_levels, feature_matrix
 from riskmodel.validate import validate_panel
 
 log = logging.getLogger(__name__)
 
-PANEL_FILE = "panel.parquet"
 ORACLE_FILE = "oracle.parquet"
 
 
@@ -39,12 +38,13 @@ class DataError(ValueError):
     """The training data cannot support the requested run."""
 
 
-def load_panel(data_dir: Path) -> tuple[pd.DataFrame, str]:
-    """Read and validate the panel (the catalogue's columns it has; an imported panel may lack
-    all but the required ones); return it with the SHA-256 digest of the file."""
-    path = Path(data_dir) / PANEL_FILE
+def load_panel(data: Path) -> tuple[pd.DataFrame, str]:
+    """Read and validate the panel (a folder's panel.parquet or .csv, or a file; the catalogue's
+    columns it has: an imported panel may lack all but the required ones); return it with the
+    SHA-256 digest of the file."""
+    path = panel_file(data)
     panel = read_panel(path)
-    result = validate_panel(panel)
+    result = validate_panel(panel, source=path)
     if not result.ok:
         raise DataError(
             f"{path} has invalid rows; run `riskmodel validate {path} --quarantine "
@@ -186,27 +186,30 @@ def _trim(booster: lgb.Booster) -> lgb.Booster:
     return lgb.Booster(model_str=booster.model_to_string(num_iteration=booster.best_iteration))
 
 
-def backtest(records: pd.DataFrame, cfg: TrainConfig, rounds: int) -> pd.DataFrame:
-    """Rolling origin: for each year t from backtest_from, fit on years < t, test on t."""
-    features = model_features(records)
-    label, levels = cfg.label, categorical_levels(features)
+def backtest(records: pd.DataFrame, cfg: TrainConfig) -> pd.DataFrame:
+    """Rolling origin, each fold built as the model itself is: for each year t from
+    backtest_from, fit on years <= t-2, choose the rounds by early stopping on t-1, test on t.
+    Nothing from t or later shapes a fold (no rounds carried over from the final model)."""
+    label = cfg.label
     rows = []
-    start = max(cfg.backtest_from, int(records["year"].min()) + 1)
+    start = max(cfg.backtest_from, int(records["year"].min()) + 2)
     for t in range(start, int(records["year"].max()) + 1):
-        train, test = records[records["year"] < t], records[records["year"] == t]
-        if train[label].nunique() < 2 or test[label].nunique() < 2:
+        y = records["year"]
+        fold = Split(t, records[y <= t - 2], records[y == t - 1], records[y == t])
+        if any(part[label].nunique() < 2 for part in (fold.train, fold.valid, fold.test)):
             continue
-        booster = lgb.train(_params(cfg), _dataset(train, label, levels), num_boost_round=rounds)
-        score = booster.predict(feature_matrix(test, features, levels), raw_score=True)
+        model, info = fit_model(fold, cfg)
+        score = model.booster.predict(model.matrix(fold.test), raw_score=True)
         rows.append(
             {
                 "year": t,
-                "n": len(test),
-                "positives": int(test[label].sum()),
-                "roc_auc": roc_auc_score(test[label].astype(int), score),
+                "n": len(fold.test),
+                "positives": int(fold.test[label].sum()),
+                "rounds": info["best_iteration"],
+                "roc_auc": roc_auc_score(fold.test[label].astype(int), score),
             }
         )
-    return pd.DataFrame(rows, columns=["year", "n", "positives", "roc_auc"])
+    return pd.DataFrame(rows, columns=["year", "n", "positives", "rounds", "roc_auc"])
 
 
 # --- evaluation --------------------------------------------------------------------------------
@@ -219,7 +222,8 @@ def oracle_column(label: str) -> str:
 def load_oracle(data_dir: Path, label: str) -> pd.DataFrame | None:
     """The simulator's exact probability of the label (`p_<label>`), for evaluation only; None
     for real data or an oracle without that column."""
-    path = Path(data_dir) / ORACLE_FILE
+    folder = Path(data_dir) if Path(data_dir).is_dir() else Path(data_dir).parent
+    path = folder / ORACLE_FILE
     if not path.exists():
         return None
     import pyarrow.parquet as pq
@@ -343,7 +347,7 @@ def run_training(cfg: TrainConfig, champion: RelapseModel | None = None) -> Trai
     records = labelled_records(panel, cfg.label, cfg.criteria)
     split = split_by_year(records, cfg.test_year)
     model, info = fit_model(split, cfg)
-    bt = backtest(records[records["year"] <= split.test_year], cfg, info["best_iteration"])
+    bt = backtest(records[records["year"] <= split.test_year], cfg)
     evaluation = evaluate(model, split, panel, cfg, load_oracle(cfg.data, cfg.label), champion)
     info["total_seconds"] = time.perf_counter() - t0
     log.info("trained %s model in %.1f s", cfg.label, info["total_seconds"])

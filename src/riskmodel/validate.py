@@ -1,14 +1,17 @@
 """Validation of a household-year panel against the catalogue: typed, checked, nothing lost.
 
 `validate_panel` splits a frame into valid rows and quarantined rows, each quarantined row with the
-reasons (column, rule, value). Rules come from the catalogue through a generated pandera schema,
+reasons (column, rule, value). A cell that does not parse is a failure like any other, never a crash.
+Rows are numbered as a spreadsheet shows the file: the header is row 1, the first data row row 2. Rules come from the catalogue through a generated pandera schema,
 plus the rules a schema cannot state per column: duplicate keys and cross-column consistency.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -67,13 +70,37 @@ def panel_schema(columns: list[Column] | None = None) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(schema_cols, strict=False)
 
 
+FIRST_DATA_ROW = 2
+"""The spreadsheet row of the first data row (the header is row 1)."""
+
+
+def show_value(value: object) -> str:
+    """A cell as a person reads it: plain numbers and text, `(missing)` for NaN and None."""
+    if (
+        value is None
+        or value is pd.NA
+        or (isinstance(value, float | np.floating) and np.isnan(value))
+    ):
+        return "(missing)"
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 @dataclass
 class ValidationResult:
     valid: pd.DataFrame
     quarantined: pd.DataFrame
-    """The rejected rows as they came in, with a `reasons` column."""
+    """The rejected rows as they came in, with `row` (spreadsheet row) and `reasons` columns."""
     errors: pd.DataFrame
-    """One row per failure: row (position in the input), hh_id, year, column, rule, value."""
+    """One row per failure: row (spreadsheet row in the source), hh_id, year, column, rule,
+    value (as read)."""
+    source: str = ""
+    """The file the rows came from, when known."""
 
     @property
     def ok(self) -> bool:
@@ -81,38 +108,54 @@ class ValidationResult:
 
     def report(self, limit: int = 20) -> str:
         """A readable report: counts, then the first failures with row key, column, rule, value."""
+        where = f"{self.source}: " if self.source else ""
         if self.ok:
-            return f"valid: {len(self.valid):,} rows"
+            return f"{where}valid: {len(self.valid):,} rows"
         n_bad = len(self.quarantined)
         lines = [
-            f"invalid: {n_bad:,} of {n_bad + len(self.valid):,} rows "
+            f"{where}invalid: {n_bad:,} of {n_bad + len(self.valid):,} rows "
             f"({len(self.errors):,} failures)"
         ]
         by_rule = self.errors.groupby(["column", "rule"]).size().sort_values(ascending=False)
         lines += [f"  {col}: {rule} - {n:,} rows" for (col, rule), n in by_rule.items()]
-        lines.append("first failures (row, hh_id, year, column, rule, value):")
+        lines.append(
+            "first failures (row as a spreadsheet shows it, hh_id, year, column, rule, value):"
+        )
         for r in self.errors.head(limit).itertuples(index=False):
             lines.append(
-                f"  row {r.row}: hh_id={r.hh_id} year={r.year} {r.column}: "
-                f"{r.rule} (got {r.value!r})"
+                f"  {where}row {r.row}: hh_id={r.hh_id} year={r.year} {r.column}: "
+                f"{r.rule} (got {show_value(r.value)})"
             )
         if len(self.errors) > limit:
             lines.append(f"  ... and {len(self.errors) - limit:,} more")
         return "\n".join(lines)
 
 
-def validate_panel(df: pd.DataFrame, columns: list[Column] | None = None) -> ValidationResult:
+def validate_panel(
+    df: pd.DataFrame,
+    columns: list[Column] | None = None,
+    source: str | Path = "",
+    file_rows: Sequence[int] | None = None,
+) -> ValidationResult:
     """Check a panel row by row; valid rows come back typed, invalid rows with their reasons.
     Without `columns`, the catalogue columns the panel has are checked: only REQUIRED_FIELDS
-    must be there (an imported panel may lack the rest)."""
+    must be there (an imported panel may lack the rest).
+
+    `source` names the file in reports; `file_rows` gives each row's spreadsheet row in it (default:
+    the frame is the whole file, so position + 2).
+    """
     if columns is None:
         missing = [name for name in REQUIRED_FIELDS if name not in df.columns]
         cols = [c for c in PANEL_COLUMNS if c.name in df.columns]
     else:
         cols = columns
         missing = [c.name for c in cols if c.name not in df.columns]
+    where = f"{source}: " if source else ""
     if missing:
-        raise PanelError(f"missing required columns: {', '.join(missing)}")
+        raise PanelError(f"{where}missing required columns: {', '.join(missing)}")
+    sheet_rows = (
+        np.arange(len(df)) + FIRST_DATA_ROW if file_rows is None else np.asarray(file_rows, int)
+    )
     extra = [c for c in df.columns if c not in {c.name for c in cols}]
     if extra:
         log.warning("ignoring %d columns not in the catalogue: %s", len(extra), ", ".join(extra))
@@ -135,14 +178,34 @@ def validate_panel(df: pd.DataFrame, columns: list[Column] | None = None) -> Val
     reasons = (
         err.assign(text=err["column"] + ": " + err["rule"]).groupby("row")["text"].agg("; ".join)
     )
-    quarantined = raw[bad].copy()
+    quarantined = _as_text_where_mixed(raw[bad])
+    quarantined.insert(0, "row", sheet_rows[bad])
     quarantined["reasons"] = reasons.reindex(np.flatnonzero(bad)).to_numpy()
+    err["row"] = sheet_rows[err["row"].to_numpy()]
+    err["value"] = err["value"].map(_plain).astype(object)
     valid = cast_to_catalogue(coerced[~bad], cols).reset_index(drop=True)
     return ValidationResult(
         valid=valid,
         quarantined=quarantined.reset_index(drop=True),
         errors=err.reset_index(drop=True),
+        source=str(source),
     )
+
+
+def _as_text_where_mixed(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows as they came in; an object column holding several types (a number column with a word
+    in it) becomes text, so Parquet and CSV can hold it."""
+    out = df.copy()
+    for name in out.columns:
+        s = out[name]
+        if s.dtype == object and s.dropna().map(type).nunique() > 1:
+            out[name] = s.map(lambda v: None if pd.isna(v) else str(v)).astype(object)
+    return out
+
+
+def _plain(value: object) -> object:
+    """NumPy scalars as plain Python values, so reports and files never show `np.float64(...)`."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _coerce(raw: pd.DataFrame, cols: list[Column]) -> tuple[pd.DataFrame, list[tuple]]:
@@ -150,9 +213,10 @@ def _coerce(raw: pd.DataFrame, cols: list[Column]) -> tuple[pd.DataFrame, list[t
     out, errors = {}, []
     for c in cols:
         s = raw[c.name]
-        kind = s.dtype.kind if isinstance(s.dtype, np.dtype) else ""
+        # text columns (object or pandas' string dtype) parse cell by cell: "" is no numeric kind
+        kind = s.dtype.kind if isinstance(s.dtype, np.dtype) else "text"
         if c.dtype in ("int", "float"):
-            if kind in "iuf":
+            if kind in ("i", "u", "f"):
                 parsed = s.astype("float64")
             else:
                 parsed = pd.to_numeric(s, errors="coerce").astype("float64")
@@ -160,7 +224,7 @@ def _coerce(raw: pd.DataFrame, cols: list[Column]) -> tuple[pd.DataFrame, list[t
                 frac = parsed.notna() & np.isfinite(parsed) & (parsed % 1 != 0)
                 errors += [(i, c.name, "whole number", s.iloc[i]) for i in np.flatnonzero(frac)]
         elif c.dtype == "bool":
-            parsed = s.astype(object) if kind == "b" else s.map(_parse_bool)
+            parsed = s.astype(object) if kind == "b" else s.astype(object).map(_parse_bool)
         else:
             text = s.astype("str").str.strip()
             parsed = text.astype(object).where(s.notna(), None)

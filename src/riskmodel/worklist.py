@@ -28,6 +28,7 @@ COLUMNS = [  # (header, width)
     ("主要风险原因", 52),
     ("建议帮扶措施", 28),
     ("保护因素", 28),
+    ("数据待核实", 22),
 ]
 WRAPPED_FROM = 6
 """Columns from this one on wrap their text."""
@@ -75,11 +76,25 @@ def write_worklist(rows: pd.DataFrame, path: Path, title: str) -> Path:
                 "reasons_zh",
                 "measures_zh",
                 "protective_zh",
+                "data_check",
             )
         ]
         rules = rule_texts(part)
         for i, row in enumerate(zip(*cols, strict=True)):
-            village, rank, hh, state, label, prob, tier, criteria, reasons, measures, prot = row
+            (
+                village,
+                rank,
+                hh,
+                state,
+                label,
+                prob,
+                tier,
+                criteria,
+                reasons,
+                measures,
+                prot,
+                check,
+            ) = row
             r = i + 2
             ws.write_string(r, 0, village)
             ws.write_number(r, 1, rank)
@@ -97,6 +112,7 @@ def write_worklist(rows: pd.DataFrame, path: Path, title: str) -> Path:
             ws.write_string(r, 8, reasons)
             ws.write_string(r, 9, measures)
             ws.write_string(r, 10, prot)
+            ws.write_string(r, 11, check)
         ws.freeze_panes(2, 0)
         ws.repeat_rows(1)
         ws.set_landscape()

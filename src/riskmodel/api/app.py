@@ -32,7 +32,7 @@ from riskmodel.api.schemas import (
 from riskmodel.api.security import KeyRing, Principal, write_audit
 from riskmodel.catalogue import DIMENSIONS
 from riskmodel.config import Settings
-from riskmodel.criteria import CRITERIA
+from riskmodel.criteria import CRITERIA, DATA_CHECK
 from riskmodel.labels import MAIN_LABEL
 from riskmodel.model import RelapseModel
 from riskmodel.reasons import item_from_stored
@@ -269,9 +269,11 @@ def create_app(
         hh_id: Annotated[str, Path(min_length=1, max_length=64)],
         explain_: Annotated[str | None, Query(alias="explain", pattern="^full$")] = None,
     ) -> dict:
-        """The latest batch score of a household: status, criteria met, the population's
-        probability with its label, reasons; `?explain=full` adds every feature's contribution."""
-        row = latest_score(engine, hh_id)
+        """The batch score of a household from the model in service (else the latest, with a note
+        naming its version): status, criteria met, the population's probability with its label,
+        reasons; `?explain=full` adds every feature's contribution."""
+        in_service = holder.current.version if holder.current is not None else None
+        row = latest_score(engine, hh_id, prefer_version=in_service)
         if row is None:
             raise HTTPException(
                 404,
@@ -300,6 +302,7 @@ def create_app(
                     "rank_in_village",
                     "on_worklist",
                     "run_id",
+                    "data_check",
                 )
             },
             "model_version": row["label_version"] or row["model_version"],
@@ -310,6 +313,7 @@ def create_app(
             "dimensions": item.get("dimensions", dict.fromkeys(DIMENSIONS, 0.0)),
             "contributions": item.get("contributions"),
             "scored_at": row["scored_at"].isoformat(),
+            **_service_note(row["model_version"], in_service),
         }
 
     @app.get(
@@ -323,10 +327,13 @@ def create_app(
         village_id: Annotated[str, Path(min_length=1, max_length=64)],
         limit: Annotated[int, Query(ge=1, le=1000)] = 20,
     ) -> dict:
-        """A village's worklist: households that meet the criteria now first (verify and enrol,
-        with the criteria met), then households ranked by risk: the top `limit`, and every
-        household with a rule flag whatever its rank (policy forbids quotas)."""
-        rows = village_worklist(engine, village_id)
+        """A village's worklist from the model in service (else the latest, with a note):
+        households that meet the criteria now first (verify and enrol, with the criteria met),
+        then households ranked by risk: the top `limit`, every household with a rule flag
+        whatever its rank (policy forbids quotas) and every household whose data must be
+        verified (数据待核实)."""
+        in_service = holder.current.version if holder.current is not None else None
+        rows = village_worklist(engine, village_id, prefer_version=in_service)
         if not rows:
             raise HTTPException(404, f"village {village_id!r} has no batch scores")
         if not who.can_read(rows[0]["township_id"]):
@@ -341,13 +348,16 @@ def create_app(
         listed = [
             r
             for r in rows
-            if r["rank_in_village"] <= limit or r["any_rule"] or r["status"] == "meets_criteria"
+            if r["rank_in_village"] <= limit
+            or r["any_rule"]
+            or r["status"] in ("meets_criteria", DATA_CHECK)
         ]
         return {
             "village_id": village_id,
             "township_id": rows[0]["township_id"],
             "year": rows[0]["year"],
             "model_version": rows[0]["model_version"],
+            **_service_note(rows[0]["model_version"], in_service),
             "households": [
                 {
                     "rank_in_village": r["rank_in_village"],
@@ -357,6 +367,7 @@ def create_app(
                     "probability": r["probability"],
                     "tier": r["tier"],
                     "criteria": criteria_list(r["criteria"]),
+                    "data_check": r["data_check"],
                     "rule_flags": _flags(r),
                     **{k: r[k] for k in ("reasons_zh", "reasons_en", "measures_zh", "measures_en")},
                 }
@@ -431,6 +442,17 @@ def create_app(
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _service_note(stored_version: str, in_service: str | None) -> dict:
+    """Which model the service runs, and a plain note when the stored score is another's."""
+    note = None
+    if in_service is not None and stored_version != in_service:
+        note = (
+            f"scored by model v{stored_version}; the service runs v{in_service}, which has not "
+            "scored this batch yet (run `riskmodel score`)"
+        )
+    return {"service_model_version": in_service, "note": note}
 
 
 def _flags(row: dict) -> dict[str, bool]:

@@ -175,11 +175,14 @@ Dimensions = create_model(
 
 Tier = Literal["red", "amber", "green"]
 Status = Literal["monitored", "meets_criteria", "not_monitored"]
+StoredStatus = Literal["monitored", "meets_criteria", "not_monitored", "data_check"]
 ServedLabel = Literal["meets_criteria", "persistent"]
 
 STATUS_DOC = (
     "monitored (已纳入监测); meets_criteria (meets the 纳入条件 now but is not monitored: "
-    "verify and enrol, no probability); not_monitored"
+    "verify and enrol, no probability); not_monitored; in stored batches also data_check "
+    "(数据待核实: the household's row was invalid, no probability, the failed rules in "
+    "data_check)"
 )
 LABEL_DOC = (
     "the model that gave the probability: meets_criteria (will a household not monitored meet "
@@ -228,24 +231,35 @@ class ScoreResponse(BaseModel):
 
 
 class StoredHousehold(HouseholdScore):
-    """A household's latest batch score: what /v1/scores returns, plus its place in the batch."""
+    """A household's latest batch score: what /v1/scores returns, plus its place in the batch.
+    A household whose row for the year was invalid has status `data_check` (「数据待核实」), no
+    probability and the failed rules in `data_check`."""
 
+    status: StoredStatus = Field(description=STATUS_DOC)  # type: ignore[assignment]
+    data_check: str = Field("", description="rules its data failed (history rows or this year)")
     rank_in_village: int
     on_worklist: bool
     contributions: dict[str, float] | None = Field(
         None, description="every feature's contribution (with ?explain=full)"
     )
     scored_at: str
+    service_model_version: str | None = Field(
+        None, description="the model version the service runs"
+    )
+    note: str | None = Field(
+        None, description="set when the stored score comes from another model version"
+    )
 
 
 class WorklistEntry(BaseModel):
     rank_in_village: int
     hh_id: str
-    status: Status = Field(description=STATUS_DOC)
+    status: StoredStatus = Field(description=STATUS_DOC)
     label: ServedLabel | None = Field(description=LABEL_DOC)
     probability: float | None = Field(ge=0, le=1)
     tier: Tier | None
     criteria: list[Criterion]
+    data_check: str = ""
     rule_flags: RuleFlags  # type: ignore[valid-type]
     reasons_zh: str
     reasons_en: str
@@ -258,6 +272,8 @@ class Worklist(BaseModel):
     township_id: str
     year: int
     model_version: str
+    service_model_version: str | None = None
+    note: str | None = None
     households: list[WorklistEntry]
 
 
