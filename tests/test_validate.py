@@ -87,7 +87,7 @@ def test_partial_panel_checks_the_columns_it_has(panel):
     too_many = int(part["hh_size"].iloc[3]) + 1  # more than the household: the rule still applies
     bad = validate_panel(_corrupt(part, 3, "n_labour_full", too_many))
     assert bad.errors[["row", "column", "rule"]].values.tolist() == [
-        [3, "n_labour_full", "cannot exceed hh_size"]
+        [3 + 2, "n_labour_full", "cannot exceed hh_size"]  # the spreadsheet row
     ]
 
 
