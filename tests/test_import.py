@@ -251,3 +251,14 @@ def test_source_without_household_numbers_still_gets_its_report(tmp_path):
         import_source(tmp_path / "n", tmp_path / "out")
     text = (tmp_path / "out" / "IMPORT.md").read_text()
     assert text.count("missing 户编号") >= 1 and "row 4" in text
+
+
+def test_a_roster_split_over_two_files_of_one_year_joins_up(tmp_path, guizhou):
+    """2025 exports come as 监测对象信息-风险未消除 and -风险已消除 files (national-export.md)."""
+    write_guizhou(tmp_path / "s", GUIZHOU_ROWS[:3], "防止返贫致贫监测对象信息_20231218-风险未消除.xlsx")
+    write_guizhou(tmp_path / "s", GUIZHOU_ROWS[3:], "防止返贫致贫监测对象信息_20231218-风险已消除.xlsx")
+    split = import_source(tmp_path / "s", tmp_path / "out")
+    a = split.panel.set_index("hh_id").sort_index()
+    b = guizhou.panel.set_index("hh_id").sort_index()
+    pd.testing.assert_frame_equal(a, b)
+    assert len(split.report.sheets) == 2
