@@ -1137,7 +1137,11 @@ NATIONAL_MAPPING: dict[str, tuple[str, str]] = {
     "housing_safe": ("是否危房户", "否"),
     "water_safe": ("是否解决安全饮用水", "是"),
     "dibao": ("享受低保政策情况", "any member 农村低保 or 城市低保"),
-    "is_former_poor_village": ("是否贫困村", "行政村信息, joined on 县, 乡, 村"),
+    "is_former_poor_village": (
+        "是否出列",
+        "行政村信息 joined on 县, 乡, 村: 是否出列 filled (是 or 否) for a former poor village, "
+        "blank for the others; a 是否贫困村 column wins where an export has one",
+    ),
     "village_collective_income": ("村级集体经济收入（万元）", "行政村信息, 10k yuan"),
     "monitor_line": ("监测标准", "the column if present, else the province's line for the year"),
     "is_monitored": ("监测对象类别", "category not blank and 风险是否已消除 not 是"),

@@ -621,6 +621,9 @@ def join_village(
         cols["is_former_poor_village"] = (
             parse_codes(v["是否贫困村"], NATIONAL["是否贫困村"], report, v) == "yes"
         )
+    elif "是否出列" in v:  # only (former) poor villages are 出列 or not
+        parse_codes(v["是否出列"], NATIONAL["是否出列"], report, v)
+        cols["is_former_poor_village"] = normalise_series(v["是否出列"]) != ""
     if "村级集体经济收入（万元）" in v:
         vals, bad = parse_numbers(v["村级集体经济收入（万元）"])
         report.quarantine_rows(

@@ -556,7 +556,6 @@ def village_table(c: County, year: int, rows: pd.DataFrame) -> Columns:
             "县(市、区、旗)": COUNTY,
             "乡(镇)": np.array(cal.TOWNSHIPS)[c.village_township[v]],
             "行政村": names[v],
-            "是否贫困村": _yn(poor),
             "是否出列": np.where(poor, _yn(np.full(len(v), year >= 2019)), ""),
             "总户数": per["households"].astype(str).to_numpy(),
             "总人口数": per["people"].astype(str).to_numpy(),
