@@ -255,8 +255,12 @@ def test_source_without_household_numbers_still_gets_its_report(tmp_path):
 
 def test_a_roster_split_over_two_files_of_one_year_joins_up(tmp_path, guizhou):
     """2025 exports come as 监测对象信息-风险未消除 and -风险已消除 files (national-export.md)."""
-    write_guizhou(tmp_path / "s", GUIZHOU_ROWS[:3], "防止返贫致贫监测对象信息_20231218-风险未消除.xlsx")
-    write_guizhou(tmp_path / "s", GUIZHOU_ROWS[3:], "防止返贫致贫监测对象信息_20231218-风险已消除.xlsx")
+    write_guizhou(
+        tmp_path / "s", GUIZHOU_ROWS[:3], "防止返贫致贫监测对象信息_20231218-风险未消除.xlsx"
+    )
+    write_guizhou(
+        tmp_path / "s", GUIZHOU_ROWS[3:], "防止返贫致贫监测对象信息_20231218-风险已消除.xlsx"
+    )
     split = import_source(tmp_path / "s", tmp_path / "out")
     a = split.panel.set_index("hh_id").sort_index()
     b = guizhou.panel.set_index("hh_id").sort_index()

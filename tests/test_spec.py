@@ -117,3 +117,30 @@ def test_spec_table_path_is_relative_to_the_spec(tmp_path):
     result = import_source(tmp_path / "ignored", tmp_path / "out", "spec", tmp_path / "s.yaml")
     assert set(result.panel["township_id"]) == {"T01"}
     assert len(result.panel) == 5  # the 'n/a' income is quarantined
+
+
+def test_gb18030_csv_with_chinese_labels_and_a_title_row(tmp_path):
+    rows = [
+        "某县脱贫户年度收入台账",
+        "户码,年份,乡镇,村,人均纯收入,户类型,低保",
+        'A1,2023,城中镇,那堪村,"8,100",脱贫户,否',
+        "A2,2023,城中镇,那堪村,6500,一般农户,是",
+        "A3,2023,城中镇,那堪村,7000,贫困户,否",
+    ]
+    (tmp_path / "t.csv").write_bytes("\n".join(rows).encode("gb18030"))
+    (tmp_path / "s.yaml").write_text(
+        "header_row: 2\nline_table: guangxi\nfields:\n"
+        "  hh_id: {column: 户码}\n  year: {column: 年份}\n  township_id: {column: 乡镇}\n"
+        "  village_id: {column: 村}\n  net_income_pc: {column: 人均纯收入}\n"
+        "  household_type: {column: 户类型}\n  dibao: {column: 低保}\n",
+        encoding="utf-8",
+    )
+    result = import_source(tmp_path / "t.csv", tmp_path / "out", "spec", tmp_path / "s.yaml")
+    p = result.panel.set_index("hh_id")
+    assert p.loc["A1", "net_income_pc"] == 8100 and p.loc["A1", "household_type"] == "exited"
+    assert p.loc["A2", "household_type"] == "general" and bool(p.loc["A2", "dibao"])
+    assert result.report.out_of_vocabulary["户类型 (household_type)"]["贫困户"] == 1
+    assert result.report.vocabulary_examples[("户类型 (household_type)", "贫困户")] == [
+        "t.csv [-] row 5"
+    ]
+    assert list(result.invalid["hh_id"]) == ["A3"]

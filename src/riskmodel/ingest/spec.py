@@ -18,6 +18,7 @@ refused, and every field name is checked against the catalogue. Example (README,
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Literal
 
@@ -30,7 +31,7 @@ from riskmodel.catalogue import PANEL, REQUIRED_FIELDS
 from riskmodel.ingest import quality
 from riskmodel.ingest.national import parse_numbers
 from riskmodel.ingest.report import ImportReport, SheetSummary, cite
-from riskmodel.ingest.tables import normalise, normalise_series
+from riskmodel.ingest.tables import normalise, normalise_series, utf8_bytes
 from riskmodel.simulate.calibration import monitor_line
 
 Scalar = str | int | float | bool
@@ -120,9 +121,8 @@ def read_table(path: Path, spec: DatasetSpec) -> pd.DataFrame:
         df = df.astype(object).where(df.notna(), "").astype(str)
         first = 1
     elif suffix == ".csv":
-        df = pd.read_csv(
-            path, dtype=str, skiprows=skip, keep_default_na=False, encoding="utf-8-sig"
-        )
+        text = io.BytesIO(utf8_bytes(path.read_bytes()))  # UTF-8 (with or without BOM) or GB18030
+        df = pd.read_csv(text, dtype=str, skiprows=skip, keep_default_na=False)
         first = spec.header_row + 1
     elif suffix in (".xlsx", ".xlsm"):
         df = pd.read_excel(path, sheet_name=spec.sheet or 0, header=skip, dtype=str)
@@ -183,8 +183,13 @@ def import_spec(
             report.quarantine_rows(raw[bad], f.column, f"not a number ({name})", s[bad])
             bad_any |= bad
             out[name] = vals * f.scale
-        elif f.values is not None:
-            table = {normalise(k): v for k, v in f.values.items()}
+        elif f.values is not None or col.dtype == "category":
+            # without a value map, a category field takes our codes or the catalogue's labels
+            given = f.values or {
+                **{zh: code for code, zh in col.categories.items()},
+                **{code: code for code in col.categories},
+            }
+            table = {normalise(k): v for k, v in given.items()}
             norm = normalise_series(s)
             mapped = norm.map(table)
             outside = mapped.isna() & (norm != "")

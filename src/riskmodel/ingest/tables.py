@@ -122,7 +122,7 @@ def _decode(raw: bytes) -> str:
     raise UnreadableFile("not UTF-8 or GB18030 text")
 
 
-def _utf8(raw: bytes) -> bytes:
+def utf8_bytes(raw: bytes) -> bytes:
     """The file as UTF-8 without BOM (GB18030 files, common from Excel on Chinese Windows,
     are converted); pyarrow reads the bytes as they are when they are UTF-8 already."""
     if raw.startswith(b"\xef\xbb\xbf"):
@@ -136,7 +136,7 @@ def _utf8(raw: bytes) -> bytes:
 
 def _read_csv(path: Path, is_header: Callable[[list[str]], int]) -> Sheet | str:
     try:
-        data = _utf8(path.read_bytes())
+        data = utf8_bytes(path.read_bytes())
     except UnreadableFile as exc:
         return f"{path.name}: {exc}, not read"
     lines = data.split(b"\n", HEADER_SCAN_ROWS + 1)
