@@ -72,6 +72,80 @@ def registered_project(root: Path, data: Path, **overrides):
         yield cfg, result, logged, registry.connect()
 
 
+@pytest.fixture(scope="session")
+def service(tmp_path_factory, training_county):
+    """For the API tests: a registered champion, a scored batch in the store and one key per
+    role, built once. Tests that load models use `service_env` (or `service_tracking`)."""
+    from riskmodel.api.security import create_key
+    from riskmodel.config import Settings, load_train_config
+    from riskmodel.registry import train_and_register
+    from riskmodel.score import run_batch
+    from riskmodel.store import engine_for
+
+    root = tmp_path_factory.mktemp("service")
+    with registered_project(root, training_county, bootstrap=0, backtest_from=2024) as project:
+        _, result, logged, client = project
+        client.set_registered_model_alias("relapse-risk", "champion", logged.version)
+        persistent_cfg = load_train_config(
+            ROOT / "training/configs/persistent.yaml",
+            data=training_county,
+            bootstrap=0,
+            backtest_from=2024,
+        )
+        p_result, p_logged = train_and_register(persistent_cfg)
+        client.set_registered_model_alias("relapse-risk-persistent", "champion", p_logged.version)
+        db_url = f"sqlite:///{root / 'store.db'}"
+        batch = run_batch(
+            training_county,
+            root / "scores",
+            db_url,
+            {"meets_criteria": result.model, "persistent": p_result.model},
+            logged.version,
+            logged.run_id,
+            versions={"meets_criteria": logged.version, "persistent": p_logged.version},
+        )
+    engine = engine_for(db_url)
+    rows = batch.rows
+    own = rows["township_id"].iloc[0]
+    other = next(t for t in rows["township_id"].unique() if t != own)
+    keys = {
+        "county": create_key(engine, "county")[0],
+        "admin": create_key(engine, "admin")[0],
+        "township": create_key(engine, "township", own)[0],
+    }
+    settings = Settings(db_url=db_url, model_uri="models:/relapse-risk@champion")
+    return {
+        "settings": settings,
+        "keys": keys,
+        "rows": rows,
+        "own": own,
+        "other": other,
+        "engine": engine,
+        "client": client,
+        "logged": logged,
+        "persistent": p_logged,
+        "root": root,
+    }
+
+
+@contextmanager
+def service_tracking(service: dict):
+    """The service's MLflow store as the tracking URI (and its root as the working directory)."""
+    from riskmodel.registry import connect
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(service["root"])
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{service['root'] / 'mlflow.db'}")
+        connect()
+        yield
+
+
+@pytest.fixture
+def service_env(service):
+    with service_tracking(service):
+        yield
+
+
 PG_URL = os.environ.get(
     "RISKMODEL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

@@ -16,14 +16,13 @@ from fastapi.testclient import TestClient
 from riskmodel.api import create_app
 from riskmodel.api.schemas import EXAMPLE_RECORD
 from riskmodel.api.security import create_key
-from riskmodel.bench import free_port, wait_until_ok
+from riskmodel.bench import free_port
 from riskmodel.catalogue import FEATURE_NAMES
-from riskmodel.config import Settings, load_train_config
-from riskmodel.registry import RelapsePyfunc, train_and_register
+from riskmodel.registry import RelapsePyfunc
 from riskmodel.score import run_batch
 from riskmodel.store import audit, engine_for
 
-from .conftest import ROOT, registered_project
+from .conftest import service_tracking
 
 NAME = "relapse-risk"
 PERSISTENT = "relapse-risk-persistent"
@@ -31,58 +30,12 @@ BELOW_LINE = {**EXAMPLE_RECORD, "income_to_line": 0.9, "hh_id": "H000124"}
 MONITORED = {**EXAMPLE_RECORD, "is_monitored": True, "hh_id": "H000125"}
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory, training_county):
-    """A registered champion, a scored batch in the store and one key per role."""
-    root = tmp_path_factory.mktemp("service")
-    with registered_project(root, training_county, bootstrap=0, backtest_from=2024) as project:
-        _, result, logged, client = project
-        client.set_registered_model_alias(NAME, "champion", logged.version)
-        persistent_cfg = load_train_config(
-            ROOT / "training/configs/persistent.yaml",
-            data=training_county,
-            bootstrap=0,
-            backtest_from=2024,
-        )
-        p_result, p_logged = train_and_register(persistent_cfg)
-        client.set_registered_model_alias(PERSISTENT, "champion", p_logged.version)
-        db_url = f"sqlite:///{root / 'store.db'}"
-        batch = run_batch(
-            training_county,
-            root / "scores",
-            db_url,
-            {"meets_criteria": result.model, "persistent": p_result.model},
-            logged.version,
-            logged.run_id,
-            versions={"meets_criteria": logged.version, "persistent": p_logged.version},
-        )
-        engine = engine_for(db_url)
-        rows = batch.rows
-        own = rows["township_id"].iloc[0]
-        other = next(t for t in rows["township_id"].unique() if t != own)
-        keys = {
-            "county": create_key(engine, "county")[0],
-            "admin": create_key(engine, "admin")[0],
-            "township": create_key(engine, "township", own)[0],
-        }
-        settings = Settings(db_url=db_url, model_uri=f"models:/{NAME}@champion")
-        yield {
-            "settings": settings,
-            "keys": keys,
-            "rows": rows,
-            "own": own,
-            "other": other,
-            "engine": engine,
-            "client": client,
-            "logged": logged,
-            "persistent": p_logged,
-            "root": root,
-        }
+pytestmark = pytest.mark.usefixtures("service_env")
 
 
 @pytest.fixture(scope="module")
 def api(service):
-    with TestClient(create_app(service["settings"])) as c:
+    with service_tracking(service), TestClient(create_app(service["settings"])) as c:
         yield c
 
 
@@ -141,7 +94,7 @@ def test_each_status_gets_its_populations_model_or_the_criteria_met(api, service
     )
 
 
-@pytest.mark.parametrize("n", [3, 40])  # scored on the event loop / in the thread pool
+@pytest.mark.parametrize("n", [3, 40])
 def test_scores_agree_with_the_batch_for_the_same_record(api, service, training_county, n):
     from riskmodel.features import build_features
     from riskmodel.registry import to_wire
@@ -392,17 +345,19 @@ def test_unknown_household_is_404_with_a_message(api, service):
     assert r.status_code == 404 and "H999999" in r.json()["detail"]
 
 
-def test_worklist_always_includes_rule_flagged_households(api, service):
+def test_worklist_is_the_batch_worklist(api, service):
+    """The API serves the batch's own `on_worklist` (capacity share and every rule flag), ranked."""
     rows = service["rows"]
     village = rows.loc[rows["any_rule"], "village_id"].value_counts().index[0]
-    flagged = set(rows.loc[(rows["village_id"] == village) & rows["any_rule"], "hh_id"])
+    part = rows[rows["village_id"] == village]
+    expected = part.loc[part["on_worklist"]].sort_values("rank_in_village")["hh_id"].tolist()
 
-    body = api.get(f"/v1/villages/{village}/worklist?limit=1", headers=auth(service, "county"))
+    body = api.get(f"/v1/villages/{village}/worklist", headers=auth(service, "county")).json()
 
-    listed = body.json()["households"]
-    assert flagged <= {h["hh_id"] for h in listed}
-    assert listed[0]["rank_in_village"] == 1
-    assert [h["rank_in_village"] for h in listed] == sorted(h["rank_in_village"] for h in listed)
+    listed = [h["hh_id"] for h in body["households"]]
+    assert listed == expected
+    assert set(part.loc[part["any_rule"], "hh_id"]) <= set(listed)
+    assert len(listed) < len(part)  # not every household: the batch's definition, not "all"
 
 
 def test_worklist_is_headed_by_every_household_that_meets_the_criteria(api, service):
@@ -410,7 +365,7 @@ def test_worklist_is_headed_by_every_household_that_meets_the_criteria(api, serv
     village = rows.loc[rows["status"] == "meets_criteria", "village_id"].value_counts().index[0]
     verify = rows[(rows["village_id"] == village) & (rows["status"] == "meets_criteria")]
 
-    body = api.get(f"/v1/villages/{village}/worklist?limit=1", headers=auth(service, "county"))
+    body = api.get(f"/v1/villages/{village}/worklist", headers=auth(service, "county"))
 
     listed = body.json()["households"]
     head = listed[: len(verify)]
@@ -429,17 +384,56 @@ def test_unknown_village_is_404(api, service):
 
 def test_health_ready_metrics_and_docs(api, service):
     api.post("/v1/scores", json={"records": [EXAMPLE_RECORD]}, headers=auth(service, "county"))
+    admin = auth(service, "admin")
 
     assert api.get("/health").json() == {"status": "ok"}
-    ready = api.get("/ready").json()
+    ready = api.get("/ready", headers=admin).json()
     assert ready["ready"] and ready["model_version"] == service["logged"].version
-    metrics = api.get("/metrics").text
+    metrics = api.get("/metrics", headers=admin).text
     assert 'riskmodel_requests_total{method="POST",route="/v1/scores",status="200"}' in metrics
     assert f'version="{service["logged"].version}"' in metrics
     assert "riskmodel_reload_failures_total 0.0" in metrics
-    assert api.get("/docs").status_code == 200
     spec = api.get("/openapi.json").json()
     assert spec["components"]["schemas"]["ModelInputRecord"]["examples"][0]["hh_id"]
+
+
+@pytest.mark.parametrize("role", [None, "county", "township"])
+def test_ready_and_metrics_reveal_only_status_without_admin(api, service, role):
+    headers = auth(service, role) if role else {}
+
+    ready = api.get("/ready", headers=headers)
+    metrics = api.get("/metrics", headers=headers)
+
+    assert ready.status_code == 200 and ready.json() == {"ready": True}
+    assert metrics.status_code == 401 and "riskmodel_" not in metrics.text
+
+
+def test_metrics_token_reads_metrics(service):
+    settings = service["settings"].model_copy(update={"metrics_token": "s3cret-token"})
+    with TestClient(create_app(settings)) as c:
+        good = c.get("/metrics", headers={"Authorization": "Bearer s3cret-token"})
+        bad = c.get("/metrics", headers={"Authorization": "Bearer s3cret-tokem"})
+
+    assert good.status_code == 200 and "riskmodel_model_ready 1.0" in good.text
+    assert bad.status_code == 401
+
+
+def test_docs_are_served_offline_with_an_authorize_scheme(api):
+    page = api.get("/docs").text
+    redoc = api.get("/redoc").text
+    spec = api.get("/openapi.json").json()
+
+    assert "cdn" not in page.lower() and "/docs/assets/swagger-ui-bundle.js" in page
+    assert "/docs/assets/redoc.standalone.js" in redoc and "fonts.googleapis" not in redoc
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js"):
+        r = api.get(f"/docs/assets/{asset}")
+        assert r.status_code == 200 and len(r.content) > 100_000
+    assert spec["components"]["securitySchemes"]["APIKey"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": spec["components"]["securitySchemes"]["APIKey"]["description"],
+    }
+    assert spec["paths"]["/v1/scores"]["post"]["security"] == [{"APIKey": []}]
 
 
 def test_service_without_a_model_is_up_but_not_ready(service):
@@ -447,13 +441,15 @@ def test_service_without_a_model_is_up_but_not_ready(service):
         update={"model_uri": "models:/no-such-model@champion"}
     )
     with TestClient(create_app(settings)) as c:
-        ready = c.get("/ready")
+        anonymous = c.get("/ready")
+        ready = c.get("/ready", headers=auth(service, "admin"))
         scored = c.post(
             "/v1/scores", json={"records": [EXAMPLE_RECORD]}, headers=auth(service, "county")
         )
 
-    assert ready.status_code == 503 and ready.json()["last_reload_error"]
-    assert scored.status_code == 503
+    assert anonymous.status_code == 503 and anonymous.json() == {"ready": False}
+    assert ready.status_code == 503 and "no-such-model" in ready.json()["last_reload_error"]
+    assert scored.status_code == 503 and "no-such-model" not in scored.text
 
 
 # --- lifecycle: hot swap under load, broken version ---------------------------------------------
@@ -479,13 +475,22 @@ def live(service):
     client.set_registered_model_alias(NAME, "champion", service["logged"].version)
 
 
+def wait_for(condition, seconds: float = 60, what: str = "condition") -> None:
+    """Poll until `condition()` is true (a deadline only guards against a hang)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
 def test_hot_swap_under_load_fails_no_request(live, service):
     base, _ = live
     client = service["client"]
     first = client.get_model_version_by_alias(NAME, "champion")
-    seen, failures, stop = [], [], threading.Event()
+    seen: dict[int, list[str]] = {i: [] for i in range(3)}
+    failures, stop = [], threading.Event()
 
-    def loop():
+    def loop(i: int):
         with httpx.Client(base_url=base, headers=auth(service, "county"), timeout=30) as c:
             while not stop.is_set():
                 try:
@@ -493,26 +498,31 @@ def test_hot_swap_under_load_fails_no_request(live, service):
                     if r.status_code != 200:
                         failures.append(r.status_code)
                     else:
-                        seen.append(r.json()["model_version"])
+                        seen[i].append(r.json()["model_version"])
                 except httpx.HTTPError as exc:
                     failures.append(repr(exc))
 
-    workers = [threading.Thread(target=loop) for _ in range(3)]
+    workers = [threading.Thread(target=loop, args=(i,)) for i in seen]
     for w in workers:
         w.start()
-    time.sleep(1.0)
-    new = client.create_model_version(NAME, first.source, run_id=first.run_id)
-    client.set_registered_model_alias(NAME, "champion", new.version)
-    swap = httpx.post(f"{base}/v1/admin/reload", headers=auth(service, "admin"), timeout=120)
-    time.sleep(1.0)
-    stop.set()
-    for w in workers:
-        w.join()
+    try:
+        wait_for(lambda: all(len(v) >= 5 for v in seen.values()), what="requests before")
+        new = client.create_model_version(NAME, first.source, run_id=first.run_id)
+        client.set_registered_model_alias(NAME, "champion", new.version)
+        swap = httpx.post(f"{base}/v1/admin/reload", headers=auth(service, "admin"), timeout=120)
+        counts = {i: len(v) for i, v in seen.items()}
+        wait_for(lambda: all(len(v) >= counts[i] + 5 for i, v in seen.items()), what="after")
+    finally:
+        stop.set()
+        for w in workers:
+            w.join()
 
     assert swap.status_code == 200 and swap.json()["status"] == "swapped"
     assert failures == []
-    assert seen[0] == str(first.version) and seen[-1] == str(new.version)
-    assert len(seen) > 20
+    for versions in seen.values():
+        assert versions[0] == str(first.version) and versions[-1] == str(new.version)
+        switched = versions.index(str(new.version))  # never back to the old one
+        assert set(versions[switched:]) == {str(new.version)}
 
 
 def test_reload_follows_the_persistent_champion_too(live, service):
@@ -526,7 +536,7 @@ def test_reload_follows_the_persistent_champion_too(live, service):
         before = httpx.post(f"{base}/v1/scores", json={"records": [MONITORED]}, headers=h)
         swap = httpx.post(f"{base}/v1/admin/reload", headers=h, timeout=120)
         after = httpx.post(f"{base}/v1/scores", json={"records": [MONITORED]}, headers=h)
-        ready = httpx.get(f"{base}/ready").json()
+        ready = httpx.get(f"{base}/ready", headers=auth(service, "admin")).json()
     finally:
         client.set_registered_model_alias(PERSISTENT, "champion", first.version)
 
@@ -541,7 +551,7 @@ def test_without_a_persistent_model_monitored_households_get_no_probability(serv
     settings = service["settings"].model_copy(update={"persistent_model_uri": ""})
     with TestClient(create_app(settings)) as c:
         r = c.post("/v1/scores", json={"records": [MONITORED]}, headers=auth(service, "county"))
-        ready = c.get("/ready").json()
+        ready = c.get("/ready", headers=auth(service, "admin")).json()
 
     res = r.json()["results"][0]
     assert res["status"] == "monitored" and res["probability"] is None and res["label"] is None
@@ -567,8 +577,8 @@ def test_broken_new_version_keeps_the_old_one_serving(live, service, tmp_path):
 
     swap = httpx.post(f"{base}/v1/admin/reload", headers=h, timeout=60)
     scored = httpx.post(f"{base}/v1/scores", json={"records": [EXAMPLE_RECORD]}, headers=h)
-    ready = httpx.get(f"{base}/ready").json()
-    metrics = httpx.get(f"{base}/metrics").text
+    ready = httpx.get(f"{base}/ready", headers=h).json()
+    metrics = httpx.get(f"{base}/metrics", headers=h).text
 
     assert swap.status_code == 502 and f"still serving version {serving}" in swap.json()["detail"]
     assert scored.status_code == 200 and scored.json()["model_version"] == str(serving)
@@ -594,7 +604,7 @@ def test_dev_example_key_and_body_are_accepted(service, api, capsys, monkeypatch
 
 def test_serve_with_two_workers(service):
     """`riskmodel serve --workers 2` runs two worker processes, each building the app from
-    RISKMODEL_* and loading the champion itself."""
+    RISKMODEL_* and loading the champion itself; each prints its ready line with its pid."""
     import os
     import signal
     import subprocess
@@ -613,21 +623,27 @@ def test_serve_with_two_workers(service):
         env=env,
         cwd=service["root"],
         start_new_session=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")))
+    reader.start()
     try:
         base = f"http://127.0.0.1:{port}"
-        wait_until_ok(f"{base}/ready", 120, proc)
+        wait_for(lambda: sum("ready:" in ln for ln in lines) >= 2, 180, "two ready workers")
         with httpx.Client(base_url=base, headers=auth(service, "county"), timeout=30) as c:
-            for _ in range(40):
+            for _ in range(20):
                 r = c.post("/v1/scores", json={"records": [EXAMPLE_RECORD]})
                 assert r.status_code == 200, r.text
-        workers = subprocess.run(
-            ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True
-        ).stdout.split()
-        assert len(workers) >= 2
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+        reader.join(timeout=30)
+    ready = [ln for ln in lines if "ready:" in ln]
+    assert lines[0].startswith(f"starting the API at {base}")
+    assert all(f"{base} serves model version {service['logged'].version}" in ln for ln in ready)
+    assert len({ln.rsplit("pid ", 1)[1] for ln in ready}) == 2
 
 
 def test_a_household_listed_for_data_checks_is_served_as_such(service, training_county, tmp_path):

@@ -4,10 +4,11 @@ import pytest
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import positive_data_acceptance
 
 from riskmodel.api import create_app
 
-from .test_api import service  # noqa: F401  (module fixture: champion, store, keys)
+pytestmark = pytest.mark.usefixtures("service_env")
 
 EXAMPLES_PER_OPERATION = 175
 """Operations without parameters yield one distinct request each; the three with parameters
@@ -15,7 +16,7 @@ carry the count past 500."""
 
 
 @pytest.mark.slow
-def test_generated_requests_never_fail_and_conform(service):  # noqa: F811
+def test_generated_requests_never_fail_and_conform(service):
     app = create_app(service["settings"])
     headers = {"Authorization": f"Bearer {service['keys']['admin']}"}
     calls: dict[str, int] = {}
@@ -25,7 +26,7 @@ def test_generated_requests_never_fail_and_conform(service):  # noqa: F811
         for operation in operations:
             _fuzz(operation, headers, calls)
 
-    assert len(operations) == 7
+    assert len(operations) == 7  # docs pages and their assets are not in the schema
     assert sum(calls.values()) >= 500, calls
 
 
@@ -39,7 +40,9 @@ def _fuzz(operation, headers: dict, calls: dict) -> None:
         database=None,
     )
     def check(case):
-        case.call_and_validate(headers=headers)
+        # cross-field rules (members within the household, derived fields agreeing with the
+        # facts) cannot be stated in JSON Schema: a schema-valid record may still get 422
+        case.call_and_validate(headers=headers, excluded_checks=[positive_data_acceptance])
         calls[operation.label] = calls.get(operation.label, 0) + 1
 
     check()

@@ -6,6 +6,7 @@ import contextlib
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 SERVED_LABELS = ("meets_criteria", "persistent")
@@ -273,18 +274,33 @@ def bench_import(seed: int = 7, households: int = 19_300) -> dict:
 # --- API load -----------------------------------------------------------------------------------
 
 
-async def _drive(
-    port: int, path: str, body: bytes, headers: dict[str, str], connections: int, seconds: float
-) -> dict:
-    """Keep-alive HTTP/1.1 clients sending the same request as fast as answers come back."""
-    import asyncio
-
+def _request(path: str, body: bytes, headers: dict[str, str]) -> bytes:
     head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-    request = (
+    return (
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n{head}\r\n"
     ).encode() + body
+
+
+async def _drive(
+    port: int,
+    path: str,
+    body: bytes,
+    headers: dict[str, str],
+    connections: int,
+    seconds: float,
+    make: Callable[[], bytes] | None = None,
+    source: str | None = None,
+    interval: float = 0.0,
+) -> dict:
+    """Keep-alive HTTP/1.1 clients sending the same request (or `make()`'s) as fast as answers
+    come back, or one every `interval` seconds; from the address `source` when given."""
+    import asyncio
+    from collections import Counter
+
+    request = _request(path, body, headers)
     latencies: list[float] = []
+    statuses: Counter = Counter()
     errors = 0
     stop = time.perf_counter() + seconds
 
@@ -309,13 +325,18 @@ async def _drive(
         while time.perf_counter() < stop:
             try:
                 if writer is None:
-                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                    reader, writer = await asyncio.open_connection(
+                        "127.0.0.1", port, local_addr=(source, 0) if source else None
+                    )
                 t0 = time.perf_counter()
-                writer.write(request)
+                writer.write(make() if make else request)
                 await writer.drain()
                 status = await read_response(reader)
                 latencies.append(time.perf_counter() - t0)
+                statuses[status] += 1
                 errors += status != 200
+                if interval:
+                    await asyncio.sleep(max(0.0, interval - (time.perf_counter() - t0)))
             except (OSError, asyncio.IncompleteReadError, ValueError):
                 errors += 1
                 writer = None
@@ -337,6 +358,7 @@ async def _drive(
         "p99_ms": pct(0.99),
         "errors": errors,
         "requests": len(lat),
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
     }
 
 
@@ -407,6 +429,10 @@ def bench_api(
             RISKMODEL_DB_URL=db_url,
             MLFLOW_TRACKING_URI=tracking_uri(),
             PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+            # throughput is measured from one address with one key: the limits (still checked
+            # on every request) are lifted above what the machine can serve
+            RISKMODEL_RATE_PER_KEY="1e9",
+            RISKMODEL_RATE_PER_ADDRESS="1e9",
         )  # mlflow runs uvicorn
         ours_port, mlflow_port = free_port(), free_port()
         servers = {
@@ -499,3 +525,82 @@ def bench_api(
         ),
     }
     return results
+
+
+def bench_abuse(
+    seconds: float = 60,
+    connections: int = 16,
+    legit_connections: int = 2,
+    legit_rate: float = 20.0,
+    data: Path = Path("data/county"),
+) -> dict:
+    """Random API keys at `connections` concurrency from one address (127.0.0.2) against our
+    server, while legitimate clients (127.0.0.1, `legit_rate` requests per second each) score one
+    household; resident memory growth of the server and the legitimate requests' latency."""
+    import asyncio
+    import json
+    import secrets
+    import signal
+    import subprocess
+    import sys
+
+    from riskmodel.api.security import create_key
+    from riskmodel.config import tracking_uri
+    from riskmodel.registry import to_wire
+    from riskmodel.store import engine_for
+
+    record = to_wire(_latest_records(data).head(1)).to_dict("records")[0]
+    record = {k: (None if isinstance(v, float) and v != v else v) for k, v in record.items()}
+    body = json.dumps({"records": [record]}).encode()
+    bin_dir = Path(sys.executable).parent
+    with tempfile.TemporaryDirectory() as tmp:
+        db_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        key, _ = create_key(engine_for(db_url), "county")
+        env = dict(os.environ, RISKMODEL_DB_URL=db_url, MLFLOW_TRACKING_URI=tracking_uri())
+        port = free_port()
+        server = subprocess.Popen(
+            [str(bin_dir / "riskmodel"), "serve", "--port", str(port)],
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_until_ok(f"http://127.0.0.1:{port}/ready", 180, server)
+            legit = ("/v1/scores", body, {"Authorization": f"Bearer {key}"})
+            asyncio.run(_drive(port, *legit, 2, 2, interval=1 / legit_rate))  # warm-up
+
+            def attack() -> bytes:
+                fake = f"rk_{secrets.token_hex(4)}_{secrets.token_urlsafe(24)}"
+                return _request("/v1/scores", body, {"Authorization": f"Bearer {fake}"})
+
+            async def both():
+                return await asyncio.gather(
+                    _drive(port, *legit, legit_connections, seconds, interval=1 / legit_rate),
+                    _drive(port, *legit, connections, seconds, make=attack, source="127.0.0.2"),
+                )
+
+            before = _rss_mb(server.pid)
+            ours, abuse = asyncio.run(both())
+            after = _rss_mb(server.pid)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+    growth = after - before
+    return {
+        "seconds": seconds,
+        "abuse": {**abuse, "connections": connections},
+        "legitimate": {**ours, "connections": legit_connections, "rate_each": legit_rate},
+        "rss_mb_before": round(before, 1),
+        "rss_mb_after": round(after, 1),
+        "rss_growth_mb": round(growth, 1),
+        "targets": {
+            "rss_growth_under_20_mb": growth < 20,
+            "legitimate_p99_under_50_ms": ours["p99_ms"] < 50,
+            "legitimate_no_errors": ours["errors"] == 0,
+        },
+    }

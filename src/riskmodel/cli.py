@@ -548,19 +548,84 @@ app.add_typer(keys_app, name="keys")
 def keys_create(
     role: Annotated[str, typer.Option(help="county | township | admin")],
     township: Annotated[str | None, typer.Option(help="township id, for township keys")] = None,
+    data: Annotated[
+        Path, typer.Option(help="panel checked for the township when the store has no batch")
+    ] = Path("data/county"),
 ) -> None:
     """Create an API key; the key is printed alone on the last line and never stored in clear."""
-    from riskmodel.api.security import KeyError_, create_key
+    from riskmodel.api.security import KeyError_, create_key, known_townships
     from riskmodel.config import Settings
     from riskmodel.store import engine_for
 
+    engine = engine_for(Settings().db_url)
+    known = None
+    if township:
+        known = known_townships(engine) or _panel_townships(data)
+        if not known:
+            raise UserError(
+                f"cannot check township {township!r}: the store has no scored batch and there is "
+                f"no panel at {data}; run `riskmodel score` or pass --data"
+            )
     try:
-        key, key_id = create_key(engine_for(Settings().db_url), role, township)
+        key, key_id = create_key(engine, role, township, known)
     except KeyError_ as exc:
         raise UserError(str(exc)) from None
     scope = f" for township {township}" if township else ""
     err_console.print(f"created {role} key {key_id}{scope}; it is shown once, keep it safe:")
     print(key)
+
+
+def _panel_townships(data: Path) -> set[str]:
+    from riskmodel.io import read_panel
+
+    path = data / "panel.parquet" if data.is_dir() else data
+    if not path.exists():
+        return set()
+    return set(read_panel(path)["township_id"].dropna().astype(str))
+
+
+@keys_app.command("list")
+@_friendly
+def keys_list() -> None:
+    """Every key's id, role, township, creation time and whether it is revoked."""
+    from riskmodel.api.security import list_keys
+    from riskmodel.config import Settings
+    from riskmodel.store import engine_for
+
+    table = Table(title="API keys")
+    for col in ("id", "role", "township", "created", "state"):
+        table.add_column(col)
+    for k in list_keys(engine_for(Settings().db_url)):
+        table.add_row(
+            k.key_id,
+            k.role,
+            k.township_id or "",
+            k.created_at,
+            "revoked" if k.revoked else "active",
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+@_friendly
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="the key's id (`keys list`)")]) -> None:
+    """Revoke a key; running servers refuse it within RISKMODEL_KEY_CACHE_TTL_S seconds."""
+    from riskmodel.api.security import KeyError_, revoke_key
+    from riskmodel.config import Settings
+    from riskmodel.store import engine_for
+
+    settings = Settings()
+    try:
+        changed = revoke_key(engine_for(settings.db_url), key_id)
+    except KeyError_ as exc:
+        raise UserError(str(exc)) from None
+    if not changed:
+        console.print(f"key {key_id} was already revoked")
+        return
+    console.print(
+        f"revoked key {key_id}; servers refuse it within {settings.key_cache_ttl_s:g} s "
+        "(RISKMODEL_KEY_CACHE_TTL_S)"
+    )
 
 
 @app.command()
@@ -575,20 +640,27 @@ def serve(
         int, typer.Option(min=1, help="worker processes, each with its own model copy")
     ] = 1,
 ) -> None:
-    """Serve the scoring API (loads and warms the champion before /ready)."""
+    """Serve the scoring API (loads and warms the champion before /ready); prints the URL, and
+    a ready line with the model version from each worker."""
+    import os
+
     import uvicorn
 
-    from riskmodel.api import create_app
     from riskmodel.config import Settings
 
     settings = Settings()
     host, port = host or settings.host, port or settings.port
     if dev_key:
         _print_dev_example(settings, host, port)
-    # several workers need the app as an import string; each builds it from RISKMODEL_* itself
-    app = create_app(settings) if workers == 1 else "riskmodel.api:create_app"
+    print(
+        f"starting the API at http://{host}:{port} ({workers} worker{'s' * (workers > 1)}, "
+        f"model {settings.model_uri}); loading and warming the model…",
+        flush=True,
+    )
+    # workers build the app from RISKMODEL_* themselves (they inherit this environment)
+    os.environ["RISKMODEL_HOST"], os.environ["RISKMODEL_PORT"] = host, str(port)
     uvicorn.run(
-        app,
+        serve_app() if workers == 1 else "riskmodel.cli:serve_app",
         factory=workers > 1,
         workers=workers,
         host=host,
@@ -598,13 +670,40 @@ def serve(
     )
 
 
+def serve_app():
+    """The app as `serve` runs it: it prints a ready line (URL, model version, pid) once the model
+    is warmed, or why it is not ready."""
+    import os
+
+    from riskmodel.api import create_app
+    from riskmodel.config import Settings
+
+    settings = Settings()
+    url = f"http://{settings.host}:{settings.port}"
+
+    def announce(loaded, error: str | None) -> None:
+        if loaded is not None:
+            print(
+                f"ready: {url} serves model version {loaded.version} (run {loaded.run_id}); "
+                f"worker pid {os.getpid()}",
+                flush=True,
+            )
+        else:
+            err_console.print(
+                f"[red]not ready:[/red] the model did not load ({error}); {url}/ready answers "
+                f"503 until a reload succeeds (worker pid {os.getpid()})"
+            )
+
+    return create_app(settings, on_ready=announce)
+
+
 def _print_dev_example(settings, host: str, port: int) -> None:
     """A county key for local development and requests ready to paste."""
     import json
 
     import sqlalchemy as sa
 
-    from riskmodel.api.schemas import EXAMPLE_RECORD
+    from riskmodel.api.schemas import EXAMPLE_HOUSEHOLD
     from riskmodel.api.security import create_key
     from riskmodel.io import write_text
     from riskmodel.store import engine_for, scores
@@ -619,8 +718,8 @@ def _print_dev_example(settings, host: str, port: int) -> None:
         ).first()
     hh, village = tuple(row) if row else ("H000001", "V001")
     base = f"http://{host}:{port}"
-    body = write_text(  # one model input record, the API docs' example
-        json.dumps({"records": [EXAMPLE_RECORD]}, ensure_ascii=False, indent=1),
+    body = write_text(  # one household's facts with its previous year, the API docs' example
+        json.dumps({"households": [EXAMPLE_HOUSEHOLD]}, ensure_ascii=False, indent=1),
         Path("data/example-request.json"),
     )
     console.print(
@@ -631,9 +730,8 @@ def _print_dev_example(settings, host: str, port: int) -> None:
         f'  curl -s -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" '
         f"-d @{body} {base}/v1/scores\n"
         f'  curl -s -H "Authorization: Bearer $KEY" {base}/v1/households/{hh}\n'
-        f'  curl -s -H "Authorization: Bearer $KEY" "{base}/v1/villages/{village}/worklist'
-        f'?limit=5"\n'
-        f"  interactive docs: {base}/docs   readiness: {base}/ready",
+        f'  curl -s -H "Authorization: Bearer $KEY" {base}/v1/villages/{village}/worklist\n'
+        f"  interactive docs: {base}/docs (Authorize: paste the key)   readiness: {base}/ready",
         flush=True,
     )
 
@@ -737,6 +835,23 @@ def bench_api(
     from riskmodel.bench import bench_api as run
 
     print(json.dumps(run(seconds, connections, soak_seconds, soak_connections, data)))
+
+
+@bench_app.command("abuse")
+@_friendly
+def bench_abuse(
+    seconds: Annotated[float, typer.Option(help="length of the attack")] = 60,
+    connections: Annotated[int, typer.Option(help="attacking connections (random keys)")] = 16,
+    legit_connections: Annotated[int, typer.Option()] = 2,
+    legit_rate: Annotated[float, typer.Option(help="requests per second per legit client")] = 20,
+    data: Annotated[Path, typer.Option()] = Path("data/county"),
+) -> None:
+    """Random API keys against our server while legitimate clients score; memory and p99."""
+    import json
+
+    from riskmodel.bench import bench_abuse as run
+
+    print(json.dumps(run(seconds, connections, legit_connections, legit_rate, data)))
 
 
 def main() -> None:

@@ -183,6 +183,21 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(2_000_000, ge=1024)
     host: str = "127.0.0.1"
     port: int = 8000
+    key_cache_ttl_s: float = Field(
+        10.0, ge=0, description="verified keys are re-read after this: the revocation bound"
+    )
+    key_cache_size: int = Field(10_000, ge=1, description="verified keys held in memory (LRU)")
+    rate_per_key: float = Field(100.0, gt=0, description="requests per second per API key")
+    rate_per_address: float = Field(
+        200.0, gt=0, description="requests per second per client address (before the key check)"
+    )
+    rate_burst_s: float = Field(
+        2.0, gt=0, description="a client may burst this many seconds' worth of requests"
+    )
+    metrics_token: str | None = Field(
+        None,
+        description="bearer token that may read /metrics and /ready in full besides admin keys",
+    )
 
 
 def tracking_uri() -> str:

@@ -31,13 +31,6 @@ log = logging.getLogger(__name__)
 
 CHALLENGER, CHAMPION = "challenger", "champion"
 DESCRIPTION_LIMIT = 4800
-_MLFLOW_TYPE = {
-    "int": "long",
-    "float": "double",
-    "bool": "boolean",
-    "category": "string",
-    "string": "string",
-}
 
 
 class RegistryError(RuntimeError):
@@ -112,8 +105,10 @@ def anchor_artifacts(db: Path) -> int:
 
 
 def signature(features: list[str]) -> ModelSignature:
-    """Input: the model input record; output: probability, tier, base value, contributions."""
-    inputs = Schema([ColSpec(_MLFLOW_TYPE[c.dtype], c.name) for c in record_columns(features)])
+    """Output: probability, tier, base value, contributions. The input (the model input record)
+    is checked by the model itself (`records.check_records`, as the API checks it), not by MLflow's
+    schema enforcement, which refuses the library's own records (category dtype) and integral
+    floats for integers; it is documented in `model_input.md` beside the model."""
     outputs = Schema(
         [
             ColSpec("double", "probability"),
@@ -123,7 +118,46 @@ def signature(features: list[str]) -> ModelSignature:
         ]
         + [ColSpec("double", f"contrib_{f}") for f in features]
     )
-    return ModelSignature(inputs=inputs, outputs=outputs)
+    return ModelSignature(inputs=None, outputs=outputs)
+
+
+def input_doc(features: list[str] | None = None) -> str:
+    """The pyfunc's input (identifiers and the model's features), one line per column,
+    generated from the catalogue."""
+    lines = [
+        "# Input of the relapse-risk pyfunc",
+        "",
+        "One row per household-year: the model input record (`riskmodel.features.build_features` "
+        "output, or `riskmodel.registry.pyfunc_input(panel_rows)` from panel rows). Categoricals "
+        "as strings or category dtype; integers as integers or integral floats. Unknown "
+        "categories, missing required values, broken cross-column rules and derived fields that "
+        "disagree with the facts are refused with the row and column named.",
+        "",
+        "| column | type | required | values | 中文 | English |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c in record_columns(features):
+        if c.levels:
+            values = ", ".join(c.levels)
+        else:
+            bounds = [
+                f">= {c.min:g}" if c.min is not None else "",
+                f"<= {c.max:g}" if c.max is not None else "",
+            ]
+            values = " and ".join(b for b in bounds if b)
+        lines.append(
+            f"| {c.name} | {c.dtype} | {'no' if c.nullable else 'yes'} | {values} | "
+            f"{c.label_zh} | {c.label_en} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def pyfunc_input(panel_rows: pd.DataFrame, year: int | None = None) -> pd.DataFrame:
+    """The pyfunc's input built from panel rows (the year scored and up to two years before,
+    every household of the village for its monitored share) with the library's feature builder."""
+    from riskmodel.records import records_from_facts
+
+    return to_wire(records_from_facts(panel_rows, year))
 
 
 def record_columns(features: list[str] | None = None) -> list:
@@ -150,13 +184,18 @@ def to_wire(records: pd.DataFrame, features: list[str] | None = None) -> pd.Data
 
 
 class RelapsePyfunc(PythonModel):
-    """MLflow wrapper: maps string categoricals to training levels inside `RelapseModel`."""
+    """MLflow wrapper. Input: model input records (see `model_input.md`; `pyfunc_input` builds
+    them from panel rows), checked as the API checks them: a bad value raises naming its row and
+    column. Output: probability, tier, raw_score, base_value, contrib_<feature>."""
 
     def load_context(self, context) -> None:
         self.model = RelapseModel.load(Path(context.artifacts["model"]))
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None):
-        return self.model.predict_frame(model_input).reset_index(drop=True)
+        from riskmodel.records import check_records
+
+        records = check_records(pd.DataFrame(model_input), self.model.features)
+        return self.model.predict_frame(records).reset_index(drop=True)
 
 
 def _requirements() -> list[str]:
@@ -231,11 +270,12 @@ def log_training(result, client: MlflowClient | None = None) -> LoggedVersion:
         for f in ("subgroups.csv", "subgroups.md", "backtest.csv", "metrics.json"):
             mlflow.log_artifact(str(tmp / f), "evaluation")
         model_dir = result.model.save(tmp / "relapse_model")
-        example = to_wire(result.split.test.head(5), result.model.features)
+        doc = write_text(input_doc(result.model.features), tmp / "model_input.md")
+        example = to_wire(result.split.test.head(5))
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=RelapsePyfunc(),
-            artifacts={"model": str(model_dir)},
+            artifacts={"model": str(model_dir), "input_doc": str(doc)},
             signature=signature(result.model.features),
             input_example=example,
             registered_model_name=cfg.registered_model,
@@ -305,9 +345,11 @@ def load_model(uri: str) -> tuple[RelapseModel, dict[str, str]]:
     """
     import yaml
 
+    from riskmodel.api.lifecycle import pinned_uri
+
     connect()
-    version = resolve_version(uri)
-    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+    version = resolve_version(uri)  # resolved once; exactly that version is downloaded
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=pinned_uri(uri, version)))
     spec = yaml.safe_load((local / "MLmodel").read_text())
     rel = spec["flavors"]["python_function"]["artifacts"]["model"]["path"]
     model = RelapseModel.load(local / rel)

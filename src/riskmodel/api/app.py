@@ -2,24 +2,33 @@
 
 import asyncio
 import gc
+import hmac
+import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
+from importlib.resources import files
 from typing import Annotated
 
 import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from riskmodel.api.lifecycle import Loaded, ModelHolder
+from riskmodel.api.limits import RateLimiter, retry_after
 from riskmodel.api.middleware import GuardAndMeasure, Metrics
 from riskmodel.api.schemas import (
     EXAMPLE_RECORD,
+    MAX_RECORDS,
     RECORD_NAMES,
+    Identifier,
     Problem,
     Ready,
     ReloadResult,
@@ -29,27 +38,42 @@ from riskmodel.api.schemas import (
     Worklist,
     criteria_list,
 )
+from riskmodel.api.scoring import Scorer
 from riskmodel.api.security import KeyRing, Principal, write_audit
 from riskmodel.catalogue import DIMENSIONS
 from riskmodel.config import Settings
-from riskmodel.criteria import CRITERIA, DATA_CHECK
+from riskmodel.criteria import CRITERIA
 from riskmodel.labels import MAIN_LABEL
 from riskmodel.model import RelapseModel
 from riskmodel.reasons import item_from_stored
+from riskmodel.records import (
+    RecordError,
+    cross_column_failures,
+    derived_failures,
+    records_from_facts,
+)
 from riskmodel.rules import RULES
 from riskmodel.score import assess
 from riskmodel.store import engine_for, latest_score, ping, village_worklist
 
 log = logging.getLogger(__name__)
 
-# Requests with at most this many records are scored on the event loop (each costs ~0.1 ms
-# more per record); larger ones go to the thread pool so they do not hold up other requests.
-INLINE_RECORDS = 8
-
 ERRORS = {
-    401: {"model": Problem, "description": "missing or unknown API key"},
+    401: {"model": Problem, "description": "missing, unknown or revoked API key"},
     403: {"model": Problem, "description": "the key may not read this township"},
-    413: {"model": Problem, "description": "request body too large"},
+    413: {"model": Problem, "description": "request body too large (says how to split it)"},
+    429: {"model": Problem, "description": "rate limit of the key or address; see Retry-After"},
+}
+KEY_HEADER = "Authorization: Bearer <key>"
+DOCS_ASSETS = "/docs/assets"
+_JSON_TYPE = {str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+_TYPE_ERRORS = {
+    "int_type",
+    "float_type",
+    "bool_type",
+    "string_type",
+    "int_parsing",
+    "float_parsing",
 }
 
 
@@ -114,22 +138,61 @@ def _loader(uri: str):
     return load_model(uri)
 
 
+def _sent_type(value: object) -> str:
+    """The JSON type of a value, to say what was sent without echoing it."""
+    if value is None:
+        return "null"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return _JSON_TYPE.get(type(value), type(value).__name__)
+
+
+def _position(text: bytes, pos: int) -> str:
+    """'line L, column C (character P)' of a position in a JSON body."""
+    before = text[:pos].decode("utf-8", "replace")
+    line = before.count("\n") + 1
+    column = len(before) - (before.rfind("\n") + 1) + 1
+    return f"line {line}, column {column} (character {pos + 1})"
+
+
+def _size_advice() -> tuple[int, int]:
+    """Bytes per record in a request body: compact JSON, and pretty-printed with indent 4."""
+    one = {"records": [EXAMPLE_RECORD]}
+    compact = len(json.dumps(one).encode()) - len(json.dumps({"records": []}).encode()) + 2
+    pretty = len(json.dumps(one, indent=4).encode()) - len(json.dumps({"records": []}).encode())
+    return compact, pretty
+
+
 def create_app(
     settings: Settings | None = None,
     holder: ModelHolder | None = None,
     persistent_holder: ModelHolder | None = None,
+    on_ready: Callable[[Loaded | None, str | None], None] | None = None,
 ) -> FastAPI:
-    """Build the app; the model is loaded and warmed at start-up, not here."""
+    """Build the app; the model is loaded and warmed at start-up, not here.
+
+    `on_ready(loaded, error)` is called once start-up is done (the CLI prints its ready line)."""
     settings = settings or Settings()
     engine = engine_for(settings.db_url)
-    keys = KeyRing(engine)
+    keys = KeyRing(engine, settings.key_cache_ttl_s, settings.key_cache_size)
+    per_key = RateLimiter(settings.rate_per_key, settings.rate_burst_s)
+    per_address = RateLimiter(settings.rate_per_address, settings.rate_burst_s)
     holder = holder or ModelHolder(settings.model_uri, _loader, _resolver, warm_up)
     persistent = persistent_holder or (
         ModelHolder(settings.persistent_model_uri, _loader, _resolver, warm_up, required=False)
         if settings.persistent_model_uri
         else None
     )
+    scorer = Scorer(score_columns)
     metrics = Metrics()
+    compact, pretty = _size_advice()
+    advice = (
+        f"a record takes about {compact:,} bytes as compact JSON and {pretty:,} pretty-printed: "
+        f"send at most {min(MAX_RECORDS, settings.max_body_bytes // compact):,} compact or "
+        f"{min(MAX_RECORDS, settings.max_body_bytes // pretty):,} pretty-printed records per request"
+    )
 
     def reload_persistent() -> tuple[str, str | None]:
         """Follow the persistent champion: absent until one is promoted, then like the main one."""
@@ -140,16 +203,21 @@ def create_app(
             return ("swapped" if persistent.current else "absent"), None
         return persistent.reload()
 
-    def in_service() -> tuple[Loaded, dict[str, RelapseModel], dict[str, str]]:
-        """The models a request uses to its end (taken once, so a swap never mixes versions)."""
+    served: list = [None, None, None]  # (main Loaded, persistent Loaded, (models, versions))
+
+    def in_service() -> tuple[Loaded, tuple[dict[str, RelapseModel], dict[str, str]]]:
+        """The models a request uses to its end (taken once, so a swap never mixes versions).
+        The same object while nothing is swapped, so concurrent requests are scored together."""
         loaded = serving()
         extra = persistent.current if persistent else None
-        models = {MAIN_LABEL: loaded.model}
-        versions = {MAIN_LABEL: loaded.version}
-        if extra is not None:
-            models[extra.model.meta.label] = extra.model
-            versions[extra.model.meta.label] = extra.version
-        return loaded, models, versions
+        if served[0] is not loaded or served[1] is not extra:
+            models = {MAIN_LABEL: loaded.model}
+            versions = {MAIN_LABEL: loaded.version}
+            if extra is not None:
+                models[extra.model.meta.label] = extra.model
+                versions[extra.model.meta.label] = extra.version
+            served[:] = [loaded, extra, (models, versions)]
+        return loaded, served[2]
 
     def sync_model_metrics() -> None:
         metrics.model.clear()
@@ -177,9 +245,12 @@ def create_app(
         gc.freeze()  # start-up objects (libraries, the model) leave the collector's work
         sync_model_metrics()
         task = asyncio.create_task(poll()) if settings.reload_interval_s > 0 else None
+        if on_ready is not None:
+            on_ready(holder.current, holder.last_error)
         yield
         if task:
             task.cancel()
+        scorer.close()
         engine.dispose()
 
     app = FastAPI(
@@ -188,43 +259,93 @@ def create_app(
         "reasons in the six checks' terms and the assistance measures that fit.",
         version="1",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_parameters={"persistAuthorization": True},
     )
-    app.add_middleware(GuardAndMeasure, metrics=metrics, max_body=settings.max_body_bytes)
+    app.add_middleware(
+        GuardAndMeasure,
+        metrics=metrics,
+        max_body=settings.max_body_bytes,
+        limiter=per_address,
+        advice=advice,
+    )
+    _docs(app)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        """422 naming each field path and rule; submitted values are not echoed back."""
-        detail = [{"type": e["type"], "loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """422 naming each field path and rule, with the position of malformed JSON and the type
+        that was sent; submitted values are not echoed back."""
+        detail = []
+        for e in exc.errors():
+            msg = e["msg"]
+            if e["type"] == "json_invalid":
+                pos = e["loc"][-1] if isinstance(e["loc"][-1], int) else 0
+                body = await request.body()
+                reason = (e.get("ctx") or {}).get("error", "")
+                msg = f"malformed JSON at {_position(body, pos)}: {reason}".rstrip(": ")
+            elif e["type"] in _TYPE_ERRORS or e["type"].endswith("_type"):
+                msg = f"{msg} ({_sent_type(e.get('input'))} was sent)"
+            detail.append({"type": e["type"], "loc": list(e["loc"]), "msg": msg})
         return JSONResponse({"detail": detail}, status_code=422)
 
     app.state.holder, app.state.engine, app.state.metrics = holder, engine, metrics
     app.state.persistent = persistent
+    app.state.keys, app.state.scorer = keys, scorer
 
-    async def principal(request: Request) -> Principal:
-        """On the event loop: a cached lookup and a hash (the store is read at most every 30 s
-        per key), cheaper than a thread hop on every request."""
-        header = request.headers.get("authorization", "")
-        scheme, _, key = header.partition(" ")
-        if scheme.lower() != "bearer" or not key:
+    bearer = HTTPBearer(
+        auto_error=False,
+        scheme_name="APIKey",
+        description=f"An API key from `riskmodel keys create`, sent as the header `{KEY_HEADER}`.",
+    )
+    Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+    async def principal(credentials: Credentials) -> Principal:
+        """The key's principal: verified keys come from memory; others are checked against the
+        store in a worker thread, never on the event loop. Then the key's rate limit."""
+        if credentials is None or not credentials.credentials.strip():
             raise HTTPException(
-                401,
-                "send an API key as 'Authorization: Bearer KEY'",
-                headers={"WWW-Authenticate": "Bearer"},
+                401, f"send an API key as '{KEY_HEADER}'", headers={"WWW-Authenticate": "Bearer"}
             )
-        found = keys.verify(key.strip())
+        found = await keys.verify_async(credentials.credentials.strip())
         if found is None:
             raise HTTPException(
                 401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"}
+            )
+        wait = per_key.take(found.key_id)
+        if wait > 0:
+            raise HTTPException(
+                429,
+                f"rate limit of {settings.rate_per_key:g} requests per second for this key",
+                headers={"Retry-After": retry_after(wait)},
             )
         return found
 
     Key = Annotated[Principal, Depends(principal)]
 
+    async def privileged(credentials: Credentials) -> bool:
+        """An admin key or the metrics token: may see /ready in full and /metrics."""
+        if credentials is None:
+            return False
+        token = credentials.credentials.strip()
+        if settings.metrics_token and hmac.compare_digest(
+            token.encode(), settings.metrics_token.encode()
+        ):
+            return True
+        found = await keys.verify_async(token)
+        return found is not None and found.role == "admin"
+
+    Privileged = Annotated[bool, Depends(privileged)]
+
     def serving() -> Loaded:
         loaded = holder.current
         if loaded is None:
-            raise HTTPException(503, f"no model is serving: {holder.last_error}")
+            raise HTTPException(503, "no model is serving yet; an admin can see why in /ready")
         return loaded
+
+    def out_of_scope(who: Principal, what: str) -> HTTPException:
+        """The same answer whether or not the id exists in another township."""
+        return HTTPException(403, f"key may read only {what} of township {who.township_id}")
 
     @app.post(
         "/v1/scores",
@@ -233,27 +354,34 @@ def create_app(
         responses={**ERRORS, 503: {"model": Problem}},
     )
     async def score(body: ScoreRequest, who: Key) -> dict:
-        """Score one to 1,000 model input records: status (monitored, meets_criteria,
-        not_monitored), the criteria met, the population's probability and tier with the label of
-        the model that gave it (none for a household that meets the criteria now: verify and
-        enrol), rule flags, top reasons (Chinese and English) with the measures that fit, and
-        protective factors."""
-        loaded, models, versions = in_service()
-        records = body.records
-        for i, r in enumerate(records):
-            if not who.can_read(r.township_id):
+        """Score one to 1,000 households: status (monitored, meets_criteria, not_monitored), the
+        criteria met, the population's probability and tier with the label of the model that gave
+        it (none for a household that meets the criteria now: verify and enrol), rule flags, top
+        reasons (Chinese and English) with the measures that fit, and protective factors. Send
+        `households` (panel facts, optionally the two previous years' rows: every derived feature
+        is computed here) or `records` (derived fields filled in; checked against the facts they
+        carry)."""
+        loaded, context = in_service()
+        form = "households" if body.households is not None else "records"
+        if body.households is not None:
+            tows = [h.facts.township_id for h in body.households]
+        else:
+            tows = [r.township_id for r in body.records]
+        for i, township in enumerate(tows):
+            if not who.can_read(township):
                 raise HTTPException(
                     403,
-                    f"records[{i}].township_id: key may read only "
-                    f"township {who.township_id}, not {r.township_id}",
+                    f"{form}[{i}].township_id: key may read only "
+                    f"township {who.township_id}, not {township}",
                 )
-        columns = {name: [getattr(r, name) for r in records] for name in RECORD_NAMES}
-        if len(records) <= INLINE_RECORDS:
-            # a few households cost well under a millisecond: scoring on the event loop is
-            # cheaper than a thread hop and the GIL hand-offs that come with it
-            results = score_columns(columns, models, versions)
+        if body.households is not None:
+            columns = await scorer.call(columns_from_facts, body.households)
         else:
-            results = await run_in_threadpool(score_columns, columns, models, versions)
+            columns = {name: [getattr(r, name) for r in body.records] for name in RECORD_NAMES}
+            with_line = [r.monitor_line for r in body.records]
+            check = {**columns, "monitor_line": with_line} if any(with_line) else columns
+            _refuse(record_failures(check), lambda row: ["body", "records", row])
+        results = await scorer.score(columns, context)
         for r in results:
             r["run_id"] = loaded.run_id
         return {"model_version": loaded.version, "run_id": loaded.run_id, "results": results}
@@ -266,7 +394,7 @@ def create_app(
     )
     def household(
         who: Key,
-        hh_id: Annotated[str, Path(min_length=1, max_length=64)],
+        hh_id: Annotated[Identifier, Path()],
         explain_: Annotated[str | None, Query(alias="explain", pattern="^full$")] = None,
     ) -> dict:
         """The batch score of a household from the model in service (else the latest, with a note
@@ -274,13 +402,13 @@ def create_app(
         reasons; `?explain=full` adds every feature's contribution."""
         in_service = holder.current.version if holder.current is not None else None
         row = latest_score(engine, hh_id, prefer_version=in_service)
-        if row is None:
+        if row is None or not who.can_read(row["township_id"]):
+            if who.township_id is not None:
+                raise out_of_scope(who, "households")
             raise HTTPException(
                 404,
                 f"household {hh_id!r} has no batch score; run `riskmodel score` or check the id",
             )
-        if not who.can_read(row["township_id"]):
-            raise HTTPException(403, f"key may read only township {who.township_id}")
         write_audit(
             engine, who, "/v1/households/{hh_id}", hh_id=hh_id, model_version=row["model_version"]
         )
@@ -322,22 +450,18 @@ def create_app(
         tags=["households"],
         responses={**ERRORS, 404: {"model": Problem}},
     )
-    def worklist(
-        who: Key,
-        village_id: Annotated[str, Path(min_length=1, max_length=64)],
-        limit: Annotated[int, Query(ge=1, le=1000)] = 20,
-    ) -> dict:
-        """A village's worklist from the model in service (else the latest, with a note):
-        households that meet the criteria now first (verify and enrol, with the criteria met),
-        then households ranked by risk: the top `limit`, every household with a rule flag
-        whatever its rank (policy forbids quotas) and every household whose data must be
-        verified (数据待核实)."""
+    def worklist(who: Key, village_id: Annotated[Identifier, Path()]) -> dict:
+        """A village's worklist from the model in service (else the latest, with a note), as the
+        batch decided it (`on_worklist`, one definition in the library, the same list as the
+        workbook): households that meet the criteria now first (verify and enrol, with the
+        criteria met), every household with a rule flag (policy forbids quotas), every household
+        whose data must be verified (数据待核实) and the village's capacity share of the others."""
         in_service = holder.current.version if holder.current is not None else None
         rows = village_worklist(engine, village_id, prefer_version=in_service)
-        if not rows:
+        if not rows or not who.can_read(rows[0]["township_id"]):
+            if who.township_id is not None:
+                raise out_of_scope(who, "villages")
             raise HTTPException(404, f"village {village_id!r} has no batch scores")
-        if not who.can_read(rows[0]["township_id"]):
-            raise HTTPException(403, f"key may read only township {who.township_id}")
         write_audit(
             engine,
             who,
@@ -345,13 +469,7 @@ def create_app(
             village_id=village_id,
             model_version=rows[0]["model_version"],
         )
-        listed = [
-            r
-            for r in rows
-            if r["rank_in_village"] <= limit
-            or r["any_rule"]
-            or r["status"] in ("meets_criteria", DATA_CHECK)
-        ]
+        listed = [r for r in rows if r["on_worklist"]]
         return {
             "village_id": village_id,
             "township_id": rows[0]["township_id"],
@@ -418,26 +536,46 @@ def create_app(
         """The process is alive."""
         return {"status": "ok"}
 
-    @app.get("/ready", response_model=Ready, tags=["operations"], responses={503: {"model": Ready}})
-    def ready() -> JSONResponse:
-        """Ready when a warmed model is serving and the store answers."""
-        store_ok = ping(engine)
+    @app.get(
+        "/ready",
+        response_model=Ready,
+        tags=["operations"],
+        responses={503: {"model": Ready}},
+        openapi_extra={"security": [{}, {"APIKey": []}]},  # the key is optional here
+    )
+    async def ready(full: Privileged) -> JSONResponse:
+        """Ready when a warmed model is serving and the store answers. Only an admin key (or the
+        metrics token) sees the version, the store's state and the last reload error."""
+        store_ok = await run_in_threadpool(ping, engine)
         cur = holder.current
-        body = {
-            "ready": bool(cur) and store_ok,
-            "model_version": cur.version if cur else None,
-            "persistent_model_version": (
-                persistent.current.version if persistent and persistent.current else None
-            ),
-            "run_id": cur.run_id if cur else None,
-            "store": store_ok,
-            "last_reload_error": holder.last_error,
-        }
+        body = {"ready": bool(cur) and store_ok}
+        if full:
+            body |= {
+                "model_version": cur.version if cur else None,
+                "persistent_model_version": (
+                    persistent.current.version if persistent and persistent.current else None
+                ),
+                "run_id": cur.run_id if cur else None,
+                "store": store_ok,
+                "last_reload_error": holder.last_error,
+            }
         return JSONResponse(body, status_code=200 if body["ready"] else 503)
 
-    @app.get("/metrics", tags=["operations"], response_class=Response)
-    def prometheus() -> Response:
-        """Prometheus metrics: requests and latency by route and status, model version, reloads."""
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        response_class=Response,
+        responses={401: {"model": Problem}},
+    )
+    def prometheus(full: Privileged) -> Response:
+        """Prometheus metrics (admin key or the metrics token): requests and latency by route
+        and status, model version, reloads."""
+        if not full:
+            raise HTTPException(
+                401,
+                "metrics need an admin key or the metrics token (RISKMODEL_METRICS_TOKEN)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         sync_model_metrics()
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
@@ -453,6 +591,99 @@ def _service_note(stored_version: str, in_service: str | None) -> dict:
             "scored this batch yet (run `riskmodel score`)"
         )
     return {"service_model_version": in_service, "note": note}
+
+
+def record_failures(columns: dict[str, list]) -> list[tuple[int, str, str]]:
+    """The panel's cross-column rules and the derived fields' agreement with the facts."""
+    import pandas as pd
+
+    frame = pd.DataFrame(columns)
+    return sorted(set(cross_column_failures(frame) + derived_failures(frame)))
+
+
+def columns_from_facts(households: list) -> dict[str, list]:
+    """Model input columns from households' facts and history with the library's feature builder
+    (history rows must be the same household's year-1 and year-2); 422 naming the field."""
+    import pandas as pd
+
+    rows, where, failures = [], [], []
+    for i, h in enumerate(households):
+        year = h.facts.year
+        rows.append(h.facts.model_dump())
+        where.append(["body", "households", i, "facts"])
+        seen = set()
+        for j, past in enumerate(h.history):
+            loc = ["body", "households", i, "history", j]
+            if past.hh_id != h.facts.hh_id:
+                failures.append(([*loc, "hh_id"], "must be the household of facts.hh_id"))
+            if past.year not in (year - 1, year - 2) or past.year in seen:
+                failures.append(([*loc, "year"], f"must be {year - 1} or {year - 2}, once each"))
+            seen.add(past.year)
+            rows.append(past.model_dump())
+            where.append(loc)
+    if failures:
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": loc, "msg": msg} for loc, msg in failures]
+        )
+    try:
+        records = records_from_facts(pd.DataFrame(rows))
+    except RecordError as exc:
+        _refuse(exc.failures, lambda row: where[row])
+    order = {hh: i for i, hh in enumerate(h.facts.hh_id for h in households)}
+    records = records.sort_values("hh_id", key=lambda s: s.map(order)).reset_index(drop=True)
+    if len(records) != len(households):
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ["body", "households"],
+                    "msg": "each household may appear once (facts.hh_id repeated)",
+                }
+            ]
+        )
+    records["village_monitored_share"] = [h.village_monitored_share for h in households]
+    return {
+        name: [None if v is None or v != v else v for v in records[name].astype(object)]
+        for name in RECORD_NAMES
+    }
+
+
+def _refuse(failures: list[tuple[int, str, str]], loc: Callable[[int], list]) -> None:
+    """422 naming each field and rule (values are not echoed)."""
+    if failures:
+        raise RequestValidationError(
+            [
+                {"type": "value_error", "loc": [*loc(row), field], "msg": rule}
+                for row, field, rule in failures
+            ]
+        )
+
+
+def _docs(app: FastAPI) -> None:
+    """Swagger UI and ReDoc from assets shipped in the fastapi-offline package (no CDN)."""
+    assets = files("fastapi_offline") / "static"
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(assets)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url,
+            title=f"{app.title} - docs",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+            swagger_ui_parameters=app.swagger_ui_parameters,
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=app.openapi_url,
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )
 
 
 def _flags(row: dict) -> dict[str, bool]:

@@ -13,6 +13,16 @@ from riskmodel.model import RelapseModel
 log = logging.getLogger(__name__)
 
 
+def pinned_uri(uri: str, version: str) -> str:
+    """`models:/name@alias` or `models:/name/N` as `models:/name/<version>`; other URIs as given."""
+    if not version or not uri.startswith("models:/"):
+        return uri
+    name = uri.removeprefix("models:/").partition("@")[0]
+    if "@" not in uri and "/" in name:
+        name = name.rsplit("/", 1)[0]
+    return f"models:/{name}/{version}"
+
+
 @dataclass(frozen=True)
 class Loaded:
     model: RelapseModel
@@ -47,10 +57,14 @@ class ModelHolder:
         self._warm(model)
         return Loaded(model, meta["version"], meta["run_id"], time.time())
 
+    def _pinned(self) -> str:
+        """Resolve the URI once to the exact version to load (the alias may move meanwhile)."""
+        return pinned_uri(self.uri, self._resolver(self.uri))
+
     def load(self) -> None:
         """Initial load; a failure leaves the service up but not ready."""
         try:
-            self.current = self._load(self.uri)
+            self.current = self._load(self._pinned())
             self.last_error = None
             log.info("serving model version %s", self.current.version)
         except Exception as exc:
@@ -68,9 +82,7 @@ class ModelHolder:
                 version = self._resolver(self.uri)
                 if version and version == previous:
                     return "unchanged", previous
-                name = self.uri.removeprefix("models:/").partition("@")[0]
-                pinned = f"models:/{name}/{version}" if version else self.uri
-                fresh = self._load(pinned)
+                fresh = self._load(pinned_uri(self.uri, version))
             except Exception as exc:
                 self.reload_failures += 1
                 self.last_error = f"reload failed: {type(exc).__name__}: {exc}"

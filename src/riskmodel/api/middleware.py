@@ -1,11 +1,14 @@
-"""Pure ASGI middleware: request-body limit and Prometheus metrics by route template."""
+"""Pure ASGI middleware: per-address rate limit, request-body limit, Prometheus metrics by route."""
 
 from __future__ import annotations
 
+import json
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from riskmodel.api.limits import RateLimiter, retry_after
 
 
 class Metrics:
@@ -43,7 +46,9 @@ class Metrics:
         )
 
 
-async def _send_json(send: Send, status: int, body: bytes) -> None:
+async def _send_json(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] = ()
+) -> None:
     await send(
         {
             "type": "http.response.start",
@@ -51,6 +56,7 @@ async def _send_json(send: Send, status: int, body: bytes) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
+                *headers,
             ],
         }
     )
@@ -58,10 +64,26 @@ async def _send_json(send: Send, status: int, body: bytes) -> None:
 
 
 class GuardAndMeasure:
-    """Refuse bodies over `max_body` bytes with 413; count and time requests by route."""
+    """Per-address rate limit (429 with Retry-After), request bodies over `max_body` bytes refused
+    with 413 (declared or chunked), and requests counted and timed by route."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, max_body: int):
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        max_body: int,
+        limiter: RateLimiter | None = None,
+        advice: str = "",
+    ):
         self.app, self.metrics, self.max_body = app, metrics, max_body
+        self.limiter, self.advice = limiter, advice
+
+    def _too_big(self, size: int | None) -> bytes:
+        got = f"of {size:,} bytes " if size is not None else ""
+        detail = f"request body {got}is larger than the limit of {self.max_body:,} bytes"
+        if size is not None:
+            detail += f": split it into at least {-(-size // self.max_body)} requests"
+        return json.dumps({"detail": detail + (f"; {self.advice}" if self.advice else "")}).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -69,21 +91,35 @@ class GuardAndMeasure:
             return
         start = time.perf_counter()
         status = [500]
-        too_big = b'{"detail":"request body larger than %d bytes"}' % self.max_body
-        length = dict(scope["headers"]).get(b"content-length")
+        if self.limiter is not None:
+            client = scope.get("client")
+            wait = self.limiter.take(client[0] if client else "unknown")
+            if wait > 0:
+                body = b'{"detail":"too many requests from this address; retry later"}'
+                await _send_json(send, 429, body, [(b"retry-after", retry_after(wait).encode())])
+                self._observe(scope, 429, start)
+                return
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:
-            await _send_json(send, 413, too_big)
+            await _send_json(send, 413, self._too_big(int(length)))
             self._observe(scope, 413, start)
             return
-        seen = [0]
-
-        async def limited() -> Message:
-            message = await receive()
-            if message["type"] == "http.request":
-                seen[0] += len(message.get("body", b""))
-                if seen[0] > self.max_body:
-                    raise _TooLarge
-            return message
+        if length is None and scope.get("method") in ("POST", "PUT", "PATCH"):
+            # chunked (or unsized) body: read it here, within the limit, and hand it on whole
+            chunks, size, more = [], 0, True
+            while more:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return  # the client went away
+                chunks.append(message.get("body", b""))
+                size += len(chunks[-1])
+                more = message.get("more_body", False)
+                if size > self.max_body:
+                    await _send_json(send, 413, self._too_big(None))
+                    self._observe(scope, 413, start)
+                    return
+            receive = _replay(b"".join(chunks), receive)
 
         async def tracked(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -91,10 +127,7 @@ class GuardAndMeasure:
             await send(message)
 
         try:
-            await self.app(scope, limited, tracked)
-        except _TooLarge:
-            status[0] = 413
-            await _send_json(send, 413, too_big)
+            await self.app(scope, receive, tracked)
         finally:
             self._observe(scope, status[0], start)
 
@@ -105,5 +138,13 @@ class GuardAndMeasure:
         self.metrics.latency.labels(template).observe(time.perf_counter() - start)
 
 
-class _TooLarge(Exception):
-    pass
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = [False]
+
+    async def replay() -> Message:
+        if not sent[0]:
+            sent[0] = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

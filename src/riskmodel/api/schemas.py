@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    create_model,
+    model_validator,
+)
 
-from riskmodel.catalogue import DIMENSIONS, RECORD_COLUMNS, Column
+from riskmodel.catalogue import DIMENSIONS, PANEL, PANEL_COLUMNS, RECORD_COLUMNS, Column
 from riskmodel.criteria import CRITERIA
 from riskmodel.rules import RULES
 
@@ -18,7 +27,35 @@ def _integral(value):
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-def _annotation(col: Column):
+_HIDDEN = (
+    "\\x00-\\x1f\\x7f-\\x9f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2028\\u2029"
+    "\\u2060-\\u2064\\u2066-\\u206f\\ufeff\\ufff9-\\ufffb"
+)
+IDENTIFIER_PATTERN = f"^[^{_HIDDEN}]+$"
+"""No control characters (NUL, newlines), bidi overrides and isolates, zero-width or invisible
+formatting characters: they make one id look like another in logs, lists and workbooks."""
+_HIDDEN_RE = re.compile(f"[{_HIDDEN}]")
+
+
+def clean_identifier(value: str) -> str:
+    """Refuse control and formatting characters (IDENTIFIER_PATTERN) in identifiers."""
+    bad = _HIDDEN_RE.findall(value)
+    if bad:
+        codes = ", ".join(sorted({f"U+{ord(ch):04X}" for ch in bad}))
+        raise ValueError(
+            f"identifiers may not contain control or formatting characters (found {codes})"
+        )
+    return value
+
+
+Identifier = Annotated[
+    str,
+    Field(min_length=1, max_length=64, json_schema_extra={"pattern": IDENTIFIER_PATTERN}),
+    AfterValidator(clean_identifier),
+]
+
+
+def _annotation(col: Column, optional: bool = False):
     constraints: dict = {}
     if col.min is not None:
         constraints["ge"] = col.min
@@ -28,8 +65,8 @@ def _annotation(col: Column):
     if col.dtype == "category":
         base = Literal[tuple(col.levels)]
     elif col.dtype == "string":
-        base = str
-        constraints = {"min_length": 1, "max_length": 64}
+        base = Identifier
+        constraints = {}
     elif col.dtype == "bool":
         base = bool
     elif col.dtype == "int":
@@ -40,7 +77,7 @@ def _annotation(col: Column):
         base = Annotated[Annotated[int, Field(**constraints)], BeforeValidator(_integral)]
         constraints = {}
     field = Field(description=description, **constraints)
-    if col.nullable:
+    if col.nullable or optional:
         return Annotated[base | None, field], None
     return Annotated[base, field], ...
 
@@ -98,7 +135,7 @@ EXAMPLE_RECORD = {
     "income_to_line_lag1": 1.6,
     "income_to_line_change": -0.25,
     "income_slope_3y": -0.12,
-    "income_cv_3y": 0.18,
+    "income_cv_3y": 0.07,
     "years_since_exit": 8.0,
     "labour_total": 2,
     "dependency_ratio": 1.0,
@@ -107,7 +144,7 @@ EXAMPLE_RECORD = {
     "wage_share": 0.52,
     "business_share": 0.15,
     "n_income_sources": 3,
-    "single_earner": True,
+    "single_earner": False,
     "costly_students": 0,
     "new_severe_disability": False,
     "village_monitored_share": 0.08,
@@ -115,26 +152,104 @@ EXAMPLE_RECORD = {
 """A household not monitored, one year after its income fell towards the line, with a serious
 illness: it meets no criterion yet, so it gets the main model's probability."""
 
+_STRICT = {"extra": "forbid", "strict": True, "allow_inf_nan": False}
+
 ModelInputRecord = create_model(
     "ModelInputRecord",
-    __config__=ConfigDict(
-        extra="forbid",
-        strict=True,
-        allow_inf_nan=False,
-        json_schema_extra={"examples": [EXAMPLE_RECORD]},
-    ),
-    __doc__="One household-year as the model reads it (columns of the feature builder).",
+    __config__=ConfigDict(**_STRICT, json_schema_extra={"examples": [EXAMPLE_RECORD]}),
+    __doc__="One household-year as the model reads it (columns of the feature builder), with its "
+    "derived fields filled in by the caller: they are checked against the facts in the record "
+    "(422 naming the field). With `monitor_line`, income relative to the line is checked too. "
+    "Prefer `households` (facts in, derived fields computed here).",
     **{c.name: _annotation(c) for c in RECORD_COLUMNS},
+    monitor_line=_annotation(PANEL["monitor_line"], optional=True),
 )
 RECORD_NAMES = [c.name for c in RECORD_COLUMNS]
 assert set(EXAMPLE_RECORD) == set(RECORD_NAMES)
 
+EXAMPLE_FACTS = {
+    **{k: v for k, v in EXAMPLE_RECORD.items() if k in PANEL},
+    "exit_year": 2017,
+    "head_sex": "male",
+    "head_ethnicity": "zhuang",
+    "inc_wage": 17472.0,
+    "inc_business": 5040.0,
+    "inc_property": 672.0,
+    "inc_transfer": 10416.0,
+    "monitor_line": 6200.0,
+    "monitor_category": "none",
+    "risk_type": "none",
+}
+"""The panel row of the example household for 2025 (income components add up to 8,400 x 4;
+8,400 is 1.35 x the line)."""
+EXAMPLE_HISTORY = [
+    {
+        **EXAMPLE_FACTS,
+        "year": 2024,
+        "net_income_pc": 9600.0,
+        "inc_wage": 20000.0,
+        "inc_business": 5760.0,
+        "inc_property": 768.0,
+        "inc_transfer": 11872.0,
+        "monitor_line": 6000.0,
+        "oop_medical": 2000.0,
+        "n_serious_ill": 0,
+    }
+]
+
+PanelFacts = create_model(
+    "PanelFacts",
+    __config__=ConfigDict(**_STRICT, json_schema_extra={"examples": [EXAMPLE_FACTS]}),
+    __doc__="One household-year of the panel, as the national monitoring system exports it "
+    "(audit-only columns may be left out).",
+    **{c.name: _annotation(c, optional=c.role == "audit") for c in PANEL_COLUMNS},
+)
+
+
+class HouseholdFacts(BaseModel):
+    """A household's facts for the year scored, optionally with its rows for the two years
+    before (without them, lags and trends are missing, as for a household new to the panel)."""
+
+    model_config = ConfigDict(extra="forbid")
+    facts: PanelFacts  # type: ignore[valid-type]
+    history: list[PanelFacts] = Field(  # type: ignore[valid-type]
+        default_factory=list,
+        max_length=2,
+        description="the same household's rows for year-1 and year-2",
+    )
+    village_monitored_share: Annotated[float, Field(ge=0, le=1, strict=False)] = Field(
+        description="本村监测户占比 / share of the village's households under monitoring in the "
+        "year (a village fact: the only derived feature one household's rows cannot give)"
+    )
+
+
+EXAMPLE_HOUSEHOLD = {
+    "facts": EXAMPLE_FACTS,
+    "history": EXAMPLE_HISTORY,
+    "village_monitored_share": 0.08,
+}
+
 
 class ScoreRequest(BaseModel):
+    """Either `households` (panel facts; every derived feature is computed here with the
+    library's feature builder) or `records` (derived fields filled in, checked)."""
+
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"records": [EXAMPLE_RECORD]}]}
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"households": [EXAMPLE_HOUSEHOLD]}, {"records": [EXAMPLE_RECORD]}]
+        },
     )
-    records: list[ModelInputRecord] = Field(min_length=1, max_length=MAX_RECORDS)  # type: ignore[valid-type]
+    households: list[HouseholdFacts] | None = Field(None, min_length=1, max_length=MAX_RECORDS)
+    records: list[ModelInputRecord] | None = Field(  # type: ignore[valid-type]
+        None, min_length=1, max_length=MAX_RECORDS
+    )
+
+    @model_validator(mode="after")
+    def _one_form(self) -> ScoreRequest:
+        if (self.households is None) == (self.records is None):
+            raise ValueError("send either 'households' (facts) or 'records' (derived), not both")
+        return self
 
 
 class Measure(BaseModel):
@@ -282,16 +397,18 @@ class Problem(BaseModel):
 
 
 class Ready(BaseModel):
+    """Without an admin key (or the metrics token) only `ready` is shown."""
+
     ready: bool
-    model_version: str | None
+    model_version: str | None = None
     persistent_model_version: str | None = Field(
         None,
         description="the persistent model in service (optional: monitored households get "
         "no probability without it)",
     )
-    run_id: str | None
-    store: bool
-    last_reload_error: str | None
+    run_id: str | None = None
+    store: bool | None = None
+    last_reload_error: str | None = None
 
 
 class ReloadResult(BaseModel):

@@ -1,0 +1,226 @@
+"""Model input records that come from outside (the API, the MLflow pyfunc): built from a
+household's panel facts with the library's own `build_features`, or, when given with their derived
+fields already filled in, checked against the facts they carry.
+
+Every failure is (row, field, rule), so callers can answer 422 or raise naming the field.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from riskmodel.catalogue import PANEL_COLUMNS, RECORD_COLUMNS, RECORD_IDS
+from riskmodel.features import build_features
+from riskmodel.validate import _coerce, _consistency, _schema_failures, cast_to_catalogue
+
+Failure = tuple[int, str, str]
+_INCOME = ["inc_wage", "inc_business", "inc_property", "inc_transfer"]
+TOLERANCE = 0.011
+"""Derived fields may be rounded to two decimals; a larger gap is a disagreement."""
+
+
+class RecordError(ValueError):
+    """Records that cannot be scored; `failures` lists (row, field, rule)."""
+
+    def __init__(self, failures: list[Failure]):
+        self.failures = failures
+        shown = "; ".join(f"row {r}: {f}: {rule}" for r, f, rule in failures[:20])
+        more = f" … and {len(failures) - 20} more" if len(failures) > 20 else ""
+        super().__init__(f"{len(failures)} invalid value(s): {shown}{more}")
+
+
+def cross_column_failures(df: pd.DataFrame) -> list[Failure]:
+    """The panel's cross-column rules (`validate`): members cannot exceed the household, severe
+    disability within disability, income components adding up (where the components are given)."""
+    frame = df.reindex(columns=sorted(set(df.columns) | set(_INCOME) | {"net_income_pc"}))
+    return [(int(r), c, rule) for r, c, rule, _ in _consistency(frame.reset_index(drop=True))]
+
+
+def _off(given, expected, tol: float = TOLERANCE, rel: float = 0.01) -> np.ndarray:
+    """Where a given derived value disagrees with the one the facts imply (NaN must match NaN)."""
+    given = np.asarray(given, dtype=float)
+    expected = np.asarray(expected, dtype=float)
+    both = np.isfinite(given) & np.isfinite(expected)
+    gap = np.abs(given - expected) > tol + rel * np.abs(expected)
+    return (both & gap) | (np.isfinite(given) != np.isfinite(expected))
+
+
+def derived_failures(df: pd.DataFrame) -> list[Failure]:
+    """Derived fields of records that disagree with the facts in the same record (formulas of
+    `features.build_features`); with `monitor_line`, income relative to the line as well."""
+    f = {
+        c: pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float) for c in _NUMERIC if c in df
+    }
+    b = {
+        c: df[c].astype("boolean").to_numpy(dtype=float, na_value=np.nan) for c in _BOOL if c in df
+    }
+    labour = f["n_labour_full"] + f["n_labour_weak"]
+    total = f["net_income_pc"] * f["hh_size"]  # = the income components' sum (validate's rule)
+    shares = {k: f[k] for k in ("wage_share", "business_share", "transfer_share")}
+    known = sum((v > 0.1).astype(int) for v in shares.values())
+    checks: list[tuple[str, np.ndarray, str]] = [
+        (
+            "labour_total",
+            _off(f["labour_total"], labour, 0),
+            "must equal n_labour_full + n_labour_weak",
+        ),
+        (
+            "costly_students",
+            _off(f["costly_students"], f["n_students_senior"] + f["n_students_tertiary"], 0),
+            "must equal n_students_senior + n_students_tertiary",
+        ),
+        (
+            "dependency_ratio",
+            _off(
+                f["dependency_ratio"],
+                np.clip((f["n_children_u16"] + f["n_elderly_65p"]) / np.maximum(labour, 0.5), 0, 8),
+            ),
+            "must equal (n_children_u16 + n_elderly_65p) / labour_total (at least 0.5), at most 8",
+        ),
+        (
+            "oop_to_income",
+            _off(f["oop_to_income"], np.clip(f["oop_medical"] / np.maximum(total, 1000), 0, 3)),
+            "must equal oop_medical / household income (net_income_pc x hh_size, at least 1,000)",
+        ),
+        (
+            "income_to_line_change",
+            _off(f["income_to_line_change"], f["income_to_line"] - f["income_to_line_lag1"]),
+            "must equal income_to_line - income_to_line_lag1",
+        ),
+        (
+            "n_income_sources",
+            (f["n_income_sources"] < known) | (f["n_income_sources"] > known + 1),
+            "must count the income shares over 0.1 (wage, business, transfer and property)",
+        ),
+        (
+            "single_earner",
+            (b["single_earner"] == 1)
+            & ~(
+                (f["n_migrant_workers"] + f["n_local_workers"] == 1)
+                & (f["wage_share"] > 0.6 - 1e-9)
+            ),
+            "true only with one worker earning over 60% of the income",
+        ),
+        (
+            "new_severe_disability",
+            (b["new_severe_disability"] == 1) & (f["n_severe_disabled"] == 0),
+            "cannot be true without a severely disabled member",
+        ),
+    ]
+    if "monitor_line" in df:
+        line = pd.to_numeric(df["monitor_line"], errors="coerce").to_numpy(dtype=float)
+        given = np.isfinite(line)
+        checks.append(
+            (
+                "income_to_line",
+                given & _off(f["income_to_line"], f["net_income_pc"] / line),
+                "must equal net_income_pc / monitor_line",
+            )
+        )
+    return [
+        (int(i), name, rule)
+        for name, bad, rule in checks
+        if all(c in df for c in _NEEDS.get(name, ()))  # a partial record: what it can show
+        for i in np.flatnonzero(bad)
+    ]
+
+
+_NEEDS = {
+    "labour_total": ["labour_total", "n_labour_full", "n_labour_weak"],
+    "costly_students": ["costly_students", "n_students_senior", "n_students_tertiary"],
+    "dependency_ratio": [
+        "dependency_ratio",
+        "n_children_u16",
+        "n_elderly_65p",
+        "n_labour_full",
+        "n_labour_weak",
+    ],
+    "oop_to_income": ["oop_to_income", "oop_medical", "net_income_pc", "hh_size"],
+    "income_to_line_change": ["income_to_line_change", "income_to_line", "income_to_line_lag1"],
+    "n_income_sources": ["n_income_sources", "wage_share", "business_share", "transfer_share"],
+    "single_earner": ["single_earner", "n_migrant_workers", "n_local_workers", "wage_share"],
+    "new_severe_disability": ["new_severe_disability", "n_severe_disabled"],
+    "income_to_line": ["income_to_line", "net_income_pc", "monitor_line"],
+}
+"""The columns each derived-field check reads."""
+
+
+_NUMERIC = [
+    "n_labour_full",
+    "n_labour_weak",
+    "labour_total",
+    "hh_size",
+    "net_income_pc",
+    "costly_students",
+    "n_students_senior",
+    "n_students_tertiary",
+    "dependency_ratio",
+    "n_children_u16",
+    "n_elderly_65p",
+    "oop_to_income",
+    "oop_medical",
+    "income_to_line",
+    "income_to_line_lag1",
+    "income_to_line_change",
+    "wage_share",
+    "business_share",
+    "transfer_share",
+    "n_income_sources",
+    "n_migrant_workers",
+    "n_local_workers",
+    "n_severe_disabled",
+]
+_BOOL = ["single_earner", "new_severe_disability"]
+
+
+def records_from_facts(rows: pd.DataFrame, year: int | None = None) -> pd.DataFrame:
+    """Model input records for `year` (default: each household's latest) from panel rows of that
+    year and optionally up to two years before, with the library's `build_features`.
+
+    Rows are checked against the catalogue and the cross-column rules first (RecordError)."""
+    raw = rows.reset_index(drop=True)
+    panel_cols = [c for c in PANEL_COLUMNS if c.role != "audit" or c.name in raw]
+    missing = [c.name for c in panel_cols if c.name not in raw and not c.nullable]
+    if missing:
+        raise RecordError([(0, name, "required: missing") for name in missing])
+    raw = raw.reindex(columns=[c.name for c in panel_cols])
+    coerced, errors = _coerce(raw, panel_cols)
+    errors += _schema_failures(coerced, panel_cols)
+    failures = sorted({(int(r), c, rule) for r, c, rule, _ in errors})
+    if not failures:
+        failures = cross_column_failures(coerced)
+    if failures:
+        raise RecordError(failures)
+    panel = cast_to_catalogue(coerced, panel_cols)
+    records = build_features(panel)
+    latest = panel.groupby("hh_id")["year"].transform("max") if year is None else year
+    return records[records["year"] == latest].reset_index(drop=True)
+
+
+def check_records(records: pd.DataFrame, features: list[str] | None = None) -> pd.DataFrame:
+    """Records as they come (the API's JSON, `to_wire` output or `build_features` output with
+    category dtypes, integral floats for integers): typed to the catalogue, or RecordError naming
+    unknown categories, missing required values and derived fields that disagree. With
+    `features` (a model trained on partial data), only the identifiers and those are needed."""
+    keep = set(RECORD_IDS) | set(features) if features is not None else None
+    columns = [c for c in RECORD_COLUMNS if keep is None or c.name in keep]
+    missing = [c.name for c in columns if c.name not in records]
+    if missing:
+        raise RecordError([(0, name, "required: missing column") for name in missing])
+    raw = records.reset_index(drop=True)
+    cols = [c.name for c in columns] + (["monitor_line"] if "monitor_line" in raw else [])
+    raw = raw[cols]
+    for c in columns:  # categoricals as plain values, so unknown levels surface as such
+        if isinstance(raw[c.name].dtype, pd.CategoricalDtype):
+            raw[c.name] = raw[c.name].astype(object)
+    coerced, errors = _coerce(raw, columns)
+    errors += _schema_failures(coerced, columns)
+    failures = sorted({(int(r), c, rule) for r, c, rule, _ in errors})
+    if not failures:
+        if "monitor_line" in raw:
+            coerced["monitor_line"] = raw["monitor_line"]
+        failures = cross_column_failures(coerced) + derived_failures(coerced)
+    if failures:
+        raise RecordError(sorted(failures))
+    return cast_to_catalogue(coerced, columns)

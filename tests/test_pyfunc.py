@@ -1,0 +1,92 @@
+"""The MLflow pyfunc takes the library's records as they come and checks them as the API does."""
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskmodel import registry
+from riskmodel.features import build_features
+from riskmodel.records import RecordError
+from riskmodel.train import load_panel
+
+from .conftest import service_tracking
+
+pytestmark = pytest.mark.usefixtures("service_env")
+
+
+@pytest.fixture(scope="module")
+def pyfunc(service):
+    with service_tracking(service):
+        return mlflow.pyfunc.load_model(f"models:/relapse-risk/{service['logged'].version}")
+
+
+@pytest.fixture(scope="module")
+def latest(training_county):
+    panel, _ = load_panel(training_county)
+    window = panel[panel["year"] >= 2023]
+    records = build_features(window)
+    return window, records[records["year"] == 2025].reset_index(drop=True)
+
+
+def test_build_features_output_is_scored_as_the_batch_scored_it(pyfunc, service, latest):
+    _, records = latest
+    assert isinstance(records["main_industry"].dtype, pd.CategoricalDtype)
+
+    out = pyfunc.predict(records)
+
+    batch = service["rows"].set_index("hh_id").loc[records["hh_id"], "probability"]
+    np.testing.assert_allclose(out["probability"], batch.to_numpy(), atol=1e-12)
+
+
+def test_integral_floats_for_integers_are_accepted(pyfunc, latest):
+    _, records = latest
+    wire = registry.to_wire(records.head(50))
+    floats = wire.astype({c: "float64" for c in ("head_age", "hh_size", "year", "work_months")})
+
+    np.testing.assert_array_equal(
+        pyfunc.predict(floats)["probability"], pyfunc.predict(wire)["probability"]
+    )
+
+
+def test_pyfunc_input_from_panel_rows(pyfunc, service, latest):
+    window, _ = latest
+
+    wire = registry.pyfunc_input(window, 2025)
+    out = pyfunc.predict(wire)
+
+    main, batch = _main_model_rows(service, wire["hh_id"])
+    assert len(wire) == len(service["rows"]) and main.sum() > 100
+    np.testing.assert_allclose(out["probability"][main], batch[main], atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "rule"),
+    [
+        ("main_industry", "durian", "one of"),
+        ("net_income_pc", np.nan, "required"),
+        ("head_age", 58.5, "whole number"),
+        ("labour_total", 9, "must equal n_labour_full + n_labour_weak"),
+    ],
+)
+def test_bad_values_are_refused_naming_row_and_column(pyfunc, latest, column, value, rule):
+    _, records = latest
+    wire = registry.to_wire(records.head(5)).astype({column: object})
+    wire.loc[3, column] = value
+
+    with pytest.raises(Exception) as err:  # MLflow may wrap the model's own error
+        pyfunc.predict(wire)
+
+    cause = err.value if isinstance(err.value, RecordError) else err.value.__cause__ or err.value
+    assert f"row 3: {column}: " in str(cause) and rule in str(cause)
+
+
+def test_input_is_documented_beside_the_model(service):
+    local = mlflow.artifacts.download_artifacts(
+        artifact_uri=f"models:/relapse-risk/{service['logged'].version}"
+    )
+    from pathlib import Path
+
+    docs = list(Path(local).rglob("model_input.md"))
+
+    assert docs and "| main_industry | category | yes | sugarcane" in docs[0].read_text()
