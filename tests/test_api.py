@@ -26,7 +26,12 @@ from .conftest import service_tracking
 
 NAME = "relapse-risk"
 PERSISTENT = "relapse-risk-persistent"
-BELOW_LINE = {**EXAMPLE_RECORD, "income_to_line": 0.9, "hh_id": "H000124"}
+BELOW_LINE = {
+    **EXAMPLE_RECORD,
+    "income_to_line": 0.9,
+    "income_to_line_change": 0.9 - EXAMPLE_RECORD["income_to_line_lag1"],
+    "hh_id": "H000124",
+}
 MONITORED = {**EXAMPLE_RECORD, "is_monitored": True, "hh_id": "H000125"}
 
 

@@ -50,7 +50,8 @@ def test_facts_in_scores_as_the_batch_did(api, service, training_county):  # noq
     assert [x["hh_id"] for x in results] == chosen and len(chosen) >= 10
     for x in results:
         stored = batch.loc[x["hh_id"]]
-        assert (x["status"], x["label"]) == (stored["status"], stored["label"] or None)
+        label = stored["label"] if isinstance(stored["label"], str) else None
+        assert (x["status"], x["label"]) == (stored["status"], label)
         if x["probability"] is None:
             assert np.isnan(stored["probability"])
         else:

@@ -356,12 +356,8 @@ def test_concurrent_requests_are_scored_together_with_identical_results(service)
         {
             **EXAMPLE_RECORD,
             "hh_id": f"H{i:06d}",
-            **{
-                flag: bool(i >> bit & 1)
-                for bit, flag in enumerate(
-                    ("water_safe", "housing_safe", "village_disaster", "dibao", "all_insured")
-                )
-            },
+            "income_to_line": 1.2 + 0.03 * i,
+            "income_to_line_change": 1.2 + 0.03 * i - EXAMPLE_RECORD["income_to_line_lag1"],
         }
         for i in range(24)
     ]

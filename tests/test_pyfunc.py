@@ -29,14 +29,21 @@ def latest(training_county):
     return window, records[records["year"] == 2025].reset_index(drop=True)
 
 
+def _main_model_rows(service, hh_ids) -> tuple[np.ndarray, np.ndarray]:
+    """Where the batch's probability is the main model's (households not monitored)."""
+    batch = service["rows"].set_index("hh_id").loc[hh_ids]
+    return (batch["label"] == "meets_criteria").to_numpy(), batch["probability"].to_numpy()
+
+
 def test_build_features_output_is_scored_as_the_batch_scored_it(pyfunc, service, latest):
     _, records = latest
     assert isinstance(records["main_industry"].dtype, pd.CategoricalDtype)
 
     out = pyfunc.predict(records)
 
-    batch = service["rows"].set_index("hh_id").loc[records["hh_id"], "probability"]
-    np.testing.assert_allclose(out["probability"], batch.to_numpy(), atol=1e-12)
+    main, batch = _main_model_rows(service, records["hh_id"])
+    assert main.sum() > 100
+    np.testing.assert_allclose(out["probability"][main], batch[main], atol=1e-12)
 
 
 def test_integral_floats_for_integers_are_accepted(pyfunc, latest):
