@@ -170,6 +170,8 @@ assert set(EXAMPLE_RECORD) == set(RECORD_NAMES)
 EXAMPLE_FACTS = {
     **{k: v for k, v in EXAMPLE_RECORD.items() if k in PANEL},
     "exit_year": 2017,
+    "new_serious_illness": True,
+    "new_disability": False,
     "head_sex": "male",
     "head_ethnicity": "zhuang",
     "inc_wage": 17472.0,
@@ -194,6 +196,7 @@ EXAMPLE_HISTORY = [
         "monitor_line": 6000.0,
         "oop_medical": 2000.0,
         "n_serious_ill": 0,
+        "new_serious_illness": False,
     }
 ]
 
