@@ -97,3 +97,21 @@ def test_input_is_documented_beside_the_model(service):
     docs = list(Path(local).rglob("model_input.md"))
 
     assert docs and "| main_industry | category | yes | sugarcane" in docs[0].read_text()
+
+
+def test_partial_records_are_checked_on_the_columns_their_model_reads(latest):
+    """A model trained on partial data reads fewer features: only those are required, and the
+    checks that can be made on them still are."""
+    from riskmodel.catalogue import FEATURE_NAMES
+    from riskmodel.records import check_records
+
+    _, records = latest
+    features = [f for f in FEATURE_NAMES if f not in ("n_labour_weak", "labour_total")]
+    part = registry.to_wire(records.head(20), features)
+
+    typed = check_records(part, features)
+
+    assert list(typed.columns) == [c.name for c in registry.record_columns(features)]
+    assert "labour_total" not in part
+    with pytest.raises(RecordError, match="row 2: costly_students: must equal"):
+        check_records(part.assign(costly_students=[0] * 2 + [9] + [0] * 17), features)

@@ -15,7 +15,6 @@ from riskmodel.features import build_features
 from riskmodel.validate import _coerce, _consistency, _schema_failures, cast_to_catalogue
 
 Failure = tuple[int, str, str]
-_INCOME = ["inc_wage", "inc_business", "inc_property", "inc_transfer"]
 TOLERANCE = 0.011
 """Derived fields may be rounded to two decimals; a larger gap is a disagreement."""
 
@@ -33,7 +32,8 @@ class RecordError(ValueError):
 def cross_column_failures(df: pd.DataFrame) -> list[Failure]:
     """The panel's cross-column rules (`validate`): members cannot exceed the household, severe
     disability within disability, income components adding up (where the components are given)."""
-    frame = df.reindex(columns=sorted(set(df.columns) | set(_INCOME) | {"net_income_pc"}))
+    every = [c.name for c in PANEL_COLUMNS]  # absent columns are NaN: their rules cannot fire
+    frame = df.reindex(columns=list(df.columns) + [c for c in every if c not in df])
     return [(int(r), c, rule) for r, c, rule, _ in _consistency(frame.reset_index(drop=True))]
 
 
@@ -49,11 +49,14 @@ def _off(given, expected, tol: float = TOLERANCE, rel: float = 0.01) -> np.ndarr
 def derived_failures(df: pd.DataFrame) -> list[Failure]:
     """Derived fields of records that disagree with the facts in the same record (formulas of
     `features.build_features`); with `monitor_line`, income relative to the line as well."""
+    absent = np.full(len(df), np.nan)  # a column a partial record lacks (its checks are skipped)
     f = {
-        c: pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float) for c in _NUMERIC if c in df
+        c: pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float) if c in df else absent
+        for c in _NUMERIC
     }
     b = {
-        c: df[c].astype("boolean").to_numpy(dtype=float, na_value=np.nan) for c in _BOOL if c in df
+        c: df[c].astype("boolean").to_numpy(dtype=float, na_value=np.nan) if c in df else absent
+        for c in _BOOL
     }
     labour = f["n_labour_full"] + f["n_labour_weak"]
     total = f["net_income_pc"] * f["hh_size"]  # = the income components' sum (validate's rule)
