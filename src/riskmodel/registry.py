@@ -271,7 +271,7 @@ def log_training(result, client: MlflowClient | None = None) -> LoggedVersion:
             mlflow.log_artifact(str(tmp / f), "evaluation")
         model_dir = result.model.save(tmp / "relapse_model")
         doc = write_text(input_doc(result.model.features), tmp / "model_input.md")
-        example = to_wire(result.split.test.head(5))
+        example = to_wire(result.split.test.head(5), result.model.features)
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=RelapsePyfunc(),
