@@ -12,7 +12,13 @@ import pandas as pd
 
 from riskmodel.catalogue import PANEL_COLUMNS, RECORD_COLUMNS, RECORD_IDS
 from riskmodel.features import build_features
-from riskmodel.validate import _coerce, _consistency, _schema_failures, cast_to_catalogue
+from riskmodel.validate import (
+    _coerce,
+    _consistency,
+    _schema_failures,
+    as_float,
+    cast_to_catalogue,
+)
 
 Failure = tuple[int, str, str]
 TOLERANCE = 0.011
@@ -29,12 +35,11 @@ class RecordError(ValueError):
         super().__init__(f"{len(failures)} invalid value(s): {shown}{more}")
 
 
-def cross_column_failures(df: pd.DataFrame) -> list[Failure]:
+def cross_column_failures(df) -> list[Failure]:
     """The panel's cross-column rules (`validate`): members cannot exceed the household, severe
-    disability within disability, income components adding up (where the components are given)."""
-    every = [c.name for c in PANEL_COLUMNS]  # absent columns are NaN: their rules cannot fire
-    frame = df.reindex(columns=list(df.columns) + [c for c in every if c not in df])
-    return [(int(r), c, rule) for r, c, rule, _ in _consistency(frame.reset_index(drop=True))]
+    disability within disability, income components adding up (where the components are given).
+    `df` is a DataFrame or a mapping of columns; absent columns' rules do not fire."""
+    return [(int(r), c, rule) for r, c, rule, _ in _consistency(df)]
 
 
 def _off(given, expected, tol: float = TOLERANCE, rel: float = 0.01) -> np.ndarray:
@@ -46,18 +51,14 @@ def _off(given, expected, tol: float = TOLERANCE, rel: float = 0.01) -> np.ndarr
     return (both & gap) | (np.isfinite(given) != np.isfinite(expected))
 
 
-def derived_failures(df: pd.DataFrame) -> list[Failure]:
+def derived_failures(df) -> list[Failure]:
     """Derived fields of records that disagree with the facts in the same record (formulas of
-    `features.build_features`); with `monitor_line`, income relative to the line as well."""
-    absent = np.full(len(df), np.nan)  # a column a partial record lacks (its checks are skipped)
-    f = {
-        c: pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float) if c in df else absent
-        for c in _NUMERIC
-    }
-    b = {
-        c: df[c].astype("boolean").to_numpy(dtype=float, na_value=np.nan) if c in df else absent
-        for c in _BOOL
-    }
+    `features.build_features`); with `monitor_line`, income relative to the line as well. `df`
+    is a DataFrame or a mapping of columns (the API's records, without building a frame)."""
+    n = len(df) if isinstance(df, pd.DataFrame) else len(next(iter(df.values())))
+    absent = np.full(n, np.nan)  # a column a partial record lacks (its checks are skipped)
+    f = {c: as_float(df[c]) if c in df else absent for c in _NUMERIC}
+    b = {c: as_float(df[c]) if c in df else absent for c in _BOOL}
     labour = f["n_labour_full"] + f["n_labour_weak"]
     total = f["net_income_pc"] * f["hh_size"]  # = the income components' sum (validate's rule)
     shares = {k: f[k] for k in ("wage_share", "business_share", "transfer_share")}
@@ -112,7 +113,7 @@ def derived_failures(df: pd.DataFrame) -> list[Failure]:
         ),
     ]
     if "monitor_line" in df:
-        line = pd.to_numeric(df["monitor_line"], errors="coerce").to_numpy(dtype=float)
+        line = as_float(df["monitor_line"])
         given = np.isfinite(line)
         checks.append(
             (

@@ -279,11 +279,23 @@ def _duplicate_keys(df: pd.DataFrame) -> list[tuple]:
     ]
 
 
-def _consistency(df: pd.DataFrame) -> list[tuple]:
-    """Rules across columns: members cannot exceed the household; income must add up."""
+def as_float(values) -> np.ndarray:
+    """A column (Series, list or array) as floats, missing and unparsable values as NaN."""
+    if not isinstance(values, pd.Series):
+        try:
+            return np.asarray(values, dtype=float)
+        except (TypeError, ValueError):
+            values = pd.Series(values)
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def _consistency(df) -> list[tuple]:
+    """Rules across columns: members cannot exceed the household; income must add up. `df` is a
+    DataFrame or a mapping of columns (the API's records, without building a frame)."""
     errors: list[tuple] = []
-    have = set(df.columns)  # an imported panel may lack some columns: their rules do not apply
-    size = df["hh_size"] if "hh_size" in have else None
+    have = set(df.keys())  # an imported panel may lack some columns: their rules do not apply
+    col = {name: as_float(df[name]) for name in have & _CONSISTENCY_COLUMNS}
+    size = col.get("hh_size")
     for name in (
         "n_children_u16",
         "n_elderly_65p",
@@ -292,27 +304,34 @@ def _consistency(df: pd.DataFrame) -> list[tuple]:
         "n_serious_ill",
         "n_disabled",
     ):
-        if size is None or name not in have:
+        if size is None or name not in col:
             continue
-        bad = (df[name] > size).fillna(False)
-        errors += [
-            (i, name, "cannot exceed hh_size", df[name].iloc[i]) for i in np.flatnonzero(bad)
-        ]
+        with np.errstate(invalid="ignore"):
+            bad = col[name] > size
+        errors += [(i, name, "cannot exceed hh_size", col[name][i]) for i in np.flatnonzero(bad)]
     if {"n_severe_disabled", "n_disabled"} <= have:
-        bad = (df["n_severe_disabled"] > df["n_disabled"]).fillna(False)
+        with np.errstate(invalid="ignore"):
+            bad = col["n_severe_disabled"] > col["n_disabled"]
         errors += [
-            (i, "n_severe_disabled", "cannot exceed n_disabled", df["n_severe_disabled"].iloc[i])
+            (i, "n_severe_disabled", "cannot exceed n_disabled", col["n_severe_disabled"][i])
             for i in np.flatnonzero(bad)
         ]
     parts = ["inc_wage", "inc_business", "inc_property", "inc_transfer"]
     if size is None or not set(parts) <= have or "net_income_pc" not in have:
         return errors
-    total = df[parts].sum(axis=1, min_count=4)
-    implied = total / size.where(size > 0)
-    gap = (implied - df["net_income_pc"]).abs()
-    bad = (gap > np.maximum(1.0, 0.005 * df["net_income_pc"].abs())).fillna(False)
+    pc = col["net_income_pc"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        implied = sum(col[p] for p in parts) / np.where(size > 0, size, np.nan)
+        bad = np.abs(implied - pc) > np.maximum(1.0, 0.005 * np.abs(pc))
     errors += [
-        (i, "net_income_pc", "must equal income components / hh_size", df["net_income_pc"].iloc[i])
+        (i, "net_income_pc", "must equal income components / hh_size", pc[i])
         for i in np.flatnonzero(bad)
     ]
     return errors
+
+
+_CONSISTENCY_COLUMNS = {
+    "hh_size", "n_children_u16", "n_elderly_65p", "n_labour_full", "n_chronic_ill",
+    "n_serious_ill", "n_disabled", "n_severe_disabled", "inc_wage", "inc_business",
+    "inc_property", "inc_transfer", "net_income_pc",
+}  # fmt: skip
