@@ -10,10 +10,13 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from riskmodel.criteria import CriteriaConfig
+
 INCOME_MARGIN = 1.1
 """Income below 1.1 times the monitoring line counts as at risk."""
-MEDICAL_THRESHOLD = 20_000
-"""Annual compliant out-of-pocket medical spending above this is pushed by medical insurance (S16)."""
+MEDICAL_THRESHOLD = CriteriaConfig.model_fields["hardship_medical_yuan"].default
+"""Annual compliant out-of-pocket medical spending above this is pushed by medical insurance (S16):
+the same warning line as the hardship criterion's default, defined there."""
 
 RULES: dict[str, tuple[str, str]] = {
     "income_below_line": ("人均纯收入低于监测标准1.1倍", "income per capita below 1.1 x the line"),
