@@ -21,7 +21,7 @@ from riskmodel.io import write_parquet, write_text
 from riskmodel.simulate import calibration as cal
 from riskmodel.simulate.calibration import EXIT_YEARS, TOWNSHIPS, monitor_line
 from riskmodel.simulate.county import County
-from riskmodel.simulate.economy import outlook
+from riskmodel.simulate.economy import detection, outlook
 from riskmodel.simulate.oracle import next_year_probabilities
 from riskmodel.simulate.step import RISK_LEVELS, Year, draw_year, live_the_year, respond
 
@@ -107,14 +107,6 @@ def advance(c: County, year: int) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     row = record(c, y, year, idx, dibao)
     respond(c, o, y, row, idx)
     return _with_monitoring(row, c, idx), oracle
-
-
-def detection(c: County, year: int) -> np.ndarray:
-    """Probability that the sweep of `year` enrols a household that meets the criteria."""
-    if year < cal.MONITORING_STARTED:
-        return np.zeros(c.H)
-    p = np.where(c.exited, cal.DETECTION["exited"], cal.DETECTION["general"])
-    return p * (cal.DETECTION_FIRST_YEAR if year == cal.MONITORING_STARTED else 1.0)
 
 
 def _oracle_rows(c: County, o, idx: np.ndarray, year: int) -> pd.DataFrame:

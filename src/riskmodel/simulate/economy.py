@@ -112,6 +112,20 @@ def _step_index(table: dict[int, float], year: int) -> float:
     return table[keys[-1]] if keys else table[min(table)]
 
 
+def village_disaster_rate(c: County, year: int) -> np.ndarray:
+    """(V,) probability that each village is hit by a disaster in `year`."""
+    rate = np.asarray(cal.DISASTER_RATE)[c.village_flood.astype(int)]
+    return (rate * _index(cal.DISASTER_YEAR, year)).clip(0, 1)
+
+
+def detection(c: County, year: int) -> np.ndarray:
+    """(H,) probability that the sweep of `year` enrols a household that meets the criteria."""
+    if year < cal.MONITORING_STARTED:
+        return np.zeros(c.H)
+    p = np.where(c.exited, cal.DETECTION["exited"], cal.DETECTION["general"])
+    return p * (cal.DETECTION_FIRST_YEAR if year == cal.MONITORING_STARTED else 1.0)
+
+
 def mortality(c: County) -> np.ndarray:
     return np.where(
         c.age >= 0, np.exp(-9.8 + 0.088 * c.age.astype(float)) * (1 + 2 * c.serious), 0.0
@@ -265,8 +279,7 @@ def outlook(c: County, year: int) -> Outlook:
     spouse_young = (c.age[:, 1] >= 20) & (c.age[:, 1] <= 38) & (size < c.age.shape[1])
     p_birth = np.where(spouse_young, 0.085, 0.0)
 
-    rate = np.asarray(cal.DISASTER_RATE)[c.village_flood.astype(int)]
-    q = (rate * _index(cal.DISASTER_YEAR, year)).clip(0, 1)[c.village]
+    q = village_disaster_rate(c, year)[c.village]
     return Outlook(
         year=year,
         pi=pi,

@@ -26,9 +26,11 @@ from riskmodel.simulate.economy import (
     UNSEEN,
     Outlook,
     bill_points,
+    detection,
     leave_weight,
     mortality,
     type_params,
+    village_disaster_rate,
 )
 from riskmodel.simulate.oracle import income_log_likelihood
 
@@ -64,7 +66,7 @@ def draw_year(c: County, o: Outlook, live: np.ndarray, entering: np.ndarray) -> 
     """Draw the year for households in the panel (`live`); `entering` ones are registered as
     found: no event or demographic change, guarantees met, and exited ones above the exit floor."""
     rng, H = c.rng, c.H
-    disaster_v = rng.random(len(c.village_poor)) < _village_rate(c, o)
+    disaster_v = rng.random(len(c.village_poor)) < village_disaster_rate(c, o.year)
     d = disaster_v[c.village].astype(int)
     event = (rng.random(H)[:, None] > np.cumsum(o.pi, axis=1)).sum(1).clip(0, len(EVENTS) - 1)
     u = rng.random(H)
@@ -81,7 +83,7 @@ def draw_year(c: County, o: Outlook, live: np.ndarray, entering: np.ndarray) -> 
     market_median = o.market[rows, event, d] * np.exp(shift[c.type])
     z = rng.standard_normal(H)
     # a household exits poverty only with income above the national standard
-    floor = cal.EXIT_STANDARD_SHARE * o_line(o) * o.size - o.transfer
+    floor = cal.EXIT_STANDARD_SHARE * cal.monitor_line(o.year) * o.size - o.transfer
     exiting = entering & c.exited & (c.exit_year == o.year)
     for _ in range(200):
         redraw = exiting & (market_median * np.exp(sigma[c.type] * z) < floor)
@@ -122,15 +124,6 @@ def draw_year(c: County, o: Outlook, live: np.ndarray, entering: np.ndarray) -> 
         dropout=dropout,
         months=np.round(months).clip(0, 12 * c.age.shape[1]),
     )
-
-
-def o_line(o: Outlook) -> float:
-    return cal.monitor_line(o.year)
-
-
-def _village_rate(c: County, o: Outlook) -> np.ndarray:
-    rate = np.asarray(cal.DISASTER_RATE)[c.village_flood.astype(int)]
-    return (rate * cal.DISASTER_YEAR.get(o.year, 1.0)).clip(0, 1)
 
 
 def live_the_year(c: County, o: Outlook, y: Year, live: np.ndarray) -> None:
@@ -260,10 +253,7 @@ def respond(c: County, o: Outlook, y: Year, row: pd.DataFrame, idx: np.ndarray) 
     newly = np.zeros(len(idx), bool)
     if year >= cal.MONITORING_STARTED:
         status = c.mon_status[idx]
-        detect = np.where(c.exited[idx], cal.DETECTION["exited"], cal.DETECTION["general"])
-        if year == cal.MONITORING_STARTED:
-            detect = detect * cal.DETECTION_FIRST_YEAR
-        p_enrol = np.where(met["any"], detect, cal.FALSE_ALARM)
+        p_enrol = np.where(met["any"], detection(c, year)[idx], cal.FALSE_ALARM)
         newly = (status != 1) & (rng.random(len(idx)) < p_enrol)
         elim = (status == 1) & ~met["any"] & labour & (rng.random(len(idx)) < cal.ELIMINATION)
         h = idx[newly]
