@@ -130,7 +130,6 @@ def live_the_year(c: County, o: Outlook, y: Year, live: np.ndarray) -> None:
     """Members, jobs and programmes move on to the year's end (for every household: those not yet
     registered age and change too)."""
     rng, H = c.rng, c.H
-    present = c.age >= 0
     # demography drawn for the year
     died = y.demography == 1
     who = pick_member(rng, mortality(c))
@@ -265,7 +264,7 @@ def respond(c: County, o: Outlook, y: Year, row: pd.DataFrame, idx: np.ndarray) 
             np.where(c.exited[h], CATEGORY["unstable"], CATEGORY["edge"]),
             CATEGORY["sudden"],
         )
-        c.mon_risk[h] = _risk_code(c, y, h, met, newly)
+        c.mon_risk[h] = _risk_code(c, y, h)
         c.mon_status[idx[elim]] = 2
         pw = newly & labour & (rng.random(len(idx)) < 0.12)
         c.pw_job[idx[pw]] = True
@@ -299,7 +298,7 @@ def respond(c: County, o: Outlook, y: Year, row: pd.DataFrame, idx: np.ndarray) 
     c.entered[idx] = True
 
 
-def _risk_code(c: County, y: Year, h: np.ndarray, met: dict, newly: np.ndarray) -> np.ndarray:
+def _risk_code(c: County, y: Year, h: np.ndarray) -> np.ndarray:
     idx = {k: i for i, k in enumerate(RISK_LEVELS)}
     by_event = np.array(
         [0, idx["illness"], idx["disability"], idx["employment"], idx["industry"], 0]
