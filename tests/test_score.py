@@ -247,7 +247,7 @@ def test_rerunning_the_same_version_and_year_replaces(trained, training_county, 
 
 
 @pytest.mark.parametrize(
-    "where", ["riskmodel.score.write_worklist", "riskmodel.store._bulk_insert"]
+    "where", ["riskmodel.score.outputs.write_worklist", "riskmodel.store._bulk_insert"]
 )
 def test_failure_midway_leaves_previous_outputs_whole(
     trained, training_county, tmp_path, monkeypatch, where

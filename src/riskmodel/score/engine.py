@@ -1,22 +1,20 @@
-"""Batch scoring: every household of a year, with reasons, into Parquet, the store and worklists.
+"""One partition (a county, a township): features, status, criteria, the population's model,
+contributions, reasons, rule flags and village ranks, from frames to frames.
 
-All results are computed in memory first. The Parquet file and workbook are written to hidden
-temporary files beside their targets, the store's batch is replaced in one transaction, and only
-then are the files renamed into place: a failure at any point leaves the previous outputs whole.
+It never opens a file or the store, so the local and Dask drivers, the API and the tests call the
+same code and get the same numbers.
 """
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from riskmodel.coverage import Change, merge_batch, place_in_villages
+from riskmodel.coverage import place_in_villages
 from riskmodel.criteria import (
     DATA_CHECK,
     CriteriaConfig,
@@ -27,69 +25,16 @@ from riskmodel.criteria import (
     status,
 )
 from riskmodel.features import build_features
-from riskmodel.io import atomic_path, file_digest, panel_file, read_panel, write_parquet
 from riskmodel.labels import MAIN_LABEL
 from riskmodel.model import RelapseModel
 from riskmodel.ranking import gc_paused
 from riskmodel.reasons import Explanations, explain, stated_fields
 from riskmodel.rules import RULES, rule_flags
-from riskmodel.store import (
-    SERVICE,
-    batch_households,
-    engine_for,
-    now,
-    read_batch,
-    replace_batch,
-)
+from riskmodel.store import now
 from riskmodel.validate import FIRST_DATA_ROW, ValidationResult, validate_panel
-from riskmodel.worklist import write_worklist
-
-log = logging.getLogger(__name__)
 
 HISTORY_YEARS = 2
 """Features of year Y use rows back to Y-2."""
-PREVIEW_FOLDER = "preview"
-"""Preview runs write their files here, inside the output folder."""
-
-
-class BatchError(RuntimeError):
-    """The batch was stopped before writing any output (for example too many invalid rows)."""
-
-
-@dataclass
-class InvalidShare:
-    invalid: int
-    rows: int
-
-    @property
-    def share(self) -> float:
-        return self.invalid / max(self.rows, 1)
-
-    def __str__(self) -> str:
-        return f"{self.invalid:,} of {self.rows:,} rows ({self.share:.1%})"
-
-
-@dataclass
-class BatchResult:
-    rows: pd.DataFrame
-    year: int
-    model_version: str
-    parquet: Path
-    workbook: Path
-    quarantine: Path | None
-    invalid_rows: int
-    rows_read: int
-    seconds: dict[str, float]
-    """Wall time of each stage."""
-    invalid_scored: InvalidShare | None = None
-    """Invalid rows of the scored year (rows whose year cannot be read count here too)."""
-    invalid_history: InvalidShare | None = None
-    """Invalid rows of the history years, whose lags would otherwise go missing unnoticed."""
-    warnings: list[str] = field(default_factory=list)
-    change: Change | None = None
-    """What this run added, replaced, kept and dropped in its batch."""
-    area: str = SERVICE
-
 
 SERVED_BY: dict[str, str] = {"not_monitored": MAIN_LABEL, "monitored": "persistent"}
 """The label whose model gives each status its probability. A household that meets the criteria
@@ -122,6 +67,64 @@ def as_models(models: RelapseModel | Models) -> dict[str, RelapseModel]:
         if model.meta.criteria != first.meta.criteria:
             raise ValueError("the models in service must be trained on the same criteria")
     return models
+
+
+@dataclass
+class InvalidShare:
+    invalid: int
+    rows: int
+
+    @property
+    def share(self) -> float:
+        return self.invalid / max(self.rows, 1)
+
+    def __add__(self, other: InvalidShare) -> InvalidShare:
+        return InvalidShare(self.invalid + other.invalid, self.rows + other.rows)
+
+    def __str__(self) -> str:
+        return f"{self.invalid:,} of {self.rows:,} rows ({self.share:.1%})"
+
+
+def validate_window(
+    window: pd.DataFrame, source: Path, year: int
+) -> tuple[ValidationResult, dict[str, InvalidShare]]:
+    """Check the rows of `year` and its history (`window`, indexed by file row from 0) and count
+    the invalid ones of the scored year (rows whose year cannot be read count here too) and of
+    the history years, whose lags would otherwise go missing unnoticed."""
+    checked = validate_panel(window, source=source, file_rows=window.index + FIRST_DATA_ROW)
+    years = pd.to_numeric(window["year"], errors="coerce")
+    scored_year = years.isna() | (years == year)
+    bad_year = pd.to_numeric(checked.quarantined["year"], errors="coerce")
+    shares = {
+        "scored year": InvalidShare(
+            int((bad_year == year).sum() + bad_year.isna().sum()), int(scored_year.sum())
+        ),
+        "history": InvalidShare(
+            int(bad_year.between(year - HISTORY_YEARS, year - 1).sum()), int((~scored_year).sum())
+        ),
+    }
+    return checked, shares
+
+
+def score_partition(
+    checked: ValidationResult,
+    year: int,
+    models: RelapseModel | Models,
+    model_version: str,
+    run_id: str,
+    worklist_share: float = 0.10,
+    versions: Mapping[str, str] | None = None,
+    on_stage: Callable[[str], None] = lambda _: None,
+) -> pd.DataFrame:
+    """Every household of `year` in a checked window: scored rows, then one 「数据待核实」 row per
+    household whose row for `year` is invalid, placed in their villages."""
+    on_stage("features")
+    records = build_features(checked.valid)
+    records = records[records["year"] == year]
+    on_stage("score and explain")
+    rows = score_records(records, models, model_version, run_id, worklist_share, versions)
+    rows = with_data_checks(rows, checked, year, model_version, run_id)
+    return place_in_villages(rows, worklist_share)
 
 
 def score_records(
@@ -237,158 +240,15 @@ def _score_records(
     return place_in_villages(out, worklist_share)
 
 
-def run_batch(
-    data: Path,
-    out: Path,
-    db_url: str,
-    model: RelapseModel | Models,
-    model_version: str,
-    run_id: str,
-    year: int | None = None,
-    max_invalid_share: float = 0.05,
-    worklist_share: float = 0.10,
-    on_stage: Callable[[str], None] = lambda _: None,
-    versions: Mapping[str, str] | None = None,
-    replace_all: bool = False,
-    area: str = SERVICE,
-    model_alias: str = "",
-) -> BatchResult:
-    """Score every household's record for `year` (default: latest) with the models in service
-    (`model_version` is the main model's; `versions` every label's) and write all outputs.
-
-    The batch of (year, model version) keeps the households earlier runs scored that this one did
-    not (unless `replace_all`). `area` is `service` (what the API serves) or `preview` (a model
-    other than the one in service: its own store table and `preview/` folder)."""
-    models = as_models(model)
-    seconds: dict[str, float] = {}
-    clock = [time.perf_counter(), ""]
-
-    def stage(name: str) -> None:
-        t = time.perf_counter()
-        if clock[1]:
-            seconds[clock[1]] = round(t - clock[0], 3)
-        clock[:] = [t, name]
-        if name:
-            on_stage(name)
-
-    stage("read")
-    source = panel_file(data)
-    panel = read_panel(source)
-    years = pd.to_numeric(panel["year"], errors="coerce")
-    present = sorted({int(y) for y in years.dropna() if float(y).is_integer()})
-    if not present:
-        raise BatchError(f"{source}: no row has a readable year")
-    Y = present[-1] if year is None else year
-    if Y not in present:
-        raise BatchError(f"no rows for year {Y} in {source}; years present: {year_ranges(present)}")
-    warnings = []
-    absent = [y for y in range(Y - HISTORY_YEARS, Y) if y not in present]
-    if absent:
-        warnings.append(
-            f"history years {', '.join(map(str, absent))} are not in {source}: features of {Y} "
-            "that look back (lags, changes, trend, volatility) are missing for every household"
-        )
-    in_window = years.between(Y - HISTORY_YEARS, Y) | years.isna()
-    window = panel[in_window]
-    stage("validate")
-    checked = validate_panel(window, source=source, file_rows=window.index + FIRST_DATA_ROW)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    quarantine = None
-    if len(checked.quarantined):
-        quarantine = write_parquet(checked.quarantined, out / f"quarantine-{Y}.parquet")
-    scored_year = years[in_window].isna() | (years[in_window] == Y)
-    bad_year = pd.to_numeric(checked.quarantined["year"], errors="coerce")
-    shares = {
-        "scored year": InvalidShare(
-            int((bad_year == Y).sum() + bad_year.isna().sum()), int(scored_year.sum())
-        ),
-        "history": InvalidShare(
-            int(bad_year.between(Y - HISTORY_YEARS, Y - 1).sum()), int((~scored_year).sum())
-        ),
-    }
-    over = {k: v for k, v in shares.items() if v.share > max_invalid_share}
-    if over:
-        raise BatchError(
-            "; ".join(f"{k}: {v} invalid" for k, v in over.items())
-            + f" > {max_invalid_share:.0%}; see {quarantine}; no scores written.\n"
-            + checked.report(limit=5)
-        )
-    stage("features")
-    records = build_features(checked.valid)
-    records = records[records["year"] == Y]
-    stage("score and explain")
-    rows = score_records(records, models, model_version, run_id, worklist_share, versions)
-    rows = _with_data_checks(rows, checked, Y, model_version, run_id)
-    engine = engine_for(db_url)
-    rows, change = merge_batch(
-        rows,
-        batch_households(engine, Y, model_version, area),
-        lambda: _stored_rows(engine, Y, model_version, area),
-        replace_all,
-        worklist_share,
-    )
-    folder = out / PREVIEW_FOLDER if area != SERVICE else out
-    stem = f"{Y}-v{model_version}"
-    parquet, workbook = folder / f"scores-{stem}.parquet", folder / f"worklist-{stem}.xlsx"
-    title = f"{Y}年防止返贫监测工作清单（模型 v{model_version}）"
-    if area != SERVICE:
-        title += "（预览，未投入使用）"
-    run = {
-        "model_alias": model_alias,
-        "source": str(source),
-        "source_digest": file_digest(source),
-        **change.record(),
-    }
-    stage("write")
-    with atomic_path(parquet) as tmp_parquet, atomic_path(workbook) as tmp_book:
-        rows.drop(columns=["reasons_json", "contributions"]).to_parquet(tmp_parquet, index=False)
-        write_worklist(rows, tmp_book, title)
-        stage("store")
-        features = next(iter(models.values())).features
-        replace_batch(engine, rows, Y, model_version, run_id, features, area=area, run=run)
-    stage("")
-    return BatchResult(
-        rows,
-        Y,
-        model_version,
-        parquet,
-        workbook,
-        quarantine,
-        len(checked.quarantined),
-        len(window),
-        seconds,
-        shares["scored year"],
-        shares["history"],
-        warnings,
-        change,
-        area,
-    )
-
-
-def _stored_rows(engine, year: int, model_version: str, area: str) -> pd.DataFrame:
-    """A stored batch with the columns the store derives rather than keeps."""
-    rows = read_batch(engine, year, model_version, area)
-    rows["criteria_zh"] = [describe(c) for c in rows["criteria"]]
-    return rows
-
-
-def year_ranges(years: list[int]) -> str:
-    """2014-2019, 2021, 2023-2025."""
-    parts, start = [], None
-    for i, y in enumerate(years):
-        start = y if start is None else start
-        if i + 1 == len(years) or years[i + 1] != y + 1:
-            parts.append(str(y) if y == start else f"{start}-{y}")
-            start = None
-    return ", ".join(parts)
-
-
 DATA_CHECK_ZH, DATA_CHECK_EN = "数据待核实", "data to be verified"
 
 
-def _with_data_checks(
-    rows: pd.DataFrame, checked: ValidationResult, year: int, model_version: str, run_id: str
+def with_data_checks(
+    rows: pd.DataFrame,
+    checked: ValidationResult,
+    year: int,
+    model_version: str,
+    run_id: str,
 ) -> pd.DataFrame:
     """Scored rows plus one row per household whose row for `year` is invalid: never silently
     absent, it is listed on its village's worklist as 「数据待核实」 with the failed rules, after the
