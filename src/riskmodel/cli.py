@@ -89,11 +89,33 @@ def simulate(
     export_format: Annotated[
         str, typer.Option(help="csv (UTF-8 with BOM) or xlsx for the person tables")
     ] = "csv",
+    partitioned: Annotated[
+        bool,
+        typer.Option(
+            help="a region of --townships Ningming-like townships, simulated in parallel into "
+            "OUT/panel/township_id=…/ (Parquet, hive partitions) and OUT/REGION.json"
+        ),
+    ] = False,
+    townships: Annotated[
+        int | None, typer.Option(help="townships of a --partitioned region")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="processes for a --partitioned region (default: cores)")
+    ] = None,
+    oracle: Annotated[
+        bool, typer.Option(help="compute the exact oracle (two thirds of a region's time)")
+    ] = True,
 ) -> None:
-    """Simulate a Ningming-like county: household-year panel, exact oracle and data card."""
+    """Simulate a Ningming-like county: household-year panel, exact oracle and data card; or,
+    with --partitioned, a province-size region partitioned by township."""
     from riskmodel.simulate import SimulationConfig, write_simulation
     from riskmodel.simulate import simulate as run
 
+    if partitioned:
+        _simulate_region(out, seed, households, townships, first_year, last_year, workers, oracle)
+        return
+    if townships is not None or workers is not None:
+        raise UserError("--townships and --workers describe a --partitioned region")
     cfg = SimulationConfig(
         seed=seed, households=households, first_year=first_year, last_year=last_year
     )
@@ -114,6 +136,40 @@ def simulate(
         console.print(f"national export: {len(exporter.files)} files -> {export}")
     if report:
         _report(sim.panel, sim.oracle)
+
+
+def _simulate_region(
+    out: Path,
+    seed: int,
+    households: int,
+    townships: int | None,
+    first_year: int,
+    last_year: int,
+    workers: int | None,
+    oracle: bool,
+) -> None:
+    from riskmodel.simulate.region import RegionConfig, write_region
+
+    if townships is None:
+        raise UserError("a --partitioned region needs --townships")
+    cfg = RegionConfig(
+        seed=seed,
+        households=households,
+        townships=townships,
+        first_year=first_year,
+        last_year=last_year,
+        oracle=oracle,
+    )
+    try:
+        with console.status(f"simulating {townships:,} townships"):
+            manifest = write_region(cfg, out, workers)
+    except ValueError as e:
+        raise UserError(str(e)) from e
+    console.print(
+        f"{manifest['households']:,} households ({manifest['households_last_year']:,} in "
+        f"{last_year}), {manifest['household_years']:,} household-years in {townships:,} "
+        f"townships -> {out / 'panel'}"
+    )
 
 
 def _report(panel: Any, oracle: Any) -> None:

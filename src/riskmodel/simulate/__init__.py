@@ -66,9 +66,11 @@ class Simulation:
 def simulate(
     config: SimulationConfig | None = None,
     on_year: Callable[[County, int, pd.DataFrame], None] | None = None,
+    oracle: bool = True,
 ) -> Simulation:
     """Simulate the panel and its oracle for the configured county. `on_year(county, year, rows)`
-    sees the county's full state (members included) after each year's record, for exports."""
+    sees the county's full state (members included) after each year's record, for exports.
+    Without `oracle` the panel is the same and the oracle frame empty (two thirds of the time)."""
     cfg = config or SimulationConfig()
     if cfg.last_year <= cfg.first_year:
         raise ValueError("last_year must be after first_year")
@@ -78,26 +80,34 @@ def simulate(
     rows: list[pd.DataFrame] = []
     oracle_rows: list[pd.DataFrame] = []
     for year in range(cfg.first_year, cfg.last_year + 1):
-        row, oracle = advance(c, year)
+        row, probabilities = advance(c, year, oracle)
         if on_year is not None:
             on_year(c, year, row)
         rows.append(row)
-        if oracle is not None:
-            oracle_rows.append(oracle)
+        if probabilities is not None:
+            oracle_rows.append(probabilities)
     panel = cast(pd.concat(rows, ignore_index=True))
-    oracle = pd.concat(oracle_rows, ignore_index=True)
-    oracle["hh_id"] = oracle["hh_id"].astype("string")
-    oracle["year"] = oracle["year"].astype("int16")
+    if oracle_rows:
+        exact = pd.concat(oracle_rows, ignore_index=True)
+    else:
+        exact = pd.DataFrame(
+            {c: pd.Series(dtype=float) for c in ["hh_id", "year", *ORACLE_COLUMNS]}
+        )
+    exact["hh_id"] = exact["hh_id"].astype("string")
+    exact["year"] = exact["year"].astype("int16")
     log.info("simulated %d households, %d household-years", c.H, len(panel))
-    return Simulation(panel=panel, oracle=oracle, config=cfg)
+    return Simulation(panel=panel, oracle=exact, config=cfg)
 
 
-def advance(c: County, year: int) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+def advance(c: County, year: int, oracle: bool = True) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Run `year` for the county: the oracle for the households registered at the end of the
-    previous year (computed before anything is drawn), then the year itself and its record."""
+    previous year (computed before anything is drawn; it draws nothing), then the year itself and
+    its record."""
     o = outlook(c, year)
     before = c.entered & c.alive
-    oracle = _oracle_rows(c, o, np.flatnonzero(before), year) if before.any() else None
+    probabilities = None
+    if oracle and before.any():
+        probabilities = _oracle_rows(c, o, np.flatnonzero(before), year)
     entering = c.alive & ~c.entered & (c.start_year <= year)
     live = before | entering
     y = draw_year(c, o, live, entering)
@@ -106,7 +116,7 @@ def advance(c: County, year: int) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     idx = np.flatnonzero(live & c.alive)
     row = record(c, y, year, idx, dibao)
     respond(c, o, y, row, idx)
-    return _with_monitoring(row, c, idx), oracle
+    return _with_monitoring(row, c, idx), probabilities
 
 
 def _oracle_rows(c: County, o, idx: np.ndarray, year: int) -> pd.DataFrame:
