@@ -2,9 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskmodel.catalogue import FEATURE_NAMES, FEATURES, MEASURES
+from riskmodel.catalogue import FEATURE_NAMES, FEATURES
 from riskmodel.features import build_features
 from riskmodel.reasons import explain, group_matrix, render
+from riskmodel.reasons import shown as shown_feature
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +38,7 @@ def test_illness_reason_quotes_the_household_values(records):
     rec["n_serious_ill"] = 2
     rec["oop_medical"] = 18_000.0
     rec["oop_to_income"] = 0.45
+    rec["has_public_welfare_job"] = True
     contrib = _one_hot(
         FEATURE_NAMES, {"n_serious_ill": 0.9, "oop_to_income": 0.6, "has_public_welfare_job": -0.3}
     )
@@ -48,14 +50,15 @@ def test_illness_reason_quotes_the_household_values(records):
     assert reason["contribution"] == pytest.approx(1.5)
     assert "2人患大病" in reason["text_zh"] and "18,000元" in reason["text_zh"]
     assert "2 member(s) with a serious illness" in reason["text_en"]
-    assert {"zh": "健康帮扶", "en": "health assistance"} in reason["measures"]
+    assert reason["measures"][0]["zh"] == "健康帮扶（医疗救助/大病保险）"
     assert reason["actionable"]  # out-of-pocket spending can be reduced by medical assistance
     prot = ex.protective_factors(0)
     assert prot[0]["feature"] == "has_public_welfare_job" and prot[0]["contribution"] < 0
 
 
 def test_only_risk_raising_groups_become_reasons(records):
-    rec = records.head(1)
+    rec = records.head(1).copy()
+    rec["head_age"] = 72
     contrib = _one_hot(FEATURE_NAMES, {"head_age": 0.4, "transfer_share": -0.8})
 
     ex = explain(rec, contrib, FEATURE_NAMES)
@@ -71,7 +74,8 @@ def test_group_sums_add_up_to_the_contributions(records, trained):
 
     ex = explain(records, contrib, model.features)
 
-    np.testing.assert_allclose((contrib[:, :-1] @ risk_m).sum(1), contrib[:, :-1].sum(1))
+    shown = [shown_feature(f) for f in model.features]
+    np.testing.assert_allclose((contrib[:, :-1] @ risk_m).sum(1), contrib[:, :-1][:, shown].sum(1))
     np.testing.assert_allclose(ex.by_dimension.sum(1), contrib[:, :-1].sum(1))
     for i in range(0, len(records), 37):
         for k, r in enumerate(ex.reasons(i)):
@@ -95,7 +99,7 @@ def test_flat_columns_match_the_structured_reasons(records, trained):
         assert cols["top_risk_types"][i] == ",".join(r["risk_type"] for r in reasons)
         for r in reasons:
             assert f"{r['label_zh']}：{r['text_zh']}" in cols["reasons_zh"][i]
-            assert MEASURES[r["risk_type"]][0][0] in cols["measures_zh"][i]
+            assert r["measures"][0]["zh"] in cols["measures_zh"][i].split("、")
 
 
 def test_missing_value_is_said_not_invented(records):
@@ -117,9 +121,30 @@ def test_missing_value_is_said_not_invented(records):
         ),
         (
             "income_to_line",
-            {"income_to_line": 0.95, "net_income_pc": 6_000.0, "monitor_line": 6_300.0},
-            "人均纯收入6,000元，为监测标准的0.95倍",
-            "income 6,000 yuan per person, 0.95 x the line",
+            {"income_to_line": 0.95, "net_income_pc": 6_000.0},
+            "人均纯收入6,000元，低于监测标准（为标准的0.95倍）",
+            "income 6,000 yuan per person, below the monitoring line (0.95 x the line)",
+        ),
+        (
+            "income_to_line",
+            {"income_to_line": 1.04, "net_income_pc": 7_600.0},
+            "人均纯收入7,600元，接近监测标准（为标准的1.04倍）",
+            "income 7,600 yuan per person, close to the monitoring line (1.04 x the line)",
+        ),
+        (
+            "income_to_line",
+            {"income_to_line": 2.5, "net_income_pc": 18_250.0},
+            "人均纯收入18,250元，为监测标准的2.50倍",
+            "income 18,250 yuan per person, 2.50 x the line",
+        ),
+        ("wage_share", {"wage_share": 0.0}, "家中无务工收入", "no wage income"),
+        ("wage_share", {"wage_share": 0.62}, "工资性收入占62%", "wages are 62% of income"),
+        ("labour_total", {"labour_total": 0}, "家中无劳动力", "no member able to work"),
+        (
+            "village_collective_income",
+            {"village_collective_income": 5.5},
+            "村集体经济收入5.5万元",
+            "village collective income 55,000 yuan",
         ),
     ],
 )

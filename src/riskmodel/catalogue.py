@@ -42,17 +42,19 @@ RISK_TYPES: dict[str, tuple[str, str]] = {
     "illness": ("因病", "illness"),
     "disability": ("因残", "disability"),
     "schooling": ("因学", "schooling costs"),
-    "disaster": ("因灾", "natural disaster"),
-    "accident": ("因意外", "accident"),
+    "disaster": ("因自然灾害", "natural disaster"),
+    "accident": ("因意外事故", "accident"),
     "labour": ("缺劳动力", "lack of labour"),
     "employment": ("因务工就业不稳", "unstable employment"),
     "industry": ("因产业项目失败", "industry or project failure"),
-    "housing": ("住房安全", "housing safety"),
-    "water": ("饮水安全", "drinking-water safety"),
-    "income": ("收入结构/转移依赖", "income structure and transfer dependence"),
+    "housing": ("因安全住房", "housing safety"),
+    "water": ("因安全饮水", "drinking-water safety"),
     "other": ("其他", "other"),
 }
-"""The official risk types recorded by the national monitoring system, keyed by our codes."""
+"""The official risk types (致贫/返贫风险) of the national monitoring system, keyed by our codes
+(research/national-export.md: G1's values; 因意外事故 and 因产业项目失败 from the policy texts). Income
+near or below the monitoring line has no type of its own: the system records it as 其他 and words it
+against its 监测标准 (「人均纯收入…，低于/接近监测标准」), as the reason sentences do."""
 
 
 @dataclass(frozen=True)
@@ -396,7 +398,7 @@ PANEL_COLUMNS: list[Column] = [
         "property income",
         dimension="INC",
         defence_line="L6",
-        risk_type="income",
+        risk_type="other",
         unit="yuan/yr",
         min=0,
         max=5e6,
@@ -408,7 +410,7 @@ PANEL_COLUMNS: list[Column] = [
         "transfer income",
         dimension="POL",
         defence_line="L7",
-        risk_type="income",
+        risk_type="other",
         unit="yuan/yr",
         min=0,
         max=5e6,
@@ -420,7 +422,7 @@ PANEL_COLUMNS: list[Column] = [
         "net income per capita",
         dimension="INC",
         defence_line="L1",
-        risk_type="income",
+        risk_type="other",
         unit="yuan/person/yr",
         min=-1e6,
         max=1e6,
@@ -608,7 +610,7 @@ PANEL_COLUMNS: list[Column] = [
         "receives minimum living allowance (低保)",
         dimension="POL",
         defence_line="L7",
-        risk_type="income",
+        risk_type="other",
         actionable=True,
     ),
     _c(
@@ -791,12 +793,11 @@ RISK_VOCABULARY = {
     "住房安全": "housing",
     "因安全饮水": "water",
     "饮水安全": "water",
-    "因收入骤减或支出骤增": "income",
+    "因收入骤减或支出骤增": "other",
     "其他": "other",
 }
-"""致贫/返贫风险 (G1's values; 因意外事故 and 因产业项目失败 from the policy texts). Our `income`
-type (transfer dependence, falling income) has no national code: 因收入骤减或支出骤增 is our
-inference from later provincial lists."""
+"""致贫/返贫风险 (G1's values; 因意外事故 and 因产业项目失败 from the policy texts). 因收入骤减或支出骤增
+appears in some later provincial lists, not in the national one: it is read as 其他."""
 
 RELATIONS = ["户主", "配偶", "之子", "之女", "之儿媳", "之女婿", "之孙子", "之孙女", "之外孙子",
              "之外孙女", "之父", "之母", "之岳父", "之岳母", "之公公", "之婆婆", "之祖父", "之祖母",
@@ -1239,7 +1240,7 @@ DERIVED_FEATURES: list[Column] = [
         "income per capita relative to the line",
         dimension="INC",
         defence_line="L1",
-        risk_type="income",
+        risk_type="other",
         min=-100,
         max=1000,
         description="net_income_pc / monitor_line",
@@ -1252,7 +1253,7 @@ DERIVED_FEATURES: list[Column] = [
         "last year's income relative to its line",
         dimension="INC",
         defence_line="L1",
-        risk_type="income",
+        risk_type="other",
         min=-100,
         max=1000,
         nullable=True,
@@ -1265,7 +1266,7 @@ DERIVED_FEATURES: list[Column] = [
         "change of income relative to the line",
         dimension="INC",
         defence_line="L1",
-        risk_type="income",
+        risk_type="other",
         min=-1000,
         max=1000,
         nullable=True,
@@ -1278,7 +1279,7 @@ DERIVED_FEATURES: list[Column] = [
         "3-year income trend",
         dimension="INC",
         defence_line="L1",
-        risk_type="income",
+        risk_type="other",
         min=-0.5,
         max=0.5,
         nullable=True,
@@ -1291,7 +1292,7 @@ DERIVED_FEATURES: list[Column] = [
         "3-year income volatility",
         dimension="INC",
         defence_line="L1",
-        risk_type="income",
+        risk_type="other",
         min=0,
         max=2,
         nullable=True,
@@ -1352,7 +1353,7 @@ DERIVED_FEATURES: list[Column] = [
         "transfer share of income",
         dimension="POL",
         defence_line="L7",
-        risk_type="income",
+        risk_type="other",
         min=0,
         max=1,
         description="inc_transfer / household income, within 0-1",
@@ -1389,7 +1390,7 @@ DERIVED_FEATURES: list[Column] = [
         "收入来源数",
         "income sources above 10% of income",
         dimension="INC",
-        risk_type="income",
+        risk_type="other",
         actionable=True,
         min=0,
         max=4,
@@ -1489,7 +1490,8 @@ assert set(FEATURE_NEEDS) == set(FEATURE_NAMES)
 # ---------------------------------------------------------------------------------------------
 # Reasons: sentence templates with the household's own values, and the measures that fit.
 # Templates are str.format strings over the model input record; "{flag:yes text|no text}" picks a
-# text for booleans, and category codes are shown with their Chinese or English label.
+# text for booleans, category codes are shown with their Chinese or English label, and ":wan"
+# shows a value kept in 万 (10,000) as yuan in full (5.5 -> 55,000).
 
 REASON_TEXTS: dict[str, tuple[str, str]] = {
     "income_to_line": (
@@ -1505,8 +1507,8 @@ REASON_TEXTS: dict[str, tuple[str, str]] = {
         "last year's income was {income_to_line_lag1:.2f} x the line",
     ),
     "income_to_line_change": (
-        "收入/监测标准较上年变化{income_to_line_change:+.2f}",
-        "income relative to the line changed by {income_to_line_change:+.2f}",
+        "收入较上年变化{income_to_line_change:+.2f}倍监测标准",
+        "income changed by {income_to_line_change:+.2f} x the line from last year",
     ),
     "income_slope_3y": (
         "近三年收入年均变化{income_slope_3y:+.0%}",
@@ -1557,8 +1559,8 @@ REASON_TEXTS: dict[str, tuple[str, str]] = {
         "{n_students_tertiary} student(s) in college",
     ),
     "costly_students": (
-        "{costly_students}名高中及以上在校生，教育支出{edu_spend:,.0f}元",
-        "{costly_students} student(s) in senior school or above, schooling costs {edu_spend:,.0f} yuan",
+        "{costly_students}名高中及以上在校生",
+        "{costly_students} student(s) in senior school or above",
     ),
     "edu_spend": ("教育刚性支出{edu_spend:,.0f}元", "schooling costs {edu_spend:,.0f} yuan"),
     "n_children_15": (
@@ -1585,8 +1587,8 @@ REASON_TEXTS: dict[str, tuple[str, str]] = {
         "{n_labour_weak} member(s) with weak labour capacity",
     ),
     "dependency_ratio": (
-        "抚养比{dependency_ratio:.1f}（劳动力{labour_total}人）",
-        "dependency ratio {dependency_ratio:.1f} ({labour_total} able to work)",
+        "抚养比{dependency_ratio:.1f}（每个劳动力负担的老人和儿童）",
+        "dependency ratio {dependency_ratio:.1f} (dependants per member able to work)",
     ),
     "hh_size": ("家庭人口{hh_size}人", "{hh_size} members"),
     "n_children_u16": ("16岁以下儿童{n_children_u16}人", "{n_children_u16} child(ren) under 16"),
@@ -1701,65 +1703,234 @@ REASON_TEXTS: dict[str, tuple[str, str]] = {
     ),
     "village_collective_income": (
         "村集体经济收入{village_collective_income:.1f}万元",
-        "village collective income {village_collective_income:.1f}0k yuan",
+        "village collective income {village_collective_income:wan} yuan",
     ),
 }
 
-MEASURES: dict[str, list[tuple[str, str]]] = {
+VALUE_TEXTS: dict[str, list[tuple[float, float, str, str]]] = {
+    "income_to_line": [
+        (
+            -float("inf"),
+            1.0,
+            "人均纯收入{net_income_pc:,.0f}元，低于监测标准（为标准的{income_to_line:.2f}倍）",
+            "income {net_income_pc:,.0f} yuan per person, below the monitoring line "
+            "({income_to_line:.2f} x the line)",
+        ),
+        (
+            1.0,
+            1.1,
+            "人均纯收入{net_income_pc:,.0f}元，接近监测标准（为标准的{income_to_line:.2f}倍）",
+            "income {net_income_pc:,.0f} yuan per person, close to the monitoring line "
+            "({income_to_line:.2f} x the line)",
+        ),
+    ],
+    "income_to_line_change": [(0, 0, "收入与上年持平", "income unchanged from last year")],
+    "income_slope_3y": [(0, 0, "近三年收入没有增长", "no income growth over three years")],
+    "labour_total": [(0, 0, "家中无劳动力", "no member able to work")],
+    "n_labour_full": [(0, 0, "家中无普通/技能劳动力", "no member with full labour capacity")],
+    "work_months": [(0, 0, "全年无人务工", "nobody worked for wages this year")],
+    "n_migrant_workers": [(0, 0, "无人外出务工", "nobody works outside the county")],
+    "n_local_workers": [(0, 0, "无人在县内务工", "nobody works in the county")],
+    "wage_share": [(0, 0, "家中无务工收入", "no wage income")],
+    "business_share": [
+        (-float("inf"), 0, "生产经营亏损", "the household's farm or business lost money"),
+        (0, 0, "无生产经营性收入", "no farm or business income"),
+    ],
+    "n_income_sources": [
+        (0, 0, "无占收入一成以上的收入来源", "no income source above 10% of income"),
+        (1, 1, "收入来源单一", "a single income source"),
+    ],
+    "cultivated_land_mu": [(0, 0, "无耕地", "no cultivated land")],
+}
+"""Sentences that depend on the feature's own value, checked before its template: (low, high, zh,
+en) for values in [low, high), or exactly `low` when low == high. Income is worded against the
+monitoring line as the system words its criterion (低于监测标准); a zero count or amount says what
+the household lacks (「家中无务工收入」), never 「占0%」."""
+
+HIDDEN_FROM_REASONS: dict[str, str] = {
+    "sugarcane_price_index": "county-wide constant: the same for every household of a year",
+    "village_monitored_share": "a fact about the village, nothing a household can act on",
+    "village_flood_prone": "a fact about the village, nothing a household can act on",
+    "village_collective_income": "a fact about the village, nothing a household can act on",
+    "is_former_poor_village": "a fact about the village, nothing a household can act on",
+    "water_centralised": "village infrastructure; the household's own risk is 饮水安全",
+    "motivation_score": "no field in the national system; reads as blaming the family",
+    "is_monitored": "the household's monitoring status, shown in its own column",
+    "risk_eliminated": "monitoring history, shown with the status",
+    "dibao": "a policy the household receives: decides which measures fit, not a risk",
+    "household_type": "registration category, nothing a household can act on",
+    "years_since_exit": "registration history, nothing a household can act on",
+    "relocated": "registration category, nothing a household can act on",
+    "head_education": "nothing a household can act on, and no official risk type",
+    "hh_size": "no official risk type (dependants and labour say what matters)",
+    "n_children_u16": "no official risk type (the dependency ratio says what matters)",
+    "n_labour_weak": "the labour total and full labour say it without double counting",
+    "main_industry": "what the household grows; the industry risk shows in its income",
+    "net_income_pc": "income is stated against the line (income_to_line)",
+}
+"""Features never shown as reasons or protective factors, with why. They still enter the model and
+the 六看 sub-scores; their contributions are simply not turned into sentences."""
+
+RISK_WHEN_LOW: frozenset[str] = frozenset(
+    {
+        "income_to_line",
+        "income_to_line_lag1",
+        "income_to_line_change",
+        "income_slope_3y",
+        "labour_total",
+        "n_labour_full",
+        "work_months",
+        "n_migrant_workers",
+        "n_local_workers",
+        "wage_share",
+        "business_share",
+        "n_income_sources",
+        "cultivated_land_mu",
+        "has_public_welfare_job",
+        "has_workshop_job",
+        "skills_training",
+        "industry_support",
+        "microcredit",
+        "all_insured",
+        "housing_safe",
+        "water_safe",
+    }
+)
+"""Resources: a risk when missing or small (a flag unset, a value below PROTECTS_FROM). Every other
+shown feature states a risk when present (a count or amount above zero, a flag set)."""
+
+PROTECTS_FROM: dict[str, float] = {
+    "income_to_line": 1.5,
+    "income_to_line_lag1": 1.5,
+    "income_to_line_change": 0.2,
+    "income_slope_3y": 0.05,
+    "labour_total": 1,
+    "n_labour_full": 1,
+    "work_months": 6,
+    "n_migrant_workers": 1,
+    "n_local_workers": 1,
+    "wage_share": 0.3,
+    "business_share": 0.3,
+    "n_income_sources": 2,
+    "cultivated_land_mu": 1,
+    "has_public_welfare_job": 1,
+    "has_workshop_job": 1,
+    "skills_training": 1,
+    "industry_support": 1,
+    "microcredit": 1,
+}
+"""A resource listed as protective when the household has at least this much of it (flags: set);
+below it the same feature can only be a risk. Guarantees met by nearly everyone (insured, safe
+house and water) and absences of a risk (no illness, no spending) are never protective."""
+RISK_FROM: dict[str, float] = {"head_age": 60, "dependency_ratio": 1.0, "transfer_share": 0.5}
+"""A risk present by degree is a reason only from this value (「户主45岁」 is no reason; an
+older head, more dependants than workers, or transfers over half of income are)."""
+PROTECTIVE_MIN = 0.05
+"""A protective factor must lower the household's risk by at least this much (log-odds)."""
+
+assert not set(HIDDEN_FROM_REASONS) & (RISK_WHEN_LOW | set(PROTECTS_FROM) | set(RISK_FROM))
+assert not set(RISK_FROM) & RISK_WHEN_LOW
+assert set(PROTECTS_FROM) <= RISK_WHEN_LOW
+
+MEASURE_CONDITIONS: dict[str, tuple[str, str]] = {
+    "labour": ("labour_total", "a member able to work (development measures need one)"),
+    "no_labour": ("labour_total", "no member able to work"),
+    "no_dibao": ("dibao", "not yet receiving 低保 or 特困供养"),
+    "dibao": ("dibao", "already receiving 低保 or 特困供养"),
+    "dropout": ("n_dropout", "a child of compulsory-school age out of school"),
+    "untrained": ("skills_training", "no member has had skills training"),
+    "no_microcredit": ("microcredit", "no poverty-alleviation microcredit loan yet"),
+}
+"""When a measure fits a household: the column it reads and why (riskmodel.reasons evaluates them;
+a condition whose column a partial panel lacks is not known and does not exclude the measure)."""
+
+MEASURES: dict[str, list[tuple[str, str, str | None]]] = {
     "illness": [
-        ("健康帮扶", "health assistance"),
-        ("医疗救助", "medical assistance"),
-        ("大病保险报销", "critical-illness insurance"),
+        (
+            "健康帮扶（医疗救助/大病保险）",
+            "health assistance (medical aid, critical-illness insurance)",
+            None,
+        ),
+        ("综合保障（纳入低保）", "comprehensive security (dibao)", "no_labour+no_dibao"),
     ],
     "disability": [
-        ("综合保障", "comprehensive security"),
-        ("残疾人两项补贴", "disability allowances"),
-        ("康复服务", "rehabilitation services"),
+        ("综合保障（残疾人两项补贴）", "comprehensive security (disability allowances)", None),
+        ("公益岗位帮扶", "public-welfare job", "labour"),
     ],
     "schooling": [
-        ("教育帮扶", "education assistance"),
-        ("雨露计划", "Yulu plan vocational subsidy"),
-        ("生源地助学贷款", "student loan"),
+        (
+            "教育帮扶（助学金/生源地助学贷款）",
+            "education assistance (grants, student loans)",
+            None,
+        ),
+        ("义务教育保障（控辍保学）", "compulsory-education guarantee (back to school)", "dropout"),
     ],
     "disaster": [
-        ("产业恢复", "restore production"),
-        ("保险理赔", "insurance claims"),
-        ("临时救助", "temporary assistance"),
+        ("综合保障（临时救助）", "comprehensive security (temporary assistance)", None),
+        (
+            "产业帮扶（生产恢复/农业保险）",
+            "industry support (restore production, farm insurance)",
+            "labour",
+        ),
     ],
     "accident": [
-        ("临时救助", "temporary assistance"),
-        ("保险理赔", "insurance claims"),
-        ("就业帮扶", "employment assistance"),
+        ("综合保障（临时救助）", "comprehensive security (temporary assistance)", None),
+        ("就业帮扶", "employment assistance", "labour"),
     ],
     "labour": [
-        ("综合保障", "comprehensive security"),
-        ("低保兜底", "dibao safety net"),
-        ("公益性岗位", "public-welfare job"),
+        (
+            "综合保障（低保/特困供养）",
+            "comprehensive security (dibao or extreme-poverty support)",
+            "no_labour+no_dibao",
+        ),
+        ("社会帮扶（结对帮扶/慈善救助）", "social assistance (paired support, charity)", "dibao"),
+        ("公益岗位帮扶", "public-welfare job", "labour"),
     ],
     "employment": [
-        ("就业帮扶", "employment assistance"),
-        ("公益性岗位", "public-welfare job"),
-        ("帮扶车间", "assistance workshop"),
-        ("技能培训", "skills training"),
+        ("就业帮扶（稳岗/转移就业）", "employment assistance (keep or find a job)", "labour"),
+        ("就业帮扶（技能培训）", "employment assistance (skills training)", "labour+untrained"),
+        ("公益岗位帮扶", "public-welfare job", "labour"),
     ],
     "industry": [
-        ("产业帮扶", "industry support"),
-        ("小额信贷", "microcredit"),
-        ("农业保险", "agricultural insurance"),
+        ("产业帮扶", "industry support", "labour"),
+        ("金融帮扶（小额信贷）", "financial support (microcredit)", "labour+no_microcredit"),
     ],
-    "housing": [("住房安全保障（危房改造）", "housing safety (renovation)")],
-    "water": [("饮水安全保障", "drinking-water safety works")],
-    "income": [
-        ("就业帮扶", "employment assistance"),
-        ("产业帮扶", "industry support"),
-        ("综合保障", "comprehensive security"),
+    "housing": [("住房安全保障（危房改造）", "housing safety (renovation)", None)],
+    "water": [("饮水安全保障", "drinking-water safety works", None)],
+    "other": [
+        ("就业帮扶", "employment assistance", "labour"),
+        ("产业帮扶", "industry support", "labour"),
+        ("综合保障（纳入低保）", "comprehensive security (dibao)", "no_labour+no_dibao"),
+        (
+            "社会帮扶（结对帮扶/慈善救助）",
+            "social assistance (paired support, charity)",
+            "no_labour+dibao",
+        ),
     ],
-    "other": [("入户核实", "household visit to verify the situation")],
 }
-"""Assistance measures that fit each risk type: the issue's mapping and the national system's
-measure-risk consistency rules (因病 → 健康帮扶/医疗救助; 因学 → 教育帮扶; 因残 → 综合保障;
-因安全饮水 → 饮水安全保障; 务工不稳 → 就业帮扶, 公益性岗位, 帮扶车间; 因灾 → 产业恢复, 保险理赔;
-缺劳动力 → 综合保障)."""
+"""Measures for each risk type, named by the system's own 帮扶措施 categories (research/
+national-export.md: 产业帮扶, 就业帮扶, 金融帮扶, 公益岗位帮扶, 住房安全保障, 饮水安全保障, 健康帮扶,
+义务教育保障, 教育帮扶, 综合保障, 社会帮扶) with the usual item in brackets, and the conditions
+(MEASURE_CONDITIONS, joined by +) under which each fits: development measures need a member able to
+work; 低保 is suggested only to households not receiving it; the measure-risk rules of the system
+(因病 → 健康帮扶; 因学 → 教育帮扶; 因残 → 综合保障; 因安全饮水 → 饮水安全保障) hold. 雨露计划 (中职/高职
+students only) is not suggested: the panel counts 中职 with 高中 and 高职 with 本科."""
+FALLBACK_MEASURES = {
+    "no_dibao": ("综合保障（纳入低保）", "comprehensive security (dibao)"),
+    "dibao": ("社会帮扶（结对帮扶/慈善救助）", "social assistance (paired support, charity)"),
+}
+"""The measure for a household with reasons none of whose measures fit (by its 低保 status)."""
+MAX_MEASURES = 3
+"""A household gets 1-3 measures: the first that fits each reason, then the next, in reason order,
+one per category (the text before 「（」)."""
 
 assert set(MEASURES) == set(RISK_TYPES)
+assert all(
+    c in MEASURE_CONDITIONS
+    for ms in MEASURES.values()
+    for _, _, cond in ms
+    if cond
+    for c in cond.split("+")
+)
 assert set(REASON_TEXTS) <= set(FEATURE_NAMES) | set(PANEL)
+assert set(VALUE_TEXTS) <= set(REASON_TEXTS)

@@ -1,9 +1,19 @@
 """Reasons cadres can act on: SHAP contributions grouped into risk types and the 六看 dimensions.
 
 The top risk-raising risk types of a household become short sentences with its own values, each
-marked actionable or static and paired with the assistance measures that fit; protective factors
-are listed separately. Sentence templates and measures come from the catalogue. Everything is
-computed column-wise, so a county of households is explained in well under a second.
+marked actionable or static and paired with the assistance measures that fit the household; protective
+factors are listed separately. Sentence templates, measures and which features may be shown come from
+the catalogue. Everything is computed column-wise, so a county is explained in about a second.
+
+What a cadre is shown (each rule is tested on a county's whole worklist):
+- reasons are official risk types (catalogue.RISK_TYPES), built only from features the catalogue does
+  not hide (HIDDEN_FROM_REASONS: county-wide constants, village facts, the motivation score, ...);
+- a feature is a reason only in its risk direction (a count or flag present; a resource missing or
+  below PROTECTS_FROM) and never by a zero (「家中无务工收入」 comes from VALUE_TEXTS, never 「占0%」);
+- a protective factor is a resource the household has (at least PROTECTS_FROM) that lowers its risk
+  by at least PROTECTIVE_MIN, quotes no value one of its reasons quotes and no criterion it meets;
+- measures: 1-3 per household from the system's own categories, only those whose conditions
+  (labour capacity, 低保 status, a dropout, ...) the household meets (catalogue.MEASURES).
 """
 
 from __future__ import annotations
@@ -18,7 +28,22 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from riskmodel.catalogue import DIMENSIONS, FEATURES, MEASURES, REASON_TEXTS, RISK_TYPES
+from riskmodel.catalogue import (
+    DIMENSIONS,
+    FALLBACK_MEASURES,
+    FEATURES,
+    HIDDEN_FROM_REASONS,
+    MAX_MEASURES,
+    MEASURE_CONDITIONS,
+    MEASURES,
+    PROTECTIVE_MIN,
+    PROTECTS_FROM,
+    REASON_TEXTS,
+    RISK_FROM,
+    RISK_TYPES,
+    RISK_WHEN_LOW,
+    VALUE_TEXTS,
+)
 
 TOP_REASONS = 3
 FEATURES_PER_REASON = 2
@@ -29,26 +54,51 @@ LANGS = ("zh", "en")
 _MISSING = {"zh": "{label}：无记录", "en": "{label}: not recorded"}
 
 
+Pieces = list[tuple[str, str | None, str]]
+
+
+def _parse(text: str) -> Pieces:
+    """A template as (literal, field or None, format spec) pieces."""
+    return [(lit, field, spec or "") for lit, field, spec, _ in string.Formatter().parse(text)]
+
+
 @cache
-def _template(feature: str, lang: str) -> list[tuple[str, str | None, str]]:
-    """Parsed template: (literal, field or None, format spec) pieces."""
+def _template(feature: str, lang: str) -> Pieces:
+    """The feature's default sentence, parsed."""
     zh, en = REASON_TEXTS[feature]
+    return _parse(zh if lang == "zh" else en)
+
+
+@cache
+def _cases(feature: str, lang: str) -> list[tuple[float, float, Pieces]]:
+    """Value-dependent sentences (catalogue.VALUE_TEXTS), parsed, in the order they are tried."""
     return [
-        (lit, field, spec or "")
-        for lit, field, spec, _ in string.Formatter().parse(zh if lang == "zh" else en)
+        (lo, hi, _parse(zh if lang == "zh" else en))
+        for lo, hi, zh, en in VALUE_TEXTS.get(feature, [])
     ]
+
+
+def _in_case(v, lo: float, hi: float):
+    return v == lo if lo == hi else (v >= lo) & (v < hi)
 
 
 @cache
 def stated_fields(feature: str) -> frozenset[str]:
-    """Every value a feature's sentence shows: the feature and the columns its template quotes."""
+    """Every value a feature's sentence shows: the feature and the columns its templates quote."""
     if feature not in REASON_TEXTS:
         return frozenset({feature})
-    return frozenset({feature, *(f for lang in LANGS for _, f, _ in _template(feature, lang) if f)})
+    pieces = [
+        p
+        for lang in LANGS
+        for p in [_template(feature, lang), *(c[2] for c in _cases(feature, lang))]
+    ]
+    return frozenset({feature, *(f for ps in pieces for _, f, _ in ps if f)})
 
 
 def _format(v, name: str, spec: str, lang: str) -> str:
     """One value as it appears in a sentence (the single formatting rule for every path)."""
+    if spec == "wan":
+        return format(float(v) * 10_000, ",.0f")
     if "|" in spec:
         yes, _, no = spec.partition("|")
         return yes if bool(v) else no
@@ -73,9 +123,19 @@ def _is_missing(v) -> bool:
     return v is None or v is pd.NA or (isinstance(v, float) and v != v)
 
 
+def _pieces_for(feature: str, lang: str, value) -> Pieces:
+    """The sentence that fits the value: the first matching case, else the template."""
+    if not _is_missing(value):
+        v = float(value) if not isinstance(value, str) else value
+        for lo, hi, pieces in _cases(feature, lang):
+            if not isinstance(v, str) and _in_case(v, lo, hi):
+                return pieces
+    return _template(feature, lang)
+
+
 def render_one(feature: str, lang: str, row: Mapping) -> str:
     """The feature's sentence for one record (`row` maps column name to value)."""
-    pieces = _template(feature, lang)
+    pieces = _pieces_for(feature, lang, row.get(feature))
     if any(f and _is_missing(row[f]) for _, f, _ in pieces):
         label = FEATURES[feature].label_zh if lang == "zh" else FEATURES[feature].label_en
         return _MISSING[lang].format(label=label)
@@ -84,7 +144,34 @@ def render_one(feature: str, lang: str, row: Mapping) -> str:
 
 def render(feature: str, lang: str, columns: dict[str, np.ndarray], rows: np.ndarray) -> list[str]:
     """The feature's sentence for each of `rows`, with the household's own values."""
-    pieces = _template(feature, lang)
+    rows = np.asarray(rows)
+    cases = _cases(feature, lang)
+    if not cases:
+        return _render(_template(feature, lang), feature, lang, columns, rows)
+    v = _numeric(columns[feature][rows])
+    which = np.full(len(rows), -1)
+    with np.errstate(invalid="ignore"):
+        for k, (lo, hi, _) in enumerate(cases):
+            which[(which < 0) & _in_case(v, lo, hi)] = k
+    out = np.empty(len(rows), dtype=object)
+    for k in np.unique(which):
+        at = np.flatnonzero(which == k)
+        pieces = _template(feature, lang) if k < 0 else cases[k][2]
+        out[at] = _render(pieces, feature, lang, columns, rows[at])
+    return out.tolist()
+
+
+def _numeric(column) -> np.ndarray:
+    """A column as floats (flags as 0/1), missing values as NaN."""
+    s = pd.Series(column)
+    if s.dtype == object:
+        s = s.astype("Float64")
+    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def _render(
+    pieces: Pieces, feature: str, lang: str, columns: dict[str, np.ndarray], rows: np.ndarray
+) -> list[str]:
     fields = [f for _, f, _ in pieces if f]
     missing = np.zeros(len(rows), bool)
     for f in fields:
@@ -105,7 +192,8 @@ def render(feature: str, lang: str, columns: dict[str, np.ndarray], rows: np.nda
 
 
 def group_matrix(features: list[str], key: str) -> tuple[np.ndarray, list[str]]:
-    """(features, groups) indicator matrix for key 'risk_type' or 'dimension'."""
+    """(features, groups) indicator matrix for key 'risk_type' (features that may be shown as
+    reasons only) or 'dimension' (every feature)."""
     return _group_matrix(tuple(features), key)
 
 
@@ -114,10 +202,112 @@ def _group_matrix(features: tuple[str, ...], key: str) -> tuple[np.ndarray, list
     names = list(RISK_TYPES) if key == "risk_type" else list(DIMENSIONS)
     matrix = np.zeros((len(features), len(names)))
     for i, f in enumerate(features):
+        if key == "risk_type" and not shown(f):
+            continue
         g = getattr(FEATURES[f], key)
         if g in names:
             matrix[i, names.index(g)] = 1.0
     return matrix, names
+
+
+def shown(feature: str) -> bool:
+    """Whether a feature may ever be shown as a reason or protective factor."""
+    return feature in REASON_TEXTS and feature not in HIDDEN_FROM_REASONS
+
+
+@cache
+def _overlap(features: tuple[str, ...]) -> np.ndarray:
+    """(features, features) True where two features' sentences quote a common value."""
+    stated = [stated_fields(f) for f in features]
+    return np.array([[bool(a & b) for b in stated] for a in stated])
+
+
+def eligibility(records: Mapping, features: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, features) masks: where a feature's value may be called a risk, and where a resource
+    the household has may be called protective (the rules in the module docstring)."""
+    n = len(next(iter(records.values()))) if not isinstance(records, pd.DataFrame) else len(records)
+    risk = np.zeros((n, len(features)), bool)
+    protect = np.zeros((n, len(features)), bool)
+    for j, f in enumerate(features):
+        if not shown(f) or f not in records:
+            continue
+        v = _numeric(records[f])
+        known = ~np.isnan(v)
+        flag = FEATURES[f].dtype == "bool"
+        with np.errstate(invalid="ignore"):
+            zero_said = any(lo == hi == 0 for lo, hi, *_ in VALUE_TEXTS.get(f, []))
+            has_sentence = known & (flag | (v != 0) | zero_said)
+            if f in RISK_WHEN_LOW:
+                risk[:, j] = has_sentence & (v < PROTECTS_FROM.get(f, 1 if flag else np.inf))
+                if f in PROTECTS_FROM:
+                    protect[:, j] = known & (v >= PROTECTS_FROM[f])
+            else:
+                risk[:, j] = known & (v > 0) & (v >= RISK_FROM.get(f, -np.inf))
+    return risk, protect
+
+
+_CONDITIONS = list(MEASURE_CONDITIONS)
+
+
+def measure_conditions(records: Mapping) -> np.ndarray:
+    """Per row, a bitmask of the MEASURE_CONDITIONS it meets (unknown conditions count as met)."""
+    n = len(next(iter(records.values()))) if not isinstance(records, pd.DataFrame) else len(records)
+
+    def col(name: str) -> np.ndarray:
+        return _numeric(records[name]) if name in records else np.full(n, np.nan)
+
+    labour, dibao = col("labour_total"), col("dibao")
+    tests = {
+        "labour": (labour, labour > 0),
+        "no_labour": (labour, labour == 0),
+        "no_dibao": (dibao, dibao == 0),
+        "dibao": (dibao, dibao > 0),
+        "dropout": (col("n_dropout"), col("n_dropout") > 0),
+        "untrained": (col("skills_training"), col("skills_training") == 0),
+        "no_microcredit": (col("microcredit"), col("microcredit") == 0),
+    }
+    bits = np.zeros(n, np.int64)
+    with np.errstate(invalid="ignore"):
+        for k, name in enumerate(_CONDITIONS):
+            v, ok = tests[name]
+            bits |= (ok | np.isnan(v)).astype(np.int64) << k
+    return bits
+
+
+@cache
+def fitting_measures(code: str, bits: int) -> tuple[tuple[str, str], ...]:
+    """The measures of a risk type whose conditions a household (its bitmask) meets."""
+    met = {name for k, name in enumerate(_CONDITIONS) if bits >> k & 1}
+    return tuple(
+        (zh, en) for zh, en, cond in MEASURES[code] if not cond or set(cond.split("+")) <= met
+    )
+
+
+@cache
+def household_measures(codes: tuple[str, ...], bits: int) -> tuple[tuple[str, str], ...]:
+    """1-3 measures for a household with these reasons: the first that fits each reason, then the
+    next, in reason order, without repeats; a fallback by 低保 status when none fits."""
+    lists = [fitting_measures(c, bits) for c in codes]
+    out: dict[tuple[str, str], None] = {}
+    categories: set[str] = set()
+    for depth in range(max((len(x) for x in lists), default=0)):
+        for ms in lists:
+            if depth < len(ms) and len(out) < MAX_MEASURES:
+                category = ms[depth][0].split("（")[0]
+                if category not in categories:
+                    categories.add(category)
+                    out[ms[depth]] = None
+    if codes and not out:
+        dibao = (
+            bits >> _CONDITIONS.index("dibao") & 1 and not bits >> _CONDITIONS.index("no_dibao") & 1
+        )
+        out[FALLBACK_MEASURES["dibao" if dibao else "no_dibao"]] = None
+    return tuple(out)
+
+
+_MEASURE_EN = {zh: en for ms in MEASURES.values() for zh, en, _ in ms} | dict(
+    FALLBACK_MEASURES.values()
+)
 
 
 def _merge(a: str, b: str, sep: str) -> str:
@@ -142,19 +332,31 @@ class Explanations:
     reason_texts: dict[str, list[list[str]]]  # lang -> slot -> row text ("" when none)
     protective: np.ndarray  # (n, TOP_PROTECTIVE) feature index, -1 none or repeated
     protective_texts: dict[str, list[list[str]]]  # lang -> slot -> row text
+    measure_bits: np.ndarray  # (n,) MEASURE_CONDITIONS met
 
     def __len__(self) -> int:
         return len(self.contrib)
 
-    def reasons(self, i: int) -> list[dict]:
+    def _codes(self, i: int) -> tuple[str, ...]:
         codes = list(RISK_TYPES)
+        return tuple(codes[g] for g in self.reason_groups[i].tolist() if g >= 0)
+
+    def _reason_measures(self, i: int) -> list[list[tuple[str, str]]]:
+        """Each reason's measures: those of the household's 1-3 that fit the reason's type."""
+        bits = int(self.measure_bits[i])
+        codes = self._codes(i)
+        chosen = household_measures(codes, bits)
+        return [
+            [m for m in chosen if m in fitting_measures(c, bits)] or list(chosen[:1]) for c in codes
+        ]
+
+    def reasons(self, i: int) -> list[dict]:
         values = np.round(self.reason_values[i], DECIMALS).tolist()
         out = []
-        for k, g in enumerate(self.reason_groups[i].tolist()):
-            if g < 0:
-                break
-            code = codes[g]
-            shown = [self.features[f] for f in self.reason_features[i, k].tolist() if f >= 0]
+        for k, (code, measures) in enumerate(
+            zip(self._codes(i), self._reason_measures(i), strict=True)
+        ):
+            shown_ = [self.features[f] for f in self.reason_features[i, k].tolist() if f >= 0]
             out.append(
                 {
                     "risk_type": code,
@@ -163,9 +365,9 @@ class Explanations:
                     "contribution": values[k],
                     "text_zh": self.reason_texts["zh"][k][i],
                     "text_en": self.reason_texts["en"][k][i],
-                    "actionable": any(FEATURES[f].actionable for f in shown),
-                    "measures": [{"zh": zh, "en": en} for zh, en in MEASURES[code]],
-                    "features": shown,
+                    "actionable": any(FEATURES[f].actionable for f in shown_),
+                    "measures": [{"zh": zh, "en": en} for zh, en in measures],
+                    "features": shown_,
                 }
             )
         return out
@@ -207,11 +409,18 @@ class Explanations:
                 ]
                 for k in range(top)
             ]
-        measures: dict[tuple, tuple[str, str]] = {}
-        for key in set(map(tuple, groups)):
-            ms = dict.fromkeys(m for g in key if g >= 0 for m in MEASURES[codes[g]])
-            measures[key] = ("、".join(a for a, _ in ms), ", ".join(b for _, b in ms))
-        keys = list(map(tuple, groups))
+        bits = self.measure_bits.tolist()
+        keys = [
+            (tuple(codes[g] for g in key if g >= 0), b) for key, b in zip(groups, bits, strict=True)
+        ]
+        measures: dict[tuple, tuple[str, str, list]] = {}
+        for key in set(keys):
+            ms = household_measures(*key)
+            per_reason = [
+                [zh for zh, en in ms if (zh, en) in fitting_measures(c, key[1])] or [ms[0][0]]
+                for c in key[0]
+            ]
+            measures[key] = ("、".join(a for a, _ in ms), ", ".join(b for _, b in ms), per_reason)
         values = np.round(self.reason_values, DECIMALS).tolist()
         feats = self.reason_features.tolist()
         prot = self.protective.tolist()
@@ -231,6 +440,7 @@ class Explanations:
                             rz[k][i],
                             re_[k][i],
                             [names[f] for f in feats[i][k] if f >= 0],
+                            measures[keys[i]][2][k],
                         ]
                         for k in range(top)
                         if groups[i][k] >= 0
@@ -246,7 +456,7 @@ class Explanations:
         ]
         return pd.DataFrame(
             {
-                "top_risk_types": [",".join(codes[g] for g in key if g >= 0) for key in keys],
+                "top_risk_types": [",".join(key[0]) for key in keys],
                 "reasons_zh": [
                     "；".join(x for x in parts if x) for parts in zip(*labelled["zh"], strict=True)
                 ],
@@ -292,29 +502,48 @@ def explain(
     n = len(contrib)
     risk_m, _ = group_matrix(features, "risk_type")
     dim_m, _ = group_matrix(features, "dimension")
-    by_risk = contrib @ risk_m
+    risk_ok, protect_ok = eligibility(records, features)
+    raising = risk_ok & (contrib > 0)
+    by_risk = np.where(raising @ risk_m > 0, contrib @ risk_m, -np.inf)
     groups = np.argsort(-by_risk, axis=1, kind="stable")[:, :top]
     values = np.take_along_axis(by_risk, groups, axis=1)
     groups = np.where(values > 0, groups, -1)
+    values = np.where(groups >= 0, values, 0.0)
     # the strongest risk-raising features of each chosen group
     members = risk_m.T.astype(bool)  # (groups, features)
     chosen = np.full((n, top, FEATURES_PER_REASON), -1)
+    quoted = np.zeros((n, len(features)), bool)
     for k in range(top):
         g = groups[:, k]
-        masked = np.where(
-            members[np.maximum(g, 0)] & (contrib > 0) & (g >= 0)[:, None], contrib, -np.inf
-        )
+        masked = np.where(members[np.maximum(g, 0)] & raising & (g >= 0)[:, None], contrib, -np.inf)
         best = np.argsort(-masked, axis=1, kind="stable")[:, :FEATURES_PER_REASON]
         ok = np.take_along_axis(masked, best, axis=1) > -np.inf
         chosen[:, k, :] = np.where(ok, best, -1)
-    eligible = contrib if blocked is None else np.where(blocked, np.inf, contrib)
-    prot = np.argsort(eligible, axis=1, kind="stable")[:, :TOP_PROTECTIVE]
-    prot = np.where(np.take_along_axis(eligible, prot, axis=1) < 0, prot, -1)
+        for j in range(FEATURES_PER_REASON):
+            rows = np.flatnonzero(ok[:, j])
+            quoted[rows, best[rows, j]] = True
+    conflict = (quoted.astype(float) @ _overlap(tuple(features)).astype(float)) > 0
+    eligible = protect_ok & ~conflict & (contrib <= -PROTECTIVE_MIN)
+    if blocked is not None:
+        eligible &= ~blocked
+    lowered = np.where(eligible, contrib, np.inf)
+    prot = np.argsort(lowered, axis=1, kind="stable")[:, :TOP_PROTECTIVE]
+    prot = np.where(np.take_along_axis(lowered, prot, axis=1) < np.inf, prot, -1)
+    bits = measure_conditions(records)
 
     if n < SMALL_BATCH:
         reason_texts, protective_texts = _texts_by_row(records, features, groups, chosen, prot)
         return _assemble(
-            features, contrib, dim_m, groups, values, chosen, prot, reason_texts, protective_texts
+            features,
+            contrib,
+            dim_m,
+            groups,
+            values,
+            chosen,
+            prot,
+            reason_texts,
+            protective_texts,
+            bits,
         )
     columns = {c: np.asarray(records[c]) for c in records}
     reason_texts: dict[str, list[list[str]]] = {}
@@ -328,7 +557,7 @@ def explain(
         slots = [_slot_texts(prot[:, j], features, columns, lang) for j in range(TOP_PROTECTIVE)]
         protective_texts[lang] = slots
     return _assemble(
-        features, contrib, dim_m, groups, values, chosen, prot, reason_texts, protective_texts
+        features, contrib, dim_m, groups, values, chosen, prot, reason_texts, protective_texts, bits
     )
 
 
@@ -373,6 +602,7 @@ def item_from_stored(
 ) -> dict:
     """Rebuild the API's explanation of a stored batch row (labels and measures from the catalogue)."""
     raw = json.loads(reasons_json)
+    raw["reasons"] = [[c if c in RISK_TYPES else "other", *r] for c, *r in raw["reasons"]]
     reasons = [
         {
             "risk_type": c,
@@ -382,10 +612,12 @@ def item_from_stored(
             "text_zh": z,
             "text_en": e,
             "actionable": any(FEATURES[f].actionable for f in fs),
-            "measures": [{"zh": a, "en": b} for a, b in MEASURES[c]],
+            "measures": [{"zh": m, "en": _MEASURE_EN.get(m, m)} for m in rest[0]]
+            if rest
+            else [{"zh": a, "en": b} for a, b, _ in MEASURES.get(c, [])],
             "features": fs,
         }
-        for c, v, z, e, fs in raw["reasons"]
+        for c, v, z, e, fs, *rest in raw["reasons"]
     ]
     protective = [
         {"feature": f, "contribution": v, "text_zh": z, "text_en": e}
@@ -435,7 +667,7 @@ def _drop_repeated_protective(prot: np.ndarray, texts: dict[str, list[list[str]]
 
 
 def _assemble(
-    features, contrib, dim_m, groups, values, chosen, prot, reason_texts, protective_texts
+    features, contrib, dim_m, groups, values, chosen, prot, reason_texts, protective_texts, bits
 ) -> Explanations:
     _drop_repeated_protective(prot, protective_texts)
     return Explanations(
@@ -448,4 +680,5 @@ def _assemble(
         reason_texts=reason_texts,
         protective=prot,
         protective_texts=protective_texts,
+        measure_bits=bits,
     )

@@ -468,7 +468,7 @@ def household_fields(
     cat_codes = np.array(["none", "unstable", "edge", "sudden"])[c.mon_category[idx]]
     risk_codes = np.array(
         ["none", "illness", "disability", "schooling", "disaster", "accident", "labour",
-         "employment", "industry", "housing", "water", "income", "other"]
+         "employment", "industry", "housing", "water", "other"]
     )[c.mon_risk[idx]]  # fmt: skip
     hsh = _mix(idx.astype(np.int64) * 131 + 7)
     ident_month = (hsh % np.uint64(12)).astype(int) + 1

@@ -36,7 +36,7 @@ from riskmodel.simulate.oracle import income_log_likelihood
 
 RISK_LEVELS = [
     "none", "illness", "disability", "schooling", "disaster", "accident", "labour",
-    "employment", "industry", "housing", "water", "income", "other",
+    "employment", "industry", "housing", "water", "other",
 ]  # fmt: skip
 CATEGORY = {"none": 0, "unstable": 1, "edge": 2, "sudden": 3}
 
@@ -323,6 +323,6 @@ def _risk_code(c: County, y: Year, h: np.ndarray) -> np.ndarray:
             idx["schooling"],
             idx["illness"],
         ],
-        idx["income"],
+        idx["other"],
     )
     return np.where(by_event[ev] > 0, by_event[ev], fallback)
