@@ -26,7 +26,7 @@ MEASURE_CATEGORIES = {
 }  # fmt: skip
 """帮扶措施 categories of the national export."""
 NEEDS_LABOUR = {"就业帮扶", "产业帮扶", "公益岗位帮扶", "金融帮扶"}
-X
+ZERO_VALUE = re.compile(r"(?<![\d.,])0(?:\.0+)?(?:人|名|元|个月|亩|项|%)")
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,7 @@ def test_reasons_are_official_risk_types(worklist):
 
 
 def test_no_county_wide_constant_or_hidden_feature_is_a_reason_or_protective(worklist, county):
-    records, _, parsed = worklist
+    _, _, parsed = worklist
     constant = {c for c in county.columns if county[c].nunique(dropna=False) == 1}
     said = {f for *_, feats, _ in _reasons(parsed) for f in feats}
     said |= {f for _, f, *_ in _protective(parsed)}
