@@ -351,9 +351,10 @@ def test_unknown_household_is_404_with_a_message(api, service):
 
 
 def test_worklist_is_the_batch_worklist(api, service):
-    """The API serves the batch's own `on_worklist` (capacity share and every rule flag), ranked."""
+    """The API serves the batch's own `on_worklist` (criteria, capacity share, monitored), ranked."""
     rows = service["rows"]
-    village = rows.loc[rows["any_rule"], "village_id"].value_counts().index[0]
+    verify = rows["status"] == "meets_criteria"
+    village = rows.loc[verify, "village_id"].value_counts().index[0]
     part = rows[rows["village_id"] == village]
     expected = part.loc[part["on_worklist"]].sort_values("rank_in_village")["hh_id"].tolist()
 
@@ -361,7 +362,7 @@ def test_worklist_is_the_batch_worklist(api, service):
 
     listed = [h["hh_id"] for h in body["households"]]
     assert listed == expected
-    assert set(part.loc[part["any_rule"], "hh_id"]) <= set(listed)
+    assert set(part.loc[part["status"] == "meets_criteria", "hh_id"]) <= set(listed)
     assert len(listed) < len(part)  # not every household: the batch's definition, not "all"
 
 

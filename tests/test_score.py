@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 from riskmodel.features import build_features
 from riskmodel.score import BatchError, run_batch, score_records
 from riskmodel.store import engine_for, read_batch, score_runs
+from riskmodel.worklist import read_places
 
 
 @pytest.fixture(scope="module")
@@ -119,16 +120,50 @@ def test_households_that_meet_the_criteria_head_their_village_worklist(scored):
 
 
 @pytest.mark.parametrize("share", [0.01, 0.10, 0.30])
-def test_worklist_is_the_criteria_the_rule_flags_and_the_top_share_of_unmonitored(
+def test_worklist_is_the_criteria_the_monitored_and_the_top_share_of_unmonitored(
     both, latest, share
 ):
     rows = score_records(latest, both, "7", "run", worklist_share=share)
 
-    assert rows.loc[rows["any_rule"] | (rows["status"] == "meets_criteria"), "on_worklist"].all()
-    top = rows[~rows["any_rule"] & (rows["status"] != "meets_criteria") & rows["on_worklist"]]
-    assert (top["status"] == "not_monitored").all()
+    assert rows.loc[rows["status"] != "not_monitored", "on_worklist"].all()
+    top = rows[(rows["status"] == "not_monitored") & rows["on_worklist"]]
     unmonitored = rows[rows["status"] == "not_monitored"].groupby("village_id").size()
-    assert 0 < len(top) <= np.maximum(1, np.ceil(share * unmonitored)).sum()
+    assert len(top) == np.maximum(1, np.ceil(share * unmonitored)).sum()
+    for _, village in rows[rows["status"] == "not_monitored"].groupby("village_id"):
+        listed = village.loc[village["on_worklist"], "probability"]
+        left = village.loc[~village["on_worklist"], "probability"]
+        assert left.empty or listed.min() >= left.max()
+    assert (top["warning_source"] == "model").all()
+    assert set(rows.loc[rows["status"] == "meets_criteria", "warning_source"]) <= {
+        "criteria",
+        "criteria+model",
+    }
+    assert (rows.loc[rows["status"] == "monitored", "warning_source"] == "monitored").all()
+    assert (rows.loc[~rows["on_worklist"], "warning_source"] == "").all()
+    assert not rows["warning_source"].str.contains("band").any()  # off unless set
+
+
+def test_an_early_warning_band_lists_its_households_as_its_own_source(both, latest):
+    rows = score_records(latest, both, "7", "run", band=1.1)
+
+    unmonitored = rows[rows["status"] == "not_monitored"]
+    in_band = (latest.loc[unmonitored.index, "income_to_line"] < 1.1).to_numpy()
+    assert in_band.sum() > 5
+    assert unmonitored.loc[in_band, "on_worklist"].all()
+    assert set(unmonitored.loc[in_band, "warning_source"]) <= {"band", "model+band"}
+    assert (unmonitored.loc[in_band, "warning_source"] == "band").any()
+    assert not unmonitored.loc[~in_band, "warning_source"].str.contains("band").any()
+
+
+def test_households_meeting_the_criteria_are_both_when_the_model_puts_them_in_red(both, latest):
+    rows = score_records(latest, both, "7", "run")
+
+    verify = (rows["status"] == "meets_criteria").to_numpy()
+    main = both["meets_criteria"]
+    p = main.predict_proba(latest[verify])
+    want = np.where(p >= main.meta.tiers.red, "criteria+model", "criteria")
+    np.testing.assert_array_equal(rows.loc[verify, "warning_source"].to_numpy(), want)
+    assert len(set(want)) == 2
 
 
 def test_no_protective_factor_states_a_criterion_the_household_meets(latest, scored):
@@ -201,40 +236,107 @@ def test_batch_writes_parquet_store_and_workbook_that_agree(
     ]:
         assert col in parquet.columns
     book = load_workbook(result.workbook, read_only=True)
+    names = read_places(training_county)
     assert sorted(book.sheetnames) == sorted(
-        parquet.loc[parquet["on_worklist"], "township_id"].unique()
+        names[t] for t in parquet.loc[parquet["on_worklist"], "township_id"].unique()
     )
-    listed = sum(ws.max_row - 2 for ws in book.worksheets)
+    listed = sum(len(households) for _, households in _sheets(result.workbook).values())
     assert listed == parquet["on_worklist"].sum()
 
 
-def test_workbook_lists_households_that_meet_the_criteria_first_in_each_village(
-    both, training_county, tmp_path
-):
+def _sheets(path) -> dict[str, tuple[list[str], list[dict]]]:
+    """Each sheet of a workbook: its section titles in order and its household rows (header ->
+    value, with the section they are in)."""
+    book = load_workbook(path, read_only=True)
+    out = {}
+    for ws in book.worksheets:
+        cells = list(ws.iter_rows(values_only=True))
+        header = list(cells[1])
+        sections, households = [], []
+        for row in cells[2:]:
+            if row[0] and row[2] is None and row[3] is None:
+                sections.append(row[0])
+            else:
+                households.append(dict(zip(header, row, strict=True)) | {"section": sections[-1]})
+        out[ws.title] = (sections, households)
+    return out
+
+
+def test_workbook_is_a_taizhang_in_sections(both, training_county, tmp_path):
+    from riskmodel.catalogue import PANEL
+    from riskmodel.criteria import STATUSES
+    from riskmodel.worklist import COLUMNS, SECTIONS, SOURCES, TIER_ZH, VISIT_COLUMNS
+
     result = run_batch(
         training_county, tmp_path, f"sqlite:///{tmp_path / 's.db'}", both, "7", "run-1"
     )
-
+    rows = result.rows.set_index("hh_id")
+    names = read_places(training_county)
+    panel = pd.read_parquet(training_county / "panel.parquet")
+    facts = panel[panel["year"] == 2025].set_index("hh_id")
     book = load_workbook(result.workbook, read_only=True)
-    header = [c.value for c in next(book.worksheets[0].iter_rows(min_row=2, max_row=2))]
-    col = {h: i for i, h in enumerate(header)}
-    seen = 0
-    for ws in book.worksheets:
-        by_village: dict[str, list[tuple]] = {}
-        for row in ws.iter_rows(min_row=3, values_only=True):
-            by_village.setdefault(row[col["行政村"]], []).append(row)
-        for rows in by_village.values():
-            states = [r[col["监测状态"]] for r in rows]
-            verify = [s == "已符合纳入条件，应纳尽纳，请核实" for s in states]
-            assert verify == sorted(verify, reverse=True)  # all of them before any other
-            for r, v in zip(rows, verify, strict=True):
-                if v:
-                    seen += 1
-                    assert r[col["风险概率"]] == "—" and r[col["等级"]] == "应纳"
-                    assert r[col["符合的纳入条件"]]
-                else:
-                    assert r[col["等级"]] in {"红", "黄", "绿", "—"}
-    assert seen == (result.rows["status"] == "meets_criteria").sum() > 0
+
+    titles = dict(SECTIONS)
+    seen = set()
+    for sheet, (sections, households) in _sheets(result.workbook).items():
+        cells = list(book[sheet].iter_rows(max_row=2, values_only=True))
+        assert cells[0][0].endswith(f"— {sheet}") and "模型 v7" in cells[0][0]
+        assert list(cells[1]) == [h for h, _ in COLUMNS]
+        order = [s for s, _ in SECTIONS]
+        statuses = [next(k for k, t in titles.items() if t == s) for s in sections]
+        assert statuses == sorted(statuses, key=order.index)  # criteria, unmonitored, monitored
+        want = rows[rows["on_worklist"] & (rows["township_id"].map(names) == sheet)]
+        assert len(households) == len(want)
+        for status in statuses:
+            part = [h for h in households if h["section"] == titles[status]]
+            ids = [h["户编号"] for h in part]
+            expected = want[want["status"] == status].sort_values(["village_id", "rank_in_village"])
+            assert ids == expected.index.tolist()
+        for h in households:
+            hh, r, f = h["户编号"], rows.loc[h["户编号"]], facts.loc[h["户编号"]]
+            seen.add(hh)
+            assert h["乡镇"] == sheet and h["行政村"] == names[r["village_id"]] != r["village_id"]
+            assert h["监测状态"] == STATUSES[r["status"]][0]
+            assert h["户类型"] == PANEL["household_type"].categories[f["household_type"]]
+            assert h["家庭人口"] == str(f["hh_size"])
+            assert h["人均纯收入（元）"] == f"{f['net_income_pc']:,.0f}"
+            assert h["监测标准（元）"] == f"{f['monitor_line']:,.0f}"
+            assert h["预警来源"] == SOURCES[r["warning_source"]][0]
+            assert (h["主要风险原因"] or "") == r["reasons_zh"]
+            assert (h["建议帮扶措施"] or "") == r["measures_zh"]
+            assert all(h[c] is None for c, _ in VISIT_COLUMNS)  # to fill in on the visit
+            if r["status"] == "meets_criteria":
+                assert h["风险概率"] == "—" and h["等级"] == "应纳" and h["符合的纳入条件"]
+            elif r["probability"] == r["probability"]:
+                assert (
+                    h["风险概率"] == f"{r['probability']:.1%}" and h["等级"] == TIER_ZH[r["tier"]]
+                )
+            if r["status"] == "monitored":
+                category = PANEL["monitor_category"].categories[f["monitor_category"]]
+                assert h["监测对象类别"] == category and h["识别年度"] != "—"
+                assert PANEL["risk_type"].categories[f["risk_type"]] in (h["风险类型"] or "")
+            else:
+                assert h["监测对象类别"] == "—" and h["识别年度"] == "—"
+    assert seen == set(rows.index[rows["on_worklist"]])
+    assert {"meets_criteria", "not_monitored", "monitored"} <= set(rows.loc[list(seen), "status"])
+
+
+def test_identified_year_is_the_start_of_the_monitoring_spell(training_county):
+    from riskmodel.worklist import household_facts
+
+    panel = pd.read_parquet(training_county / "panel.parquet")
+
+    facts = household_facts(panel, 2025)
+
+    monitored = panel[(panel["year"] == 2025) & panel["is_monitored"]]["hh_id"]
+    assert len(monitored) > 10
+    years = panel.set_index(["hh_id", "year"])["is_monitored"]
+    for hh in monitored:
+        start = 2025
+        while (hh, start - 1) in years.index and years[(hh, start - 1)]:
+            start -= 1
+        assert facts.loc[hh, "identified_year"] == start
+    assert facts.loc[~facts.index.isin(monitored), "identified_year"].isna().all()
 
 
 def test_rerunning_the_same_version_and_year_replaces(trained, training_county, tmp_path, db_url):
@@ -345,13 +447,13 @@ def test_invalid_scored_year_households_stay_on_the_worklist_for_data_checks(
     assert result.invalid_history.invalid == 0
     stored = read_batch(engine_for(f"sqlite:///{tmp_path / 's.db'}"), 2025, "7")
     assert stored.set_index("hh_id").loc[list(check["hh_id"]), "probability"].isna().all()
-    book = load_workbook(result.workbook, read_only=True)
-    cells = [row for ws in book.worksheets for row in ws.iter_rows(min_row=3, values_only=True)]
-    listed = {row[2]: row for row in cells}
+    listed = {h["户编号"]: h for _, hs in _sheets(result.workbook).values() for h in hs}
     for hh in check["hh_id"]:
-        assert listed[hh][3] == "数据待核实" and listed[hh][4] == "—" and listed[hh][5] == "—"
-        assert listed[hh][8].startswith("数据待核实：head_age")
-        assert listed[hh][11].startswith("2025 head_age: at most 120")
+        h = listed[hh]
+        assert h["section"] == "四、数据待核实" and h["监测状态"] == "数据待核实"
+        assert h["风险概率"] == "—" and h["等级"] == "—" and h["预警来源"] == "数据待核实"
+        assert h["主要风险原因"].startswith("数据待核实：head_age")
+        assert h["数据待核实"].startswith("2025 head_age: at most 120")
 
 
 def test_invalid_history_rows_are_reported_not_silently_missing(trained, training_county, tmp_path):
@@ -493,38 +595,6 @@ def test_reads_choose_the_latest_year_then_the_latest_scoring(trained, training_
         newest.rows[newest.rows["village_id"] == village].sort_values("rank_in_village")["hh_id"]
     )
     assert row["features"] == list(trained[0].features)
-
-
-def test_workbook_lists_the_worklist_in_village_and_rank_order(trained, training_county, tmp_path):
-    from riskmodel.criteria import STATUSES
-    from riskmodel.worklist import TIER_ZH
-
-    result = _run(trained, training_county, tmp_path, f"sqlite:///{tmp_path / 's.db'}")
-    rows = result.rows
-    book = load_workbook(result.workbook, read_only=True)
-
-    for ws in book.worksheets:
-        township = ws.title
-        cells = list(ws.iter_rows(values_only=True))
-        assert cells[0][0].endswith(f"乡镇 {township}") and "模型 v7" in cells[0][0]
-        assert cells[1][:6] == ("行政村", "村内排名", "户编号", "监测状态", "风险概率", "等级")
-        assert cells[1][-1] == "数据待核实"
-        want = rows[(rows["township_id"] == township) & rows["on_worklist"]].sort_values(
-            ["village_id", "rank_in_village"]
-        )
-        got = cells[2:]
-        assert [(r[0], r[1], r[2]) for r in got] == list(
-            want[["village_id", "rank_in_village", "hh_id"]].itertuples(index=False, name=None)
-        )
-        for r, w in zip(got, want.itertuples(), strict=True):
-            assert r[3] == STATUSES[w.status][0]
-            if w.probability == w.probability:
-                assert r[4] == f"{w.probability:.1%}" and r[5] == TIER_ZH[w.tier]
-            else:
-                assert r[4] == "—"
-            assert (r[6] or "") == w.criteria_zh
-            assert (r[8] or "") == w.reasons_zh and (r[9] or "") == w.measures_zh
-            assert ("新增重度残疾" in (r[7] or "")) == w.flag_new_severe_disability
 
 
 # --- coverage: a batch covers what it scored ------------------------------------------------------

@@ -358,6 +358,15 @@ def score(
             "earlier runs of the same year and model that are not in the data are kept)"
         ),
     ] = False,
+    early_warning_band: Annotated[
+        float | None,
+        typer.Option(
+            min=1.0,
+            help="also list every unmonitored household with income below this multiple of the "
+            "line (e.g. 1.1), as its own warning source; an early-warning setting, not one of "
+            "the criteria (default: off, the list is the criteria plus the model's capacity)",
+        ),
+    ] = None,
 ) -> None:
     """Score every household of a year: status and criteria met for each; the main champion's
     probability for households not monitored, the persistent champion's (when promoted) for
@@ -423,6 +432,7 @@ def score(
             replace_all=replace_all,
             area=area,
             model_alias=uri.partition("@")[2],
+            early_warning_band=early_warning_band,
         )
         bar.update(task, completed=len(stages))
     rows = result.rows

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
-from riskmodel.ranking import on_worklist, worklist_rank
+from riskmodel.ranking import warning_sources, worklist_rank
 
 
 @dataclass
@@ -58,6 +59,7 @@ def merge_batch(
     read_stored: Callable[[], pd.DataFrame],
     replace_all: bool,
     worklist_share: float,
+    band: float | None = None,
 ) -> tuple[pd.DataFrame, Change]:
     """The batch after this run: the new rows plus the stored rows of households not scored now
     (none with `replace_all`), placed in their villages again. `read_stored` is called only when
@@ -69,7 +71,7 @@ def merge_batch(
         stored = read_stored()
         kept = stored[stored["hh_id"].isin(others)]
     rows = pd.concat([new, kept[new.columns]], ignore_index=True) if len(kept) else new
-    rows = place_in_villages(rows, worklist_share)
+    rows = place_in_villages(rows, worklist_share, band)
     dropped = sorted(others) if replace_all else []
     change = Change(
         households_scored=len(new_ids),
@@ -85,16 +87,31 @@ def merge_batch(
     return rows, change
 
 
-def place_in_villages(rows: pd.DataFrame, worklist_share: float) -> pd.DataFrame:
-    """Rank in village and worklist membership over the whole batch (`ranking.worklist_rank` and
-    `ranking.on_worklist`: status, then probability; criteria, rule flags, data checks and each
-    village's top share listed)."""
+def place_in_villages(
+    rows: pd.DataFrame, worklist_share: float, band: float | None = None
+) -> pd.DataFrame:
+    """Rank in village, worklist membership and why each household is listed, over the whole batch
+    (`ranking.worklist_rank` and `ranking.warning_sources`: status, then probability; criteria,
+    monitored households, data checks, each village's top share and the early-warning income
+    band, when set, listed). A household meeting the criteria keeps `criteria+model` when the
+    model put it in the red tier."""
     rows = rows.reset_index(drop=True).copy()
     prob = rows["probability"].to_numpy(float)
     status = rows["status"].to_numpy(str)
     village = rows["village_id"].astype(str).to_numpy()
-    rows["rank_in_village"] = worklist_rank(status, prob, village)
-    rows["on_worklist"] = on_worklist(
-        status, prob, village, rows["any_rule"].to_numpy(bool), worklist_share
+    rows["rank_in_village"] = worklist_rank(status, prob, village, rows["hh_id"].to_numpy(str))
+    in_band = np.zeros(len(rows), bool)
+    if band and {"net_income_pc", "monitor_line"} <= set(rows.columns):
+        income = pd.to_numeric(rows["net_income_pc"], errors="coerce").to_numpy(float)
+        line = pd.to_numeric(rows["monitor_line"], errors="coerce").to_numpy(float)
+        with np.errstate(invalid="ignore"):
+            in_band = income < band * line
+    sources = warning_sources(status, prob, village, in_band, worklist_share)
+    before = rows["warning_source"] if "warning_source" in rows else pd.Series("", index=rows.index)
+    rows["warning_source"] = np.where(
+        (before == "criteria+model").to_numpy() & (status == "meets_criteria"),
+        "criteria+model",
+        sources,
     )
+    rows["on_worklist"] = rows["warning_source"] != ""
     return rows

@@ -38,13 +38,17 @@ enrol), then unmonitored households by risk, then monitored ones, then those who
 verified before they can be assessed."""
 
 
-def worklist_rank(status: np.ndarray, prob: np.ndarray, village: np.ndarray) -> np.ndarray:
+def worklist_rank(
+    status: np.ndarray, prob: np.ndarray, village: np.ndarray, ids: np.ndarray | None = None
+) -> np.ndarray:
     """1 for the household that heads its village's worklist: by status, then probability (the
-    households without one last within their status), ties in record order."""
+    households without one last within their status), ties by `ids` (else record order), so a
+    batch read back from the store in any order ranks the same."""
     order_key = pd.Series(status).map(STATUS_ORDER).to_numpy(dtype=float)
     p = np.where(np.isnan(prob), -1.0, prob)
-    df = pd.DataFrame({"v": village, "k": order_key, "p": -p, "i": np.arange(len(p))})
-    df = df.sort_values(["v", "k", "p", "i"])
+    tie = np.arange(len(p)) if ids is None else np.asarray(ids, dtype=str)
+    df = pd.DataFrame({"v": village, "k": order_key, "p": -p, "t": tie, "i": np.arange(len(p))})
+    df = df.sort_values(["v", "k", "p", "t"])
     rank = np.empty(len(p), int)
     rank[df["i"].to_numpy()] = df.groupby("v", sort=False).cumcount().to_numpy() + 1
     return rank
@@ -54,18 +58,41 @@ def on_worklist(
     status: np.ndarray,
     prob: np.ndarray,
     village: np.ndarray,
-    any_rule: np.ndarray,
+    early_warning: np.ndarray,
     share: float,
     seed: int = 0,
 ) -> np.ndarray:
-    """Who is listed: every household that meets the criteria now, every household with an
-    official rule flag (policy forbids quotas), every household whose data must be verified, and
-    the top `share` of each village's unmonitored households by probability (cadres' capacity)."""
-    listed = np.isin(status, ["meets_criteria", "data_check"]) | np.asarray(any_rule, bool)
-    pool = np.flatnonzero((np.asarray(status) == "not_monitored") & ~np.isnan(prob))
+    """Who is listed: every household that meets the criteria now (policy forbids quotas), every
+    monitored household (its own section: is the risk eliminated?), every household whose data must
+    be verified, the top `share` of each village's unmonitored households by probability (cadres'
+    capacity) and, when an early-warning income band is set, the unmonitored households in it."""
+    return np.asarray(warning_sources(status, prob, village, early_warning, share, seed)) != ""
+
+
+def warning_sources(
+    status: np.ndarray,
+    prob: np.ndarray,
+    village: np.ndarray,
+    early_warning: np.ndarray,
+    share: float,
+    seed: int = 0,
+) -> list[str]:
+    """Why each household is listed (worklist.SOURCES codes; '' when it is not): criteria,
+    monitored, data_check, or for an unmonitored household model, band or model+band."""
+    status = np.asarray(status)
+    model = np.zeros(len(status), bool)
+    pool = np.flatnonzero((status == "not_monitored") & ~np.isnan(prob))
     if len(pool):
-        listed[pool] |= flag_top_share(prob[pool], np.asarray(village)[pool], share, seed)
-    return listed
+        model[pool] = flag_top_share(prob[pool], np.asarray(village)[pool], share, seed)
+    band = np.asarray(early_warning, bool) & (status == "not_monitored")
+    unmonitored = np.where(
+        model & band, "model+band", np.where(model, "model", np.where(band, "band", ""))
+    )
+    return np.select(
+        [status == "meets_criteria", status == "monitored", status == "data_check"],
+        ["criteria", "monitored", "data_check"],
+        unmonitored,
+    ).tolist()
 
 
 @contextmanager

@@ -1,7 +1,9 @@
-"""The official single-trigger rules that monitoring platforms fire today.
+"""The single-trigger rules that monitoring platforms fire today, reported beside every score.
 
-They are reported beside every model score, and a household with any flag is always on its
-village's worklist: policy forbids quotas on who is monitored.
+Two of them restate criteria (a guarantee failing, medical spending over the hardship line); the
+income one is an early-warning band above the line (1.1 × the line), not one of the criteria: it
+puts households on the worklist only when `score --early-warning-band` is set, as its own warning
+source. Who is listed is decided in `ranking.warning_sources`.
 """
 
 from __future__ import annotations
@@ -13,13 +15,16 @@ import numpy as np
 from riskmodel.criteria import CriteriaConfig
 
 INCOME_MARGIN = 1.1
-"""Income below 1.1 times the monitoring line counts as at risk."""
+"""The rule flag's early-warning band: income below 1.1 times the monitoring line."""
 MEDICAL_THRESHOLD = CriteriaConfig.model_fields["hardship_medical_yuan"].default
 """Annual compliant out-of-pocket medical spending above this is pushed by medical insurance (S16):
 the same warning line as the hardship criterion's default, defined there."""
 
 RULES: dict[str, tuple[str, str]] = {
-    "income_below_line": ("人均纯收入低于监测标准1.1倍", "income per capita below 1.1 x the line"),
+    "income_below_line": (
+        "人均纯收入低于监测标准1.1倍（预警带，非纳入条件）",
+        "income per capita below 1.1 x the line (early-warning band, not a criterion)",
+    ),
     "guarantee_failure": (
         "三保障或饮水安全未达标",
         "a three-guarantee or drinking-water check fails",

@@ -67,6 +67,14 @@ def _score_columns() -> list[sa.Column]:
         sa.Column("run_id", sa.String(64), nullable=False),
         sa.Column("scored_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("data_check", sa.Text, nullable=False, default=""),
+        sa.Column("warning_source", sa.String(32), nullable=False, default=""),
+        sa.Column("household_type", sa.String(32), nullable=True),
+        sa.Column("hh_size", sa.Integer, nullable=True),
+        sa.Column("monitor_category", sa.String(32), nullable=True),
+        sa.Column("identified_year", sa.Integer, nullable=True),
+        sa.Column("net_income_pc", sa.Float, nullable=True),
+        sa.Column("monitor_line", sa.Float, nullable=True),
+        sa.Column("recorded_risk_type", sa.String(32), nullable=True),
     ]
 
 
@@ -135,6 +143,8 @@ audit = sa.Table(
 SCORE_COLUMNS = [c.name for c in scores.columns if c.name != "id"]
 NULLABLE = [c.name for c in scores.columns if c.nullable and c.name != "id"]
 """Columns whose missing values (NaN, None) are written as NULL."""
+NULLABLE_INTEGERS = [c for c in NULLABLE if isinstance(scores.c[c].type, sa.Integer)]
+"""Read back with NULLs they are floats (2025.0): written as integers again."""
 
 
 def engine_for(url: str) -> Engine:
@@ -269,6 +279,8 @@ def _tuples(rows: pd.DataFrame) -> list[tuple]:
         col = rows[name]
         if name == "scored_at":
             cols.append([ts.to_pydatetime() for ts in pd.to_datetime(col, utc=True)])
+        elif name in NULLABLE_INTEGERS:
+            cols.append([None if pd.isna(v) else int(v) for v in col.tolist()])
         elif name in NULLABLE:
             cols.append([None if pd.isna(v) else v for v in col.tolist()])
         else:

@@ -1,126 +1,280 @@
-"""The printable worklist workbook for cadres: one sheet per township, ranked within villages.
+"""The cadres' 台账: one printable sheet per township, in three sections.
 
-In each village, households that meet the criteria now come first (「已符合纳入条件，应纳尽纳，请核实」
-with the criteria they meet, no probability), then unmonitored households by risk, then monitored
-households."""
+Each sheet lists, by village and rank: first the households that meet the criteria now
+(「已符合纳入条件，应纳尽纳，请核实」), then unmonitored households by risk, then monitored households in
+their own section (and last those whose data must be verified). Each row carries what a cadre needs
+on the visit (names of township and village, household type and size, monitoring status, category
+and the year identified, income against the year's line, official risk types, why the household is
+listed, probability and tier, reasons, 1-3 measures) and blank columns to fill in there.
+"""
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import xlsxwriter
 
+from riskmodel.catalogue import PANEL, RISK_TYPES
 from riskmodel.criteria import STATUSES
-from riskmodel.rules import RULES
+from riskmodel.io import atomic_path
 
 TIER_ZH = {"red": "红", "amber": "黄", "green": "绿", "verify": "应纳"}
 TIER_COLOUR = {"red": "#F4B6B0", "amber": "#FBE3A6", "green": "#CDE8C4", "verify": "#E8B0E0"}
-COLUMNS = [  # (header, width)
-    ("行政村", 9),
-    ("村内排名", 7),
-    ("户编号", 11),
-    ("监测状态", 14),
-    ("风险概率", 8),
-    ("等级", 5),
-    ("符合的纳入条件", 26),
-    ("规则预警", 22),
-    ("主要风险原因", 52),
-    ("建议帮扶措施", 28),
-    ("保护因素", 28),
-    ("数据待核实", 22),
+SOURCES: dict[str, tuple[str, str]] = {
+    "criteria": ("纳入条件", "meets the monitoring criteria now"),
+    "criteria+model": (
+        "纳入条件＋模型",
+        "meets the criteria now, and the model puts it in the red tier",
+    ),
+    "model": ("模型", "among the village's highest probabilities (cadres' capacity)"),
+    "band": ("收入预警带（非纳入条件）", "income within the early-warning band above the line"),
+    "model+band": ("模型＋收入预警带", "both the model and the early-warning band"),
+    "monitored": ("监测户", "a monitored household: verify whether the risk is eliminated"),
+    "data_check": ("数据待核实", "its data failed validation"),
+}
+"""Why a household is on the worklist (预警来源). The income band is an early-warning setting, never
+one of the official criteria (`score --early-warning-band`)."""
+SECTIONS = [
+    ("meets_criteria", "一、已符合纳入条件（应纳尽纳，请核实）"),
+    ("not_monitored", "二、未纳入监测农户（按风险从高到低）"),
+    ("monitored", "三、监测户（核实风险是否消除）"),
+    ("data_check", "四、数据待核实"),
 ]
-WRAPPED_FROM = 6
-"""Columns from this one on wrap their text."""
+VISIT_COLUMNS = [  # (header, width): filled in on the visit
+    ("核实时限", 9),
+    ("核实情况", 10),
+    ("处置结果", 10),
+    ("帮扶措施落实情况", 14),
+    ("风险是否消除", 8),
+    ("核实人", 8),
+    ("日期", 9),
+    ("备注", 14),
+]
+COLUMNS = [  # (header, width)
+    ("乡镇", 8),
+    ("行政村", 8),
+    ("村内排名", 5),
+    ("户编号", 11),
+    ("户类型", 7),
+    ("家庭人口", 5),
+    ("监测状态", 10),
+    ("监测对象类别", 9),
+    ("识别年度", 6),
+    ("人均纯收入（元）", 9),
+    ("监测标准（元）", 8),
+    ("风险类型", 12),
+    ("预警来源", 10),
+    ("风险概率", 7),
+    ("等级", 5),
+    ("符合的纳入条件", 18),
+    ("主要风险原因", 40),
+    ("建议帮扶措施", 22),
+    ("数据待核实", 14),
+    *VISIT_COLUMNS,
+]
+WRAPPED = {
+    "监测状态", "风险类型", "预警来源", "符合的纳入条件", "主要风险原因", "建议帮扶措施", "数据待核实",
+}  # fmt: skip
 PROBABILITY_ZH = {
     "meets_criteria": "未纳入监测农户下年符合纳入条件",
     "persistent": "监测户风险下年仍未消除",
 }
+FACTS = [
+    "household_type",
+    "hh_size",
+    "monitor_category",
+    "identified_year",
+    "net_income_pc",
+    "monitor_line",
+    "recorded_risk_type",
+]
+"""Panel facts each batch row carries for the 台账 (None where the panel lacks them)."""
+PLACES_FILE = "places.csv"
+"""Names of townships and villages beside a panel whose ids are codes (the simulated county);
+an imported panel's ids are the names themselves."""
 
 
-def rule_texts(rows: pd.DataFrame) -> list[str]:
-    flags = [(rows[f"flag_{k}"].to_numpy(), zh) for k, (zh, _) in RULES.items()]
-    return ["、".join(zh for col, zh in flags if col[i]) for i in range(len(rows))]
+def household_facts(panel: pd.DataFrame, year: int) -> pd.DataFrame:
+    """The 台账's facts for every household of `year`, indexed by hh_id: type, size, monitoring
+    category, the year its current monitoring began (from its rows' history), income and line,
+    and the risk type recorded in the system."""
+    rows = panel[pd.to_numeric(panel["year"], errors="coerce") == year].drop_duplicates("hh_id")
+    out = pd.DataFrame(index=rows["hh_id"].astype(str).to_numpy())
+    for name, source in (
+        ("household_type", "household_type"),
+        ("hh_size", "hh_size"),
+        ("monitor_category", "monitor_category"),
+        ("net_income_pc", "net_income_pc"),
+        ("monitor_line", "monitor_line"),
+        ("recorded_risk_type", "risk_type"),
+    ):
+        out[name] = rows[source].to_numpy() if source in rows else None
+    out["identified_year"] = (
+        _monitoring_since(panel, year).reindex(out.index).to_numpy()
+        if "is_monitored" in panel
+        else np.nan
+    )
+    return out
 
 
-def write_worklist(rows: pd.DataFrame, path: Path, title: str) -> Path:
-    """Households on the worklist, a sheet per township, villages in order, ranked within each."""
-    listed = rows[rows["on_worklist"]].sort_values(["township_id", "village_id", "rank_in_village"])
+def _monitoring_since(panel: pd.DataFrame, year: int) -> pd.Series:
+    """First year of each household's monitoring spell that runs to `year` (monitored in every year
+    from it to `year`), by hh_id; households not monitored in `year` are absent."""
+    p = pd.DataFrame(
+        {
+            "hh": panel["hh_id"].astype(str),
+            "year": pd.to_numeric(panel["year"], errors="coerce"),
+            "on": panel["is_monitored"].astype("boolean").fillna(False).to_numpy(bool),
+        }
+    )
+    p = p[p["on"] & (p["year"] <= year)].drop_duplicates(["hh", "year"])
+    p = p.sort_values(["hh", "year"], ascending=[True, False])
+    gap = p["year"] + p.groupby("hh").cumcount()  # constant along an unbroken spell back from year
+    spell = p[(gap == year) & p["hh"].isin(p.loc[p["year"] == year, "hh"])]
+    return spell.groupby("hh")["year"].min().astype(int)
+
+
+def read_places(folder: Path) -> dict[str, str]:
+    """id -> name for the townships and villages listed in `folder`/places.csv (empty without)."""
+    path = Path(folder) / PLACES_FILE
+    if not path.exists():
+        return {}
+    with path.open(encoding="utf-8", newline="") as f:
+        return {row["id"]: row["name"] for row in csv.DictReader(f)}
+
+
+def write_places(names: dict[str, str], folder: Path) -> Path:
+    """places.csv (id, name) in `folder`, written atomically."""
+    path = Path(folder) / PLACES_FILE
+    with atomic_path(path) as tmp, Path(tmp).open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "name"])
+        w.writerows(sorted(names.items()))
+    return path
+
+
+def risk_types_zh(row: pd.Series) -> str:
+    """Official risk types: the one recorded in the system (monitored households) and those of the
+    household's reasons, without repeats."""
+    codes = [row.get("recorded_risk_type")] if row["status"] == "monitored" else []
+    codes += [c for c in str(row.get("top_risk_types") or "").split(",") if c]
+    return "、".join(dict.fromkeys(RISK_TYPES[c][0] for c in codes if c in RISK_TYPES))
+
+
+def _text(v, fmt: str = "{}") -> str:
+    return "—" if v is None or (isinstance(v, float) and v != v) or v is pd.NA else fmt.format(v)
+
+
+def _category(name: str, code) -> str:
+    if code is None or code != code or code == "none":
+        return "—"
+    return PANEL[name].categories.get(str(code), str(code))
+
+
+def sheet_rows(part: pd.DataFrame, places: dict[str, str]) -> list[tuple[str | None, list]]:
+    """The rows of one township's sheet in order: a section title, then its households' cells."""
+    out: list[tuple[str | None, list]] = []
+    for status, title in SECTIONS:
+        sec = part[part["status"] == status].sort_values(["village_id", "rank_in_village"])
+        if sec.empty:
+            continue
+        out.append((title, []))
+        for _, r in sec.iterrows():
+            has_prob = r["label"] is not None and r["probability"] == r["probability"]
+            tier = "verify" if status == "meets_criteria" else r["tier"] if has_prob else None
+            out.append(
+                (
+                    tier,
+                    [
+                        places.get(r["township_id"], r["township_id"]),
+                        places.get(r["village_id"], r["village_id"]),
+                        int(r["rank_in_village"]),
+                        r["hh_id"],
+                        _category("household_type", r.get("household_type")),
+                        _text(r.get("hh_size"), "{:.0f}"),
+                        STATUSES[status][0],
+                        _category("monitor_category", r.get("monitor_category")),
+                        _text(r.get("identified_year"), "{:.0f}"),
+                        _text(r.get("net_income_pc"), "{:,.0f}"),
+                        _text(r.get("monitor_line"), "{:,.0f}"),
+                        risk_types_zh(r),
+                        SOURCES.get(r.get("warning_source"), ("—",))[0],
+                        f"{r['probability']:.1%}" if has_prob else "—",
+                        TIER_ZH[tier] if tier else "—",
+                        r["criteria_zh"],
+                        r["reasons_zh"],
+                        r["measures_zh"],
+                        r["data_check"],
+                        *[""] * len(VISIT_COLUMNS),
+                    ],
+                )
+            )
+    return out
+
+
+def write_worklist(
+    rows: pd.DataFrame, path: Path, title: str, places: dict[str, str] | None = None
+) -> Path:
+    """Households on the worklist, a sheet per township in sections, printable on A4 landscape."""
+    places = places or {}
+    listed = rows[rows["on_worklist"]]
     wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
-    head = wb.add_format({"bold": True, "text_wrap": True, "valign": "top", "bottom": 1})
+    head = wb.add_format({"bold": True, "text_wrap": True, "valign": "vcenter", "border": 1})
+    visit_head = wb.add_format(
+        {"bold": True, "text_wrap": True, "valign": "vcenter", "border": 1, "bg_color": "#E7EEF7"}
+    )
     title_fmt = wb.add_format({"bold": True, "font_size": 13})
-    wrap = wb.add_format({"text_wrap": True, "valign": "top"})
-    top = wb.add_format({"valign": "top"})
+    section_fmt = wb.add_format({"bold": True, "bg_color": "#EDEDED", "border": 1})
+    wrap = wb.add_format({"text_wrap": True, "valign": "top", "border": 1})
+    cell = wb.add_format({"valign": "top", "border": 1})
     tiers = {
-        t: wb.add_format({"bg_color": c, "valign": "top", "align": "center"})
+        t: wb.add_format({"bg_color": c, "valign": "top", "align": "center", "border": 1})
         for t, c in TIER_COLOUR.items()
     }
+    tier_col = [h for h, _ in COLUMNS].index("等级")
     for township, part in listed.groupby("township_id", sort=True):
-        ws = wb.add_worksheet(str(township)[:31])
+        name = places.get(str(township), str(township))
+        ws = wb.add_worksheet(_sheet_name(name))
         for c, (_, width) in enumerate(COLUMNS):
-            ws.set_column(c, c, width, wrap if c >= WRAPPED_FROM else top)
-        ws.write(0, 0, f"{title} — 乡镇 {township}", title_fmt)
+            ws.set_column(c, c, width)
+        ws.write(0, 0, f"{title} — {name}", title_fmt)
+        visit_from = len(COLUMNS) - len(VISIT_COLUMNS)
         for c, (header, _) in enumerate(COLUMNS):
-            ws.write(1, c, header, head)
-        cols = [
-            part[c].tolist()
-            for c in (
-                "village_id",
-                "rank_in_village",
-                "hh_id",
-                "status",
-                "label",
-                "probability",
-                "tier",
-                "criteria_zh",
-                "reasons_zh",
-                "measures_zh",
-                "protective_zh",
-                "data_check",
-            )
-        ]
-        rules = rule_texts(part)
-        for i, row in enumerate(zip(*cols, strict=True)):
-            (
-                village,
-                rank,
-                hh,
-                state,
-                label,
-                prob,
-                tier,
-                criteria,
-                reasons,
-                measures,
-                prot,
-                check,
-            ) = row
-            r = i + 2
-            ws.write_string(r, 0, village)
-            ws.write_number(r, 1, rank)
-            ws.write_string(r, 2, hh)
-            ws.write_string(r, 3, STATUSES[state][0])
-            has_prob = label is not None and prob == prob
-            ws.write_string(r, 4, f"{prob:.1%}" if has_prob else "—")
-            shown = "verify" if state == "meets_criteria" else tier if has_prob else None
-            if shown:
-                ws.write_string(r, 5, TIER_ZH[shown], tiers[shown])
+            ws.write(1, c, header, visit_head if c >= visit_from else head)
+        r = 2
+        for tier, cells in sheet_rows(part, places):
+            if not cells:
+                ws.merge_range(r, 0, r, len(COLUMNS) - 1, tier, section_fmt)
             else:
-                ws.write_string(r, 5, "—")
-            ws.write_string(r, 6, criteria)
-            ws.write_string(r, 7, rules[i])
-            ws.write_string(r, 8, reasons)
-            ws.write_string(r, 9, measures)
-            ws.write_string(r, 10, prot)
-            ws.write_string(r, 11, check)
-        ws.freeze_panes(2, 0)
+                for c, v in enumerate(cells):
+                    header = COLUMNS[c][0]
+                    if c == tier_col and tier:
+                        ws.write_string(r, c, v, tiers[tier])
+                    elif isinstance(v, int):
+                        ws.write_number(r, c, v, cell)
+                    elif v == "":
+                        ws.write_blank(r, c, None, cell)
+                    else:
+                        ws.write_string(r, c, v, wrap if header in WRAPPED else cell)
+            r += 1
+        ws.freeze_panes(2, 4)
         ws.repeat_rows(1)
         ws.set_landscape()
         ws.set_paper(9)  # A4
         ws.fit_to_pages(1, 0)
-        ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
+        ws.set_margins(left=0.3, right=0.3, top=0.5, bottom=0.5)
         ws.set_footer("&L风险概率：" + "；".join(PROBABILITY_ZH.values()) + "&R第 &P 页 / 共 &N 页")
     if not wb.worksheets():
         wb.add_worksheet("无").write(0, 0, "本次没有列入工作清单的农户")
     wb.close()
     return Path(path)
+
+
+def _sheet_name(name: str) -> str:
+    """A worksheet name Excel accepts (31 characters, none of []:*?/\\)."""
+    for ch in "[]:*?/\\":
+        name = name.replace(ch, "_")
+    return name[:31] or "乡镇"

@@ -32,6 +32,7 @@ from riskmodel.reasons import Explanations, explain, stated_fields
 from riskmodel.rules import RULES, rule_flags
 from riskmodel.store import now
 from riskmodel.validate import FIRST_DATA_ROW, ValidationResult, validate_panel
+from riskmodel.worklist import FACTS, household_facts
 
 HISTORY_YEARS = 2
 """Features of year Y use rows back to Y-2."""
@@ -115,16 +116,24 @@ def score_partition(
     worklist_share: float = 0.10,
     versions: Mapping[str, str] | None = None,
     on_stage: Callable[[str], None] = lambda _: None,
+    facts: pd.DataFrame | None = None,
+    band: float | None = None,
 ) -> pd.DataFrame:
     """Every household of `year` in a checked window: scored rows, then one 「数据待核实」 row per
-    household whose row for `year` is invalid, placed in their villages."""
+    household whose row for `year` is invalid, placed in their villages. `facts` and `band` as
+    for `score_records` (without `facts`, the window's own rows of `year` give them, except the
+    year monitoring began, which needs the households' whole history)."""
     on_stage("features")
     records = build_features(checked.valid)
     records = records[records["year"] == year]
+    if facts is None:
+        facts = household_facts(checked.valid, year).drop(columns="identified_year")
     on_stage("score and explain")
-    rows = score_records(records, models, model_version, run_id, worklist_share, versions)
+    rows = score_records(
+        records, models, model_version, run_id, worklist_share, versions, facts, band
+    )
     rows = with_data_checks(rows, checked, year, model_version, run_id)
-    return place_in_villages(rows, worklist_share)
+    return place_in_villages(rows, worklist_share, band)
 
 
 def score_records(
@@ -134,10 +143,14 @@ def score_records(
     run_id: str,
     worklist_share: float = 0.10,
     versions: Mapping[str, str] | None = None,
+    facts: pd.DataFrame | None = None,
+    band: float | None = None,
 ) -> pd.DataFrame:
     """Status, criteria met, the population's probability and tier, village ranks, rule flags,
-    worklist membership and reasons for records. `versions` gives each label's model version
-    (default: `model_version` for the main model)."""
+    worklist membership and why, reasons, and the 台账's facts for records. `versions` gives each
+    label's model version (default: `model_version` for the main model); `facts`
+    (worklist.household_facts, by hh_id) the panel facts the records lack; `band` the
+    early-warning income band (a multiple of the line; None: off)."""
     with gc_paused():
         return _score_records(
             records.reset_index(drop=True),
@@ -146,6 +159,8 @@ def score_records(
             run_id,
             worklist_share,
             dict(versions or {MAIN_LABEL: model_version}),
+            facts,
+            band,
         )
 
 
@@ -164,6 +179,9 @@ class Assessment:
     """criteria_met: one boolean array per criterion, plus `any`."""
     flags: dict[str, np.ndarray]
     explanations: Explanations
+    red_screen: np.ndarray | None = None
+    """Households meeting the criteria whose main-model probability (not shown: they are to be
+    verified, not predicted) is in the red tier: the model would have listed them too."""
 
 
 def assess(records: Mapping, models: RelapseModel | Models) -> Assessment:
@@ -179,15 +197,18 @@ def assess(records: Mapping, models: RelapseModel | Models) -> Assessment:
     prob = np.full(n, np.nan)
     tier = np.full(n, None, dtype=object)
     label = np.full(n, None, dtype=object)
+    red_screen = np.zeros(n, bool)
     for state, by in EXPLAINED_BY.items():
         rows = np.flatnonzero(st == state)
         model = models.get(by)
         if model is None or not len(rows):
             continue
         contrib[rows] = model.contributions(X[rows])
+        p = model.calibrate(contrib[rows].sum(axis=1))
         if SERVED_BY.get(state) == by:
-            p = model.calibrate(contrib[rows].sum(axis=1))
             prob[rows], tier[rows], label[rows] = p, model.meta.tiers.assign(p), by
+        else:
+            red_screen[rows] = p >= model.meta.tiers.red
     blocked = protective_blocked(met, first.features, stated_fields)
     return Assessment(
         st,
@@ -197,6 +218,7 @@ def assess(records: Mapping, models: RelapseModel | Models) -> Assessment:
         met,
         rule_flags(records),
         explain(records, contrib, first.features, blocked=blocked),
+        red_screen,
     )
 
 
@@ -207,6 +229,8 @@ def _score_records(
     run_id: str,
     worklist_share: float,
     versions: dict[str, str],
+    facts: pd.DataFrame | None,
+    band: float | None,
 ) -> pd.DataFrame:
     a = assess(records, models)
     prob, flags = a.probability, a.flags
@@ -237,7 +261,36 @@ def _score_records(
     out["run_id"] = run_id
     out["scored_at"] = pd.Timestamp(now())
     out["data_check"] = ""
-    return place_in_villages(out, worklist_share)
+    out["warning_source"] = np.where(a.red_screen, "criteria+model", "")
+    out = pd.concat([out, _facts(records, facts)], axis=1)
+    return place_in_villages(out, worklist_share, band)
+
+
+def _facts(records: pd.DataFrame, facts: pd.DataFrame | None) -> pd.DataFrame:
+    """The 台账's facts per record: from `facts` (by hh_id), else what the records themselves say
+    (type, size, income, and the line recovered from income relative to it), else missing."""
+    ids = records["hh_id"].astype(str).to_numpy()
+    own = pd.DataFrame(index=ids, columns=FACTS, dtype=object)
+    for name in ("household_type", "hh_size", "net_income_pc"):
+        if name in records:
+            own[name] = records[name].astype(object).to_numpy()
+    if {"net_income_pc", "income_to_line"} <= set(records.columns):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            line = records["net_income_pc"].to_numpy(float) / records["income_to_line"].to_numpy(
+                float
+            )
+        own["monitor_line"] = np.where(np.isfinite(line), np.round(line, 2), np.nan)
+    if facts is not None:
+        given = facts.reindex(index=ids, columns=FACTS)
+        own = given.where(given.notna(), own)
+    out = own.reset_index(drop=True)
+    for name in ("net_income_pc", "monitor_line"):
+        out[name] = pd.to_numeric(out[name], errors="coerce").astype(float)
+    for name in ("hh_size", "identified_year"):
+        out[name] = pd.to_numeric(out[name], errors="coerce").round().astype("Int64")
+    for name in ("household_type", "monitor_category", "recorded_risk_type"):
+        out[name] = out[name].map(lambda v: None if v is None or v != v else str(v))
+    return out
 
 
 DATA_CHECK_ZH, DATA_CHECK_EN = "数据待核实", "data to be verified"
@@ -311,6 +364,8 @@ def with_data_checks(
             "run_id": run_id,
             "scored_at": rows["scored_at"].iloc[0] if len(rows) else pd.Timestamp(now()),
             "data_check": [f"{year} {r}" for r in reasons],
+            "warning_source": "data_check",
+            **dict.fromkeys(FACTS),
         }
     )
     return pd.concat([rows, check[rows.columns]], ignore_index=True)

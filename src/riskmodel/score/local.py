@@ -29,6 +29,7 @@ from riskmodel.score.engine import (
 )
 from riskmodel.score.outputs import output_paths, staged_outputs, worklist_title
 from riskmodel.store import SERVICE, batch_households, engine_for, read_batch, replace_batch
+from riskmodel.worklist import household_facts, read_places
 
 
 class BatchError(RuntimeError):
@@ -72,13 +73,16 @@ def run_batch(
     replace_all: bool = False,
     area: str = SERVICE,
     model_alias: str = "",
+    early_warning_band: float | None = None,
 ) -> BatchResult:
     """Score every household's record for `year` (default: latest) with the models in service
     (`model_version` is the main model's; `versions` every label's) and write all outputs.
 
     The batch of (year, model version) keeps the households earlier runs scored that this one did
     not (unless `replace_all`). `area` is `service` (what the API serves) or `preview` (a model
-    other than the one in service: its own store table and `preview/` folder)."""
+    other than the one in service: its own store table and `preview/` folder).
+    `early_warning_band` (say 1.1) also lists every unmonitored household with income below that
+    multiple of the line, as its own warning source (never one of the official criteria)."""
     models = as_models(model)
     seconds: dict[str, float] = {}
     clock = [time.perf_counter(), ""]
@@ -108,7 +112,16 @@ def run_batch(
         quarantine = write_parquet(checked.quarantined, out / f"quarantine-{Y}.parquet")
     check_shares(shares, max_invalid_share, quarantine, checked.report(limit=5))
     rows = score_partition(
-        checked, Y, models, model_version, run_id, worklist_share, versions, on_stage=stage
+        checked,
+        Y,
+        models,
+        model_version,
+        run_id,
+        worklist_share,
+        versions,
+        on_stage=stage,
+        facts=household_facts(panel, Y),
+        band=early_warning_band,
     )
     engine = engine_for(db_url)
     rows, change = merge_batch(
@@ -117,6 +130,7 @@ def run_batch(
         lambda: _stored_rows(engine, Y, model_version, area),
         replace_all,
         worklist_share,
+        early_warning_band,
     )
     parquet, workbook = output_paths(out, Y, model_version, area)
     run = {
@@ -126,7 +140,8 @@ def run_batch(
         **change.record(),
     }
     stage("write")
-    with staged_outputs(rows, parquet, workbook, worklist_title(Y, model_version, area)):
+    title = worklist_title(Y, model_version, area)
+    with staged_outputs(rows, parquet, workbook, title, read_places(source.parent)):
         stage("store")
         features = next(iter(models.values())).features
         replace_batch(engine, rows, Y, model_version, run_id, features, area=area, run=run)

@@ -215,8 +215,11 @@ def cast(panel: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_simulation(sim: Simulation, out: Path) -> dict[str, Path]:
-    """Write panel, oracle and data card into `out`, each file atomically."""
+    """Write panel, oracle, data card and the names of townships and villages (places.csv, for
+    the 台账) into `out`, each file atomically."""
     from riskmodel.simulate.datacard import datacard
+    from riskmodel.simulate.export import place_names
+    from riskmodel.worklist import write_places
 
     out.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -227,4 +230,5 @@ def write_simulation(sim: Simulation, out: Path) -> dict[str, Path]:
     write_parquet(sim.panel, paths["panel"])
     write_parquet(sim.oracle, paths["oracle"])
     write_text(datacard(sim), paths["datacard"])
+    paths["places"] = write_places(place_names(sim.panel), out)
     return paths

@@ -104,6 +104,15 @@ def national_ids(panel: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def place_names(panel: pd.DataFrame) -> dict[str, str]:
+    """Township and village codes of the panel -> the names the export gives them."""
+    ids = panel[["township_id", "village_id"]].drop_duplicates()
+    named = national_ids(ids.assign(hh_id="H0"))
+    return dict(zip(ids["township_id"], named["township_id"], strict=True)) | dict(
+        zip(ids["village_id"], named["village_id"], strict=True)
+    )
+
+
 def _mix(x: np.ndarray) -> np.ndarray:
     """splitmix64 finaliser: a well-spread hash of integer keys."""
     z = x.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
