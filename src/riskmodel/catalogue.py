@@ -710,7 +710,9 @@ PANEL_COLUMNS: list[Column] = [
         "主要风险类型",
         "main recorded risk type",
         dimension="POL",
-        categories={"none": "无", **{k: v[0] for k, v in RISK_TYPES.items()}},
+        categories={"none": "无", **{k: v[0] for k, v in RISK_TYPES.items()}, "income": "其他"},
+        description="`income` is the code panels simulated or imported by earlier releases gave "
+        "to 因收入骤减或支出骤增, not an official type: it reads as 其他",
     ),
     _c(
         "risk_eliminated",

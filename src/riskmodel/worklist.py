@@ -156,10 +156,15 @@ def write_places(names: dict[str, str], folder: Path) -> Path:
     return path
 
 
+LEGACY_RISK = {"income": "other"}
+"""Recorded risk codes of earlier releases and what they read as."""
+
+
 def risk_types_zh(row: pd.Series) -> str:
     """Official risk types: the one recorded in the system (monitored households) and those of the
     household's reasons, without repeats."""
-    codes = [row.get("recorded_risk_type")] if row["status"] == "monitored" else []
+    recorded = row.get("recorded_risk_type")
+    codes = [LEGACY_RISK.get(recorded, recorded)] if row["status"] == "monitored" else []
     codes += [c for c in str(row.get("top_risk_types") or "").split(",") if c]
     return "、".join(dict.fromkeys(RISK_TYPES[c][0] for c in codes if c in RISK_TYPES))
 
