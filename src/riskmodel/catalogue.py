@@ -795,8 +795,8 @@ RISK_VOCABULARY = {
     "住房安全": "housing",
     "因安全饮水": "water",
     "饮水安全": "water",
-    "因收入骤减或支出骤增": "other",
     "其他": "other",
+    "因收入骤减或支出骤增": "other",
 }
 """致贫/返贫风险 (G1's values; 因意外事故 and 因产业项目失败 from the policy texts). 因收入骤减或支出骤增
 appears in some later provincial lists, not in the national one: it is read as 其他."""
