@@ -138,6 +138,12 @@ def test_missing_value_is_said_not_invented(records):
             "income 18,250 yuan per person, 2.50 x the line",
         ),
         ("wage_share", {"wage_share": 0.0}, "家中无务工收入", "no wage income"),
+        (
+            "oop_to_income",
+            {"oop_medical": 50.0, "oop_to_income": 0.003},
+            "合规自付医疗支出50元，占家庭收入不足1%",
+            "out-of-pocket medical spending 50 yuan, under 1% of income",
+        ),
         ("wage_share", {"wage_share": 0.62}, "工资性收入占62%", "wages are 62% of income"),
         ("labour_total", {"labour_total": 0}, "家中无劳动力", "no member able to work"),
         (

@@ -52,6 +52,7 @@ SMALL_BATCH = 32
 """Below this many rows sentences are rendered row by row (the API's single households)."""
 LANGS = ("zh", "en")
 _MISSING = {"zh": "{label}：无记录", "en": "{label}: not recorded"}
+_UNDER_ONE_PERCENT = {"zh": "不足1%", "en": "under 1%"}
 
 
 Pieces = list[tuple[str, str | None, str]]
@@ -108,7 +109,10 @@ def _format(v, name: str, spec: str, lang: str) -> str:
     v = float(v)
     if not spec and v.is_integer():
         return str(int(v))
-    return format(v, spec)
+    text = format(v, spec)
+    if v and spec.endswith("%") and text.lstrip("+-") == "0%":
+        return _UNDER_ONE_PERCENT[lang]  # a small share is not a zero
+    return text
 
 
 def _values(column: np.ndarray, name: str, spec: str, lang: str) -> list[str]:

@@ -92,6 +92,12 @@ FACTS = [
     "recorded_risk_type",
 ]
 """Panel facts each batch row carries for the 台账 (None where the panel lacks them)."""
+SHOWN = [
+    *["township_id", "village_id", "rank_in_village", "hh_id", "status", "label", "probability"],
+    *["tier", "warning_source", "top_risk_types", "criteria_zh", "reasons_zh", "measures_zh"],
+    *["data_check", *FACTS],
+]
+"""The batch columns a sheet reads."""
 PLACES_FILE = "places.csv"
 """Names of townships and villages beside a panel whose ids are codes (the simulated county);
 an imported panel's ids are the names themselves."""
@@ -160,7 +166,7 @@ LEGACY_RISK = {"income": "other"}
 """Recorded risk codes of earlier releases and what they read as."""
 
 
-def risk_types_zh(row: pd.Series) -> str:
+def risk_types_zh(row: dict) -> str:
     """Official risk types: the one recorded in the system (monitored households) and those of the
     household's reasons, without repeats."""
     recorded = row.get("recorded_risk_type")
@@ -187,7 +193,7 @@ def sheet_rows(part: pd.DataFrame, places: dict[str, str]) -> list[tuple[str | N
         if sec.empty:
             continue
         out.append((title, []))
-        for _, r in sec.iterrows():
+        for r in sec[[c for c in SHOWN if c in sec.columns]].to_dict("records"):
             has_prob = r["label"] is not None and r["probability"] == r["probability"]
             tier = "verify" if status == "meets_criteria" else r["tier"] if has_prob else None
             out.append(
