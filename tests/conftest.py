@@ -202,11 +202,17 @@ def db_url(request, tmp_path):
         if os.environ.get("RISKMODEL_REQUIRE_PG"):
             pytest.fail(f"PostgreSQL is required but not reachable at {PG_URL}")
         pytest.skip("PostgreSQL not reachable on 127.0.0.1:5432")
+
+    drop_all_tables(PG_URL)
+    return PG_URL
+
+
+def drop_all_tables(url: str) -> None:
+    """Every table of the database, the migrations' revision table included."""
     import sqlalchemy as sa
 
-    from riskmodel.store import metadata
-
-    engine = sa.create_engine(PG_URL)
-    metadata.drop_all(engine)
+    engine = sa.create_engine(url)
+    existing = sa.MetaData()
+    existing.reflect(engine)
+    existing.drop_all(engine)
     engine.dispose()
-    return PG_URL

@@ -349,7 +349,7 @@ def test_rerunning_the_same_version_and_year_replaces(trained, training_county, 
 
 
 @pytest.mark.parametrize(
-    "where", ["riskmodel.score.outputs.write_worklist", "riskmodel.store._bulk_insert"]
+    "where", ["riskmodel.score.outputs.write_worklist", "riskmodel.store.queries._bulk_insert"]
 )
 def test_failure_midway_leaves_previous_outputs_whole(
     trained, training_county, tmp_path, monkeypatch, where
@@ -381,7 +381,7 @@ def test_killed_run_leaves_previous_outputs_whole(trained, training_county, tmp_
 import sys
 from riskmodel.model import RelapseModel
 from riskmodel.score import run_batch
-import riskmodel.store as store
+import riskmodel.store.queries as store
 real = store._bulk_insert
 def slow(*a, **k):
     real(*a, **k)

@@ -694,6 +694,24 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="the key's id (`keys 
     )
 
 
+db_app = typer.Typer(no_args_is_help=True, help="The store's schema (Alembic migrations).")
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+@_friendly
+def db_upgrade() -> None:
+    """Bring the store (RISKMODEL_DB_URL) to this release's schema; `score` and `serve` do it too."""
+    from riskmodel.config import Settings
+    from riskmodel.store import open_engine, upgrade_store
+
+    before, after = upgrade_store(open_engine(Settings().db_url))
+    if before == after:
+        console.print(f"the store is at revision {after}, the newest")
+    else:
+        console.print(f"upgraded the store from revision {before or 'none'} to {after}")
+
+
 @app.command()
 @_friendly
 def serve(
@@ -713,9 +731,11 @@ def serve(
     import uvicorn
 
     from riskmodel.config import Settings
+    from riskmodel.store import engine_for
 
     settings = Settings()
     host, port = host or settings.host, port or settings.port
+    engine_for(settings.db_url).dispose()  # the store upgraded once, before any worker starts
     if dev_key:
         _print_dev_example(settings, host, port)
     print(
