@@ -1,4 +1,5 @@
-"""Scoring off the event loop: one dedicated thread, concurrent requests scored together.
+"""Scoring off the event loop: one dedicated thread, concurrent requests scored together; what
+the API answers for a record (`score_columns`), and the warm-up that exercises it.
 
 Scoring is CPU-bound. One thread (rather than the default pool of 40) keeps GIL hand-offs to one
 per batch; requests that arrive while a batch is scored wait in a queue and are scored as the next
@@ -8,9 +9,17 @@ batch in one call (per model), so a burst of single-household requests costs one
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+
+import numpy as np
+
+from riskmodel.api.schemas import EXAMPLE_RECORD, criteria_list
+from riskmodel.criteria import CRITERIA
+from riskmodel.labels import MAIN_LABEL
+from riskmodel.model import RelapseModel
+from riskmodel.score import assess
 
 BATCH_RECORDS = 256
 """Requests are merged until a batch holds this many records (a larger request goes alone)."""
@@ -84,3 +93,52 @@ class Scorer:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def score_columns(
+    columns: dict[str, Sequence], models: Mapping[str, RelapseModel], versions: Mapping[str, str]
+) -> list[dict]:
+    """Status, criteria met, the population's probability and tier, rule flags, reasons and
+    protective factors for records given column-wise."""
+    a = assess(columns, models)
+    out = []
+    for i in range(len(a.probability)):
+        item = a.explanations.item(i)
+        label = a.label[i]
+        out.append(
+            {
+                "hh_id": columns["hh_id"][i],
+                "year": int(columns["year"][i]),
+                "village_id": columns["village_id"][i],
+                "township_id": columns["township_id"][i],
+                "status": str(a.status[i]),
+                "label": label,
+                "probability": None if label is None else float(a.probability[i]),
+                "tier": None if label is None else str(a.tier[i]),
+                "criteria": criteria_list(
+                    ",".join(k for k in CRITERIA if k in a.criteria and a.criteria[k][i])
+                ),
+                "rule_flags": {k: bool(v[i]) for k, v in a.flags.items()},
+                "reasons": item["reasons"],
+                "protective": item["protective"],
+                "dimensions": item["dimensions"],
+                "model_version": versions[label or MAIN_LABEL],
+            }
+        )
+    return out
+
+
+def warm_up(model: RelapseModel) -> None:
+    """Exercise the whole scoring path (single rows and batches) before serving, on a record of
+    the population the model serves."""
+    label = model.meta.label
+    record = {**EXAMPLE_RECORD, **WARM_RECORD, "is_monitored": label != MAIN_LABEL}
+    for n in (1, 300):
+        cols = {k: [v] * n for k, v in record.items()}
+        scored = score_columns(cols, {label: model}, {label: ""})
+        if not all(s["label"] == label and np.isfinite(s["probability"]) for s in scored):
+            raise ValueError("warm-up produced no finite probability")
+
+
+WARM_RECORD = {"income_to_line": 1.6, "oop_medical": 2000.0, "oop_to_income": 0.06}
+"""Changes to the example record so that it meets no criterion (the example itself does)."""

@@ -1,0 +1,1 @@
+"""The app's routes by subject; each holds HTTP only (parsing, scopes, status codes)."""

@@ -1,0 +1,108 @@
+"""POST /v1/scores: score households sent in the request."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException
+from fastapi.exceptions import RequestValidationError
+
+from riskmodel.api.deps import ERRORS, Key, ServiceDep, in_service
+from riskmodel.api.errors import refuse
+from riskmodel.api.schemas import RECORD_NAMES, Problem, ScoreRequest, ScoreResponse
+from riskmodel.records import (
+    RecordError,
+    cross_column_failures,
+    derived_failures,
+    records_from_facts,
+)
+
+router = APIRouter(tags=["scores"])
+
+
+@router.post(
+    "/v1/scores", response_model=ScoreResponse, responses={**ERRORS, 503: {"model": Problem}}
+)
+async def score(body: ScoreRequest, who: Key, svc: ServiceDep) -> dict:
+    """Score one to 1,000 households: status (monitored, meets_criteria, not_monitored), the
+    criteria met, the population's probability and tier with the label of the model that gave
+    it (none for a household that meets the criteria now: verify and enrol), rule flags, top
+    reasons (Chinese and English) with the measures that fit, and protective factors. Send
+    `households` (panel facts, optionally the two previous years' rows: every derived feature
+    is computed here) or `records` (derived fields filled in; checked against the facts they
+    carry)."""
+    loaded, context = in_service(svc)
+    form = "households" if body.households is not None else "records"
+    if body.households is not None:
+        tows = [h.facts.township_id for h in body.households]
+    else:
+        tows = [r.township_id for r in body.records]
+    for i, township in enumerate(tows):
+        if not who.can_read(township):
+            raise HTTPException(
+                403,
+                f"{form}[{i}].township_id: key may read only "
+                f"township {who.township_id}, not {township}",
+            )
+    if body.households is not None:
+        columns = await svc.scorer.call(columns_from_facts, body.households)
+    else:
+        columns = {name: [getattr(r, name) for r in body.records] for name in RECORD_NAMES}
+        with_line = [r.monitor_line for r in body.records]
+        check = {**columns, "monitor_line": with_line} if any(with_line) else columns
+        refuse(record_failures(check), lambda row: ["body", "records", row])
+    results = await svc.scorer.score(columns, context)
+    for r in results:
+        r["run_id"] = loaded.run_id
+    return {"model_version": loaded.version, "run_id": loaded.run_id, "results": results}
+
+
+def record_failures(columns: dict[str, list]) -> list[tuple[int, str, str]]:
+    """The panel's cross-column rules and the derived fields' agreement with the facts (on the
+    columns themselves: a DataFrame per request cost ten times the scoring)."""
+    return sorted(set(cross_column_failures(columns) + derived_failures(columns)))
+
+
+def columns_from_facts(households: list) -> dict[str, list]:
+    """Model input columns from households' facts and history with the library's feature builder
+    (history rows must be the same household's year-1 and year-2); 422 naming the field."""
+    import pandas as pd
+
+    rows, where, failures = [], [], []
+    for i, h in enumerate(households):
+        year = h.facts.year
+        rows.append(h.facts.model_dump())
+        where.append(["body", "households", i, "facts"])
+        seen = set()
+        for j, past in enumerate(h.history):
+            loc = ["body", "households", i, "history", j]
+            if past.hh_id != h.facts.hh_id:
+                failures.append(([*loc, "hh_id"], "must be the household of facts.hh_id"))
+            if past.year not in (year - 1, year - 2) or past.year in seen:
+                failures.append(([*loc, "year"], f"must be {year - 1} or {year - 2}, once each"))
+            seen.add(past.year)
+            rows.append(past.model_dump())
+            where.append(loc)
+    if failures:
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": loc, "msg": msg} for loc, msg in failures]
+        )
+    try:
+        records = records_from_facts(pd.DataFrame(rows))
+    except RecordError as exc:
+        refuse(exc.failures, lambda row: where[row])
+    order = {hh: i for i, hh in enumerate(h.facts.hh_id for h in households)}
+    records = records.sort_values("hh_id", key=lambda s: s.map(order)).reset_index(drop=True)
+    if len(records) != len(households):
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ["body", "households"],
+                    "msg": "each household may appear once (facts.hh_id repeated)",
+                }
+            ]
+        )
+    records["village_monitored_share"] = [h.village_monitored_share for h in households]
+    return {
+        name: [None if v is None or v != v else v for v in records[name].astype(object)]
+        for name in RECORD_NAMES
+    }
