@@ -694,6 +694,73 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="the key's id (`keys 
     )
 
 
+users_app = typer.Typer(no_args_is_help=True, help="The web app's accounts.")
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("create")
+@_friendly
+def users_create(
+    name: Annotated[str, typer.Option(help="the name to sign in with")],
+    role: Annotated[str, typer.Option(help="county | township | village")],
+    township: Annotated[str | None, typer.Option(help="township id (township accounts)")] = None,
+    village: Annotated[str | None, typer.Option(help="village id (village accounts)")] = None,
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="RISKMODEL_NEW_PASSWORD",
+            help="asked for when not given (or RISKMODEL_NEW_PASSWORD)",
+        ),
+    ] = ...,
+) -> None:
+    """Create a web app account (password stored as an argon2 hash); its scope is the county, a
+    township or a village, as the scores in the store name them."""
+    from riskmodel.api.accounts import AccountError, create_user
+    from riskmodel.config import Settings
+    from riskmodel.store import engine_for, village_places
+
+    engine = engine_for(Settings().db_url)
+    places = village_places(engine) if role != "county" else None
+    if places is not None and not places:
+        raise UserError("the store has no scored batch to check the place against: run `score`")
+    try:
+        create_user(engine, name, password, role, township, village, places)
+    except AccountError as exc:
+        raise UserError(str(exc)) from None
+    scope = {"county": "the county", "township": f"township {township}"}.get(
+        role, f"village {village}"
+    )
+    console.print(f"created {role} user {name!r} ({scope})")
+
+
+visits_app = typer.Typer(no_args_is_help=True, help="Verification visits recorded by cadres.")
+app.add_typer(visits_app, name="visits")
+
+
+@visits_app.command("export")
+@_friendly
+def visits_export(
+    out: Annotated[Path, typer.Option(help="Parquet file")] = Path("data/visits.parquet"),
+) -> None:
+    """The visits as a table training can read: one row per household and year (its latest
+    visit) with `verified_risk`. Visited households are not a random sample (see riskmodel.visits)."""
+    from riskmodel.config import Settings
+    from riskmodel.io import write_parquet
+    from riskmodel.store import engine_for
+    from riskmodel.visits import visits_table
+
+    table = visits_table(engine_for(Settings().db_url))
+    write_parquet(table, out)
+    known = int(table["verified_risk"].notna().sum())
+    console.print(
+        f"wrote {len(table):,} household-years ({known:,} with verified_risk) to {out}; "
+        "visited households are not a random sample"
+    )
+
+
 db_app = typer.Typer(no_args_is_help=True, help="The store's schema (Alembic migrations).")
 app.add_typer(db_app, name="db")
 

@@ -198,6 +198,10 @@ class Settings(BaseSettings):
         None,
         description="bearer token that may read /metrics and /ready in full besides admin keys",
     )
+    session_hours: float = Field(8.0, gt=0, description="a web app sign-in lasts this long")
+    sign_in_per_minute: float = Field(
+        5.0, gt=0, description="sign-in attempts per minute per account name (six per address)"
+    )
 
 
 def tracking_uri() -> str:

@@ -4,16 +4,20 @@ import asyncio
 import gc
 from collections.abc import Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 from riskmodel.api.docs import mount_docs
 from riskmodel.api.errors import invalid
 from riskmodel.api.lifecycle import Loaded, ModelHolder
 from riskmodel.api.middleware import GuardAndMeasure
-from riskmodel.api.routers import admin, households, scores, villages
+from riskmodel.api.routers import admin, households, pages, scores, villages, visits
 from riskmodel.api.service import Service
+from riskmodel.api.web import Forbidden, SignInRequired, render
 from riskmodel.config import Settings
 
 
@@ -59,11 +63,25 @@ def create_app(
         advice=svc.size_advice,
     )
     app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(SignInRequired, _to_sign_in)
+    app.add_exception_handler(Forbidden, _forbidden)
     mount_docs(app)
-    for module in (scores, households, villages, admin):
+    app.mount("/app/static", StaticFiles(directory=STATIC), name="app-static")
+    for module in (scores, households, villages, visits, admin, pages):
         app.include_router(module.router)
 
     app.state.service = svc
     app.state.holder, app.state.engine, app.state.metrics = svc.holder, svc.engine, svc.metrics
     app.state.persistent, app.state.keys, app.state.scorer = svc.persistent, svc.keys, svc.scorer
     return app
+
+
+STATIC = Path(__file__).with_name("static")
+
+
+async def _to_sign_in(request: Request, exc: SignInRequired) -> RedirectResponse:
+    return RedirectResponse("/app/login", status_code=303)
+
+
+async def _forbidden(request: Request, exc: Forbidden):
+    return render(request, "error.html", 403, message=exc.message)

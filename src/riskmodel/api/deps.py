@@ -90,7 +90,7 @@ def in_service(svc: Service) -> tuple[Loaded, tuple]:
 
 def out_of_scope(who: Principal, what: str) -> HTTPException:
     """The same answer whether or not the id exists in another township."""
-    return HTTPException(403, f"key may read only {what} of township {who.township_id}")
+    return HTTPException(403, f"key may read only {what} of {who.scope}")
 
 
 def service_note(stored_version: str, in_service: str | None) -> dict:

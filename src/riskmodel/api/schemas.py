@@ -18,6 +18,7 @@ from pydantic import (
 from riskmodel.catalogue import DIMENSIONS, PANEL, PANEL_COLUMNS, RECORD_COLUMNS, Column
 from riskmodel.criteria import CRITERIA
 from riskmodel.rules import RULES
+from riskmodel.visits import VisitIn
 
 MAX_RECORDS = 1000
 
@@ -420,3 +421,20 @@ class ReloadResult(BaseModel):
     previous_version: str | None
     persistent_status: Literal["swapped", "unchanged", "absent"] = "absent"
     persistent_model_version: str | None = None
+
+
+class Visit(VisitIn):
+    """A stored visit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int
+    hh_id: str
+    year: int
+    village_id: str
+    township_id: str
+
+
+class Visits(BaseModel):
+    hh_id: str
+    visits: list[Visit]

@@ -30,12 +30,28 @@ class KeyError_(ValueError):
 
 @dataclass(frozen=True)
 class Principal:
-    key_id: str
-    role: Role
-    township_id: str | None
+    """Who is asking: an API key (`key_id`) or a signed-in user (`user_id`), with its scope."""
 
-    def can_read(self, township_id: str) -> bool:
-        return self.role in ("county", "admin") or township_id == self.township_id
+    key_id: str | None
+    role: str
+    township_id: str | None
+    village_id: str | None = None
+    user_id: int | None = None
+
+    def can_read(self, township_id: str, village_id: str | None = None) -> bool:
+        """County and admin read everything, a township its township, a village its village."""
+        if self.role in ("county", "admin"):
+            return True
+        if self.role == "village":
+            return village_id is not None and village_id == self.village_id
+        return township_id == self.township_id
+
+    @property
+    def scope(self) -> str:
+        """The scope in words, for refusals."""
+        if self.role == "village":
+            return f"village {self.village_id}"
+        return f"township {self.township_id}"
 
 
 def _digest(key: str) -> str:
@@ -203,12 +219,13 @@ def write_audit(
     village_id: str | None = None,
     model_version: str | None = None,
 ) -> None:
-    """One audit row per household- or village-level read."""
+    """One audit row per household- or village-level read (API or page)."""
     with engine.begin() as conn:
         conn.execute(
             audit.insert().values(
                 at=now(),
                 key_id=principal.key_id,
+                user_id=principal.user_id,
                 endpoint=endpoint,
                 hh_id=hh_id,
                 village_id=village_id,

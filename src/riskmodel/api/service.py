@@ -34,6 +34,10 @@ def _loader(uri: str):
     return load_model(uri)
 
 
+ADDRESS_SHARE = 6
+"""An address may try as many sign-ins as this many accounts (cadres behind one office NAT)."""
+
+
 class Service:
     def __init__(
         self,
@@ -46,6 +50,9 @@ class Service:
         self.keys = KeyRing(self.engine, settings.key_cache_ttl_s, settings.key_cache_size)
         self.per_key = RateLimiter(settings.rate_per_key, settings.rate_burst_s)
         self.per_address = RateLimiter(settings.rate_per_address, settings.rate_burst_s)
+        per_minute = settings.sign_in_per_minute / 60
+        self.sign_in_per_name = RateLimiter(per_minute, burst_s=60)
+        self.sign_in_per_address = RateLimiter(per_minute * ADDRESS_SHARE, burst_s=60)
         self.holder = holder or ModelHolder(settings.model_uri, _loader, _resolver, warm_up)
         self.persistent = persistent_holder or (
             ModelHolder(settings.persistent_model_uri, _loader, _resolver, warm_up, required=False)

@@ -20,7 +20,10 @@ from riskmodel.store.queries import (
     now,
     read_batch,
     replace_batch,
+    score_history,
     score_runs,
+    township_overview,
+    village_places,
     village_worklist,
 )
 from riskmodel.store.schema import (
@@ -37,6 +40,9 @@ from riskmodel.store.schema import (
     preview_scores,
     runs,
     scores,
+    sessions,
+    users,
+    visits,
 )
 
 __all__ = [
@@ -63,8 +69,14 @@ __all__ = [
     "read_batch",
     "replace_batch",
     "runs",
+    "score_history",
     "score_runs",
     "scores",
+    "sessions",
+    "township_overview",
     "upgrade_store",
+    "users",
+    "village_places",
     "village_worklist",
+    "visits",
 ]

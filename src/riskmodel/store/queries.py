@@ -219,3 +219,87 @@ def village_worklist(
             .all()
         )
     return [dict(r) for r in rows]
+
+
+def village_places(engine: Engine) -> dict[str, str]:
+    """Every village in the scores in service, with its township."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(scores.c.village_id, scores.c.township_id).distinct())
+        return {v: t for v, t in rows}
+
+
+def township_overview(
+    engine: Engine, township_id: str | None = None, prefer_version: str | None = None
+) -> list[dict]:
+    """Per village (of one township, or all): its latest batch's year and model version and the
+    households by status and tier, and how many are on the worklist."""
+    q = sa.select(
+        scores.c.township_id,
+        scores.c.village_id,
+        scores.c.year,
+        scores.c.model_version,
+        scores.c.status,
+        scores.c.tier,
+        scores.c.on_worklist,
+        sa.func.count().label("n"),
+    ).group_by(
+        scores.c.township_id,
+        scores.c.village_id,
+        scores.c.year,
+        scores.c.model_version,
+        scores.c.status,
+        scores.c.tier,
+        scores.c.on_worklist,
+    )
+    if township_id is not None:
+        q = q.where(scores.c.township_id == township_id)
+    with engine.connect() as conn:
+        groups = conn.execute(q).mappings().all()
+    batches_of: dict[str, tuple] = {}
+    for g in groups:
+        key = (g["model_version"] == prefer_version, g["year"], g["model_version"])
+        if g["village_id"] not in batches_of or key > batches_of[g["village_id"]]:
+            batches_of[g["village_id"]] = key
+    out: dict[str, dict] = {}
+    for g in groups:
+        if batches_of[g["village_id"]][1:] != (g["year"], g["model_version"]):
+            continue
+        v = out.setdefault(
+            g["village_id"],
+            {
+                "village_id": g["village_id"],
+                "township_id": g["township_id"],
+                "year": g["year"],
+                "model_version": g["model_version"],
+                "households": 0,
+                "on_worklist": 0,
+                "status": {},
+                "tier": {},
+            },
+        )
+        v["households"] += g["n"]
+        v["on_worklist"] += g["n"] if g["on_worklist"] else 0
+        v["status"][g["status"]] = v["status"].get(g["status"], 0) + g["n"]
+        if g["tier"] is not None:
+            v["tier"][g["tier"]] = v["tier"].get(g["tier"], 0) + g["n"]
+    return sorted(out.values(), key=lambda v: (v["township_id"], v["village_id"]))
+
+
+def score_history(engine: Engine, hh_id: str) -> list[dict]:
+    """A household's stored scores over the years (one per year: the latest scoring)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(
+                scores.c.year,
+                scores.c.model_version,
+                scores.c.status,
+                scores.c.label,
+                scores.c.probability,
+                scores.c.tier,
+                scores.c.scored_at,
+            )
+            .where(scores.c.hh_id == hh_id)
+            .order_by(scores.c.year, scores.c.scored_at)
+        ).mappings()
+        by_year = {r["year"]: dict(r) for r in rows}
+    return [by_year[y] for y in sorted(by_year)]

@@ -123,12 +123,64 @@ audit = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("key_id", sa.String(32), nullable=False),
+    sa.Column("key_id", sa.String(32), nullable=True),
     sa.Column("endpoint", sa.String(200), nullable=False),
     sa.Column("hh_id", sa.String(64), nullable=True),
     sa.Column("village_id", sa.String(64), nullable=True),
     sa.Column("model_version", sa.String(32), nullable=True),
+    sa.Column("user_id", sa.Integer, nullable=True),
 )
+"""Every household- or village-level read: by an API key (`key_id`) or a signed-in user."""
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("township_id", sa.String(64), nullable=True),
+    sa.Column("village_id", sa.String(64), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False),
+)
+"""The web app's accounts (`riskmodel users create`); passwords stored as argon2 hashes."""
+
+sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_web_sessions_user", "user_id"),
+)
+"""Signed-in sessions: the SHA-256 of the cookie's token, and the session's CSRF token."""
+
+visits = sa.Table(
+    "visits",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("hh_id", sa.String(64), nullable=False),
+    sa.Column("year", sa.Integer, nullable=False),
+    sa.Column("village_id", sa.String(64), nullable=False),
+    sa.Column("township_id", sa.String(64), nullable=False),
+    sa.Column("visited_on", sa.Date, nullable=False),
+    sa.Column("cadre", sa.String(64), nullable=False),
+    sa.Column("verification", sa.String(16), nullable=False),
+    sa.Column("outcome", sa.String(24), nullable=False),
+    sa.Column("risk_types", sa.String(200), nullable=False),
+    sa.Column("measures", sa.Text, nullable=False),
+    sa.Column("risk_eliminated", sa.Boolean, nullable=True),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("key_id", sa.String(32), nullable=True),
+    sa.Column("user_id", sa.Integer, nullable=True),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_visits_hh", "hh_id", "year"),
+    sa.Index("ix_visits_village", "village_id", "year"),
+)
+"""Verification visits, keyed to household and year (kept across re-scoring, never in a batch)."""
 
 SCORE_COLUMNS = [c.name for c in scores.columns if c.name != "id"]
 NULLABLE = [c.name for c in scores.columns if c.nullable and c.name != "id"]

@@ -47,7 +47,7 @@ def household(
     reasons; `?explain=full` adds every feature's contribution."""
     version = svc.version_in_service()
     row = latest_score(svc.engine, hh_id, prefer_version=version)
-    if row is None or not who.can_read(row["township_id"]):
+    if row is None or not who.can_read(row["township_id"], row["village_id"]):
         if who.township_id is not None:
             raise out_of_scope(who, "households")
         raise HTTPException(

@@ -27,7 +27,7 @@ def worklist(who: Key, svc: ServiceDep, village_id: Annotated[Identifier, Path()
     whose data must be verified (数据待核实) and the village's capacity share of the others."""
     version = svc.version_in_service()
     rows = village_worklist(svc.engine, village_id, prefer_version=version)
-    if not rows or not who.can_read(rows[0]["township_id"]):
+    if not rows or not who.can_read(rows[0]["township_id"], village_id):
         if who.township_id is not None:
             raise out_of_scope(who, "villages")
         raise HTTPException(404, f"village {village_id!r} has no batch scores")
