@@ -12,7 +12,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# The browser tests drive Debian's Chromium (never a downloaded browser); CJK fonts so that pages
+# and screenshots show Chinese. Installed with apt-get when missing (CI runs as root).
+BROWSER := /usr/bin/chromium
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+
+$(BROWSER) $(CJK_FONT):
+	@if [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; \
+	else \
+	  echo "install Debian's chromium and fonts-noto-cjk (as root: apt-get install chromium fonts-noto-cjk)"; \
+	fi
+
+install: $(STAMP) $(BROWSER) $(CJK_FONT)
 
 run: $(STAMP)
 	$(BIN)/riskmodel simulate --out data/county --seed 7 --report
@@ -23,7 +35,7 @@ run: $(STAMP)
 	$(BIN)/riskmodel score --data data/county --out data/scores
 	$(BIN)/riskmodel serve --host 127.0.0.1 --port 8000 --dev-key
 
-test: $(STAMP)
+test: install
 	$(BIN)/pytest
 
 lint: $(STAMP)

@@ -305,6 +305,10 @@ def test_visit_recorded_in_the_form_appears_on_the_card_in_the_store_and_the_api
     )
     assert api.status_code == 200
     assert [v["cadre"] for v in api.json()["visits"]] == ["黄干部"]
+    rows = web["rows"]
+    village = rows.loc[rows["hh_id"] == hh, "village_id"].iloc[0]
+    listed = c.get(f"/app/villages/{village}?show=all").text
+    assert f"{date.today().isoformat()} 风险属实，纳入监测" in listed
 
 
 def test_visit_form_errors_name_the_field_in_chinese_and_keep_the_input(web):

@@ -604,3 +604,99 @@ def bench_abuse(
             "legitimate_no_errors": ours["errors"] == 0,
         },
     }
+
+
+def bench_web(requests: int = 200, db_url: str | None = None) -> dict:
+    """Server time (in process, through the whole ASGI app: session or key, scope, store reads,
+    audit row, rendering) of the largest village's worklist page and one of its household cards,
+    beside the JSON endpoints for the same village and household; p50/p95/max in ms.
+
+    A SQLite store is copied first (the reads write audit rows, which a benchmark must not add to
+    the real trail); on PostgreSQL a temporary account and key are used and removed afterwards."""
+    import shutil
+    import statistics
+    import time
+
+    import sqlalchemy as sa
+    from fastapi.testclient import TestClient
+
+    from riskmodel.api import create_app
+    from riskmodel.api.accounts import create_user, start_session
+    from riskmodel.api.security import create_key
+    from riskmodel.config import Settings
+    from riskmodel.store import api_keys, engine_for, scores, users
+
+    settings = Settings() if db_url is None else Settings(db_url=db_url)
+    with tempfile.TemporaryDirectory() as tmp:
+        url = settings.db_url
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+            source = Path(url.removeprefix("sqlite:///"))
+            if not source.exists():
+                raise FileNotFoundError(f"no store at {source}: run `riskmodel score` first")
+            copy = Path(tmp) / "store.db"
+            shutil.copyfile(source, copy)
+            url = f"sqlite:///{copy}"
+        engine = engine_for(url)
+        with engine.connect() as conn:
+            latest = conn.execute(sa.select(sa.func.max(scores.c.year))).scalar()
+            if latest is None:
+                raise ValueError("the store has no scores: run `riskmodel score` first")
+            village, households = conn.execute(
+                sa.select(scores.c.village_id, sa.func.count().label("n"))
+                .where(scores.c.year == latest)
+                .group_by(scores.c.village_id)
+                .order_by(sa.text("n DESC"), scores.c.village_id)
+                .limit(1)
+            ).one()
+            hh = conn.execute(
+                sa.select(scores.c.hh_id)
+                .where(scores.c.village_id == village, scores.c.year == latest)
+                .order_by(scores.c.rank_in_village)
+                .limit(1)
+            ).scalar()
+        name = f"bench-web-{os.getpid()}"
+        user_id = create_user(engine, name, "bench-" + os.urandom(8).hex(), "county")
+        token = start_session(engine, user_id, 1)
+        key, key_id = create_key(engine, "county")
+        app = create_app(
+            settings.model_copy(
+                update={"db_url": url, "rate_per_key": 1e9, "rate_per_address": 1e9}
+            )
+        )
+        client = TestClient(app)  # no lifespan: pages and stored reads need no model
+        client.cookies.set("rm_session", token, path="/app")
+        bearer = {"Authorization": f"Bearer {key}"}
+        paths = {
+            "worklist_page": (f"/app/villages/{village}", {}),
+            "household_page": (f"/app/households/{hh}", {}),
+            "worklist_json": (f"/v1/villages/{village}/worklist", bearer),
+            "household_json": (f"/v1/households/{hh}", bearer),
+        }
+        out: dict = {"village": village, "village_households": households, "requests": requests}
+        try:
+            for label, (path, headers) in paths.items():
+                times = []
+                for i in range(requests + 20):
+                    t = time.perf_counter()
+                    r = client.get(path, headers=headers)
+                    elapsed = (time.perf_counter() - t) * 1000
+                    if r.status_code != 200:
+                        raise RuntimeError(f"{path} answered {r.status_code}")
+                    if i >= 20:  # warm-up excluded
+                        times.append(elapsed)
+                q = statistics.quantiles(times, n=100)
+                out[label] = {
+                    "p50_ms": round(q[49], 2),
+                    "p95_ms": round(q[94], 2),
+                    "max_ms": round(max(times), 2),
+                    "bytes": len(r.content),
+                }
+        finally:
+            with engine.begin() as conn:  # the temporary account and key (PostgreSQL case)
+                conn.execute(users.delete().where(users.c.id == user_id))
+                conn.execute(api_keys.delete().where(api_keys.c.key_id == key_id))
+            engine.dispose()
+            app.state.service.close()
+    out["target_p95_ms"] = 100
+    out["met"] = all(out[k]["p95_ms"] < 100 for k in ("worklist_page", "household_page"))
+    return out

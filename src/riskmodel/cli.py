@@ -990,6 +990,20 @@ def bench_api(
     print(json.dumps(run(seconds, connections, soak_seconds, soak_connections, data)))
 
 
+@bench_app.command("web")
+@_friendly
+def bench_web(
+    requests: Annotated[int, typer.Option(help="timed requests per page (after 20 warm-up)")] = 200,
+) -> None:
+    """Server time of the largest village's worklist page and a household card beside the JSON
+    endpoints (store: RISKMODEL_DB_URL); one JSON line. Target: p95 under 100 ms."""
+    import json
+
+    from riskmodel.bench import bench_web as run
+
+    print(json.dumps(run(requests)))
+
+
 @bench_app.command("abuse")
 @_friendly
 def bench_abuse(

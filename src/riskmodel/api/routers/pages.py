@@ -30,7 +30,14 @@ from riskmodel.catalogue import RISK_TYPES
 from riskmodel.criteria import STATUSES
 from riskmodel.reasons import item_from_stored
 from riskmodel.store import latest_score, score_history, township_overview, village_worklist
-from riskmodel.visits import VisitIn, VisitRefused, measure_names, record_visit, visits_of
+from riskmodel.visits import (
+    VisitIn,
+    VisitRefused,
+    measure_names,
+    record_visit,
+    visits_by_household,
+    visits_of,
+)
 from riskmodel.worklist import TIER_ZH
 
 router = APIRouter(prefix="/app", include_in_schema=False)
@@ -185,6 +192,7 @@ def village(
         township_id=rows[0]["township_id"],
         year=rows[0]["year"],
         rows=shown,
+        visited=visits_by_household(svc.engine, village_id),
         total=len(rows),
         listed=sum(1 for r in rows if r["on_worklist"]),
         filters={"status": status or "", "tier": tier or "", "show": show},
@@ -229,20 +237,22 @@ def household(request: Request, svc: ServiceDep, user: SignedIn, hh_id: str):
 
 
 def contribution_chart(bars: list[tuple[str, float]]) -> dict:
-    """Geometry of a horizontal bar chart of contributions (log-odds): risk to the right in red,
-    protective factors to the left in green, drawn as SVG by the template."""
+    """Geometry of a bar chart of contributions (log-odds), each bar under its label: risk to the
+    right of the axis in red, protective factors to the left in green; drawn as SVG by the
+    template, 320 units wide so that a phone shows it at about its own size."""
     scale = max((abs(v) for _, v in bars), default=0) or 1.0
-    row_h, half = 28, 150
+    row_h, half, width = 46, 150, 320
+    zero = width / 2
     return {
-        "width": 2 * half + 20,
-        "height": row_h * len(bars) + 10,
-        "zero": half + 10,
+        "width": width,
+        "height": row_h * len(bars) + 6,
+        "zero": zero,
         "bars": [
             {
                 "label": label,
                 "value": value,
-                "y": 5 + i * row_h,
-                "x": half + 10 + min(0.0, value / scale * half),
+                "y": 4 + i * row_h,
+                "x": zero + min(0.0, value / scale * half),
                 "w": max(1.0, abs(value) / scale * half),
                 "risk": value > 0,
             }
