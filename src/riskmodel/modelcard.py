@@ -87,7 +87,8 @@ def model_card(result, version: str | None = None, run_id: str | None = None) ->
         f"## Test-year metrics ({T}) against baselines",
         "",
         f"On {extra.get('population', '')}; every baseline on exactly these rows. "
-        f"{extra.get('oracle_note', '')}.",
+        f"{extra.get('oracle_note', '')}."
+        + (f" Checked against {extra['visits_note']}." if extra.get("visits_note") else ""),
         "",
         "| model | " + " | ".join(METRICS) + " | AUC 95% CI | recall 95% CI |",
         "|---" * (len(METRICS) + 3) + "|",

@@ -28,6 +28,7 @@ from riskmodel.io import panel_file, read_panel
 from riskmodel.labels import LABEL_NEEDS, POPULATIONS, add_labels, supported_labels
 from riskmodel.model import Meta, RelapseModel, Tiers, categorical_levels, feature_matrix
 from riskmodel.validate import validate_panel
+from riskmodel.visits import VISITS_FILE, check_against_visits
 
 log = logging.getLogger(__name__)
 
@@ -219,11 +220,14 @@ def oracle_column(label: str) -> str:
     return f"p_{label}"
 
 
+def _data_folder(data: Path) -> Path:
+    return Path(data) if Path(data).is_dir() else Path(data).parent
+
+
 def load_oracle(data_dir: Path, label: str) -> pd.DataFrame | None:
     """The simulator's exact probability of the label (`p_<label>`), for evaluation only; None
     for real data or an oracle without that column."""
-    folder = Path(data_dir) if Path(data_dir).is_dir() else Path(data_dir).parent
-    path = folder / ORACLE_FILE
+    path = _data_folder(data_dir) / ORACLE_FILE
     if not path.exists():
         return None
     import pyarrow.parquet as pq
@@ -319,6 +323,11 @@ def evaluate(
         "population": population,
         "oracle_note": oracle_note(cfg.data, label, "oracle" in scores),
     }
+    visits_path = _data_folder(cfg.data) / VISITS_FILE
+    if visits_path.exists():  # cadres' verification visits as an extra label (with its caution)
+        checked = check_against_visits(test, scores["ours"], visits_path)
+        extra["visits_note"] = checked.pop("visits_note")
+        out |= checked
     return Evaluation(
         metrics=out, scores=scores, subgroups=subgroups, y=y, flagged=flagged, extra=extra
     )

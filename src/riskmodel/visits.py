@@ -11,8 +11,10 @@ as an extra label with that selection stated (the model card says so when it is 
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -220,3 +222,38 @@ def visits_table(engine: Engine) -> pd.DataFrame:
     )
     latest["risk_eliminated"] = latest["risk_eliminated"].astype("boolean")
     return latest
+
+
+VISITS_FILE = "visits.parquet"
+"""Where training looks for the exported visits: beside the panel (`riskmodel visits export`)."""
+
+SELECTION_CAUTION = (
+    "visited households are not a random sample (cadres visit those the worklist and the "
+    "official criteria put first), so these figures describe the visited households only"
+)
+
+
+def check_against_visits(
+    test: pd.DataFrame, probability: np.ndarray, visits_path: Path
+) -> dict[str, float | str]:
+    """The model's test-year probabilities against `verified_risk` of the households visited
+    that year: how many, how many confirmed, ROC-AUC when both answers occur, and the note the
+    model card prints (with the selection caution)."""
+    table = pd.read_parquet(visits_path, columns=["hh_id", "year", "verified_risk"])
+    table = table[table["verified_risk"].notna()]
+    rows = test[["hh_id", "year"]].assign(p=probability).merge(table, on=["hh_id", "year"])
+    n, confirmed = len(rows), int(rows["verified_risk"].astype(bool).sum())
+    out: dict[str, float | str] = {
+        "visits_verified": float(n),
+        "visits_confirmed": float(confirmed),
+    }
+    if 0 < confirmed < n:
+        from sklearn.metrics import roc_auc_score
+
+        out["visits_roc_auc"] = float(roc_auc_score(rows["verified_risk"].astype(bool), rows["p"]))
+    auc = f", ROC-AUC {out['visits_roc_auc']:.3f}" if "visits_roc_auc" in out else ""
+    out["visits_note"] = (
+        f"verification visits ({visits_path.name}): {n:,} test-year households visited with a "
+        f"verified answer, {confirmed:,} with the risk confirmed{auc}; {SELECTION_CAUTION}"
+    )
+    return out
