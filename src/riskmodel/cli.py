@@ -884,7 +884,9 @@ def _print_dev_example(settings, host: str, port: int) -> None:
         f"-d @{body} {base}/v1/scores\n"
         f'  curl -s -H "Authorization: Bearer $KEY" {base}/v1/households/{hh}\n'
         f'  curl -s -H "Authorization: Bearer $KEY" {base}/v1/villages/{village}/worklist\n'
-        f"  interactive docs: {base}/docs (Authorize: paste the key)   readiness: {base}/ready",
+        f"  interactive docs: {base}/docs (Authorize: paste the key)   readiness: {base}/ready\n"
+        f"  web app for cadres: {base}/app (an account first: riskmodel users create --name N "
+        "--role county|township|village [--township T] [--village V])",
         flush=True,
     )
 
