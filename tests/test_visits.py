@@ -42,3 +42,56 @@ def test_check_gives_no_auc_when_every_visit_answered_alike(visits_file):
     out = check_against_visits(test, np.array([0.3, 0.6]), visits_file)
 
     assert out["visits_verified"] == 2 and "visits_roc_auc" not in out
+
+
+def _household(hh: str, status: str = "not_monitored") -> dict:
+    return {"hh_id": hh, "year": 2025, "village_id": "V1", "township_id": "T1", "status": status}
+
+
+def test_visits_and_sessions_round_trip_on_the_store(db_url):
+    from datetime import date
+
+    from riskmodel.api.accounts import (
+        authenticate,
+        create_user,
+        end_session,
+        find_session,
+        start_session,
+    )
+    from riskmodel.store import engine_for
+    from riskmodel.visits import VisitIn, VisitRefused, record_visit, visits_of, visits_table
+
+    engine = engine_for(db_url)
+    visit = {"cadre": "c", "outcome": "not_enrolled", "measures": ["健康帮扶"]}
+    record_visit(
+        engine,
+        VisitIn(visited_on=date(2025, 3, 1), verification="confirmed", **visit),
+        _household("H1"),
+    )
+    record_visit(
+        engine,
+        VisitIn(visited_on=date(2025, 6, 1), verification="not_confirmed", **visit),
+        _household("H1"),
+    )
+    with pytest.raises(VisitRefused, match="risk_eliminated"):
+        record_visit(
+            engine,
+            VisitIn(
+                visited_on=date(2025, 6, 1), verification="confirmed", risk_eliminated=True, **visit
+            ),
+            _household("H2"),
+        )
+    user = create_user(engine, "u1", "long enough password", "county")
+    token = start_session(engine, user, 1)
+
+    listed = visits_of(engine, "H1")
+    table = visits_table(engine)
+    assert [v["verification"] for v in listed] == ["not_confirmed", "confirmed"]
+    assert listed[0]["measures"] == ["健康帮扶"] and listed[0]["year"] == 2025
+    assert table["hh_id"].tolist() == ["H1"] and table["visits"].tolist() == [2]
+    assert table["verified_risk"].tolist() == [False]
+    assert authenticate(engine, "u1", "long enough password") == user
+    assert authenticate(engine, "u1", "wrong password here") is None
+    assert find_session(engine, token).principal.user_id == user
+    end_session(engine, token)
+    assert find_session(engine, token) is None
