@@ -75,7 +75,10 @@ class VisitIn(BaseModel):
     )
     note: str = Field("", max_length=NOTE_MAX, description=f"备注, at most {NOTE_MAX} characters")
     year: int | None = Field(
-        None, description="the scoring year the visit answers (default: the household's latest)"
+        None,
+        ge=FIRST_VISIT.year,
+        le=2100,
+        description="the scoring year the visit answers (default: the household's latest)",
     )
 
     @field_validator("visited_on")
