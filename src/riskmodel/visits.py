@@ -46,7 +46,7 @@ VERIFIED_RISK = {"confirmed": True, "not_confirmed": False}
 
 def measure_names() -> list[str]:
     """The assistance measures the catalogue knows, in its order (offered on the visit form)."""
-    return list(dict.fromkeys(zh for options in MEASURES.values() for zh, _ in options))
+    return list(dict.fromkeys(option[0] for options in MEASURES.values() for option in options))
 
 
 class VisitIn(BaseModel):
