@@ -14,7 +14,14 @@ from riskmodel.api import create_app
 from riskmodel.api.accounts import AccountError, create_user
 from riskmodel.api.limits import RateLimiter
 from riskmodel.cli import app as cli
-from riskmodel.store import audit, read_batch, replace_batch, village_places, visits
+from riskmodel.store import (
+    audit,
+    latest_score,
+    read_batch,
+    replace_batch,
+    village_places,
+    visits,
+)
 from riskmodel.visits import visits_table
 
 from .conftest import service_tracking
@@ -390,7 +397,9 @@ def test_visits_are_kept_when_the_batch_is_scored_again(web):
     year, version = int(web["rows"]["year"].iloc[0]), web["logged"].version
     batch = read_batch(web["engine"], year, version)
 
-    replace_batch(web["engine"], batch, year, version, "run-again", ["f"])
+    features = latest_score(web["engine"], hh)["features"]
+
+    replace_batch(web["engine"], batch, year, version, "run-again", features)
 
     listed = c.get(f"/v1/households/{hh}/visits", headers=county).json()["visits"]
     assert "kept" in [v["cadre"] for v in listed]
