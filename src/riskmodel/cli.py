@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -29,21 +28,20 @@ class UserError(Exception):
 def _friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from riskmodel.validate import PanelError
-
         try:
             return fn(*args, **kwargs)
         except typer.Exit:
             raise
         except (
             UserError,
-            PanelError,
             FileNotFoundError,
             ValueError,
             KeyError,
             RuntimeError,
         ) as exc:
             msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+            from pydantic import ValidationError  # (a PanelError is a ValueError)
+
             if isinstance(exc, ValidationError):
                 msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             err_console.print(f"[red]error:[/red] {msg}")
@@ -381,12 +379,14 @@ def score(
 
     from riskmodel.config import Settings
     from riskmodel.criteria import DATA_CHECK
+    from riskmodel.deploy import load as load_model
+    from riskmodel.deploy import load_optional
     from riskmodel.labels import MAIN_LABEL
-    from riskmodel.registry import load_model, load_optional
     from riskmodel.score import run_batch
     from riskmodel.store import PREVIEW, SERVICE, TABLES
 
     settings = Settings()
+    reached: dict[str, float | None] = {}
     stages = ["load model", "read", "validate", "features", "score and explain", "write", "store"]
     with Progress(
         SpinnerColumn(),
@@ -398,6 +398,8 @@ def score(
         task = bar.add_task("load model", total=len(stages))
 
         def stage(name: str) -> None:
+            if name == "read":
+                reached["read"] = _since_process_start()
             bar.update(task, description=name, completed=stages.index(name))
 
         started = time.perf_counter()
@@ -475,11 +477,25 @@ def score(
         f"  scores    {result.parquet}\n  worklist  {result.workbook}\n"
         f"  store     {settings.db_url} (table {TABLES[area].name})"
     )
+    start_up = reached.get("read")
     console.print(
-        "  seconds   load model "
-        + f"{loaded - started:.2f}, "
+        "  seconds   "
+        + (f"start-up {start_up:.2f} (process start to reading rows), " if start_up else "")
+        + f"load model {loaded - started:.2f} ({meta['source']}), "
         + ", ".join(f"{k} {v:.2f}" for k, v in result.seconds.items())
     )
+
+
+def _since_process_start() -> float | None:
+    """Seconds since this process started (from /proc; None where there is none)."""
+    import os
+
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 models_app = typer.Typer(
@@ -705,6 +721,13 @@ def serve(
     workers: Annotated[
         int, typer.Option(min=1, help="worker processes, each with its own model copy")
     ] = 1,
+    bare: Annotated[
+        bool,
+        typer.Option(
+            help="serve the bare ceiling instead: the request schema validated, a trivial "
+            "answer, no key or model (what `bench api` compares with)"
+        ),
+    ] = False,
 ) -> None:
     """Serve the scoring API (loads and warms the champion before /ready); prints the URL, and
     a ready line with the model version from each worker."""
@@ -716,6 +739,18 @@ def serve(
 
     settings = Settings()
     host, port = host or settings.host, port or settings.port
+    if bare:
+        print(f"serving the bare ceiling at http://{host}:{port}/v1/scores", flush=True)
+        uvicorn.run(
+            "riskmodel.api.bare:create_bare_app",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            access_log=False,
+            log_level="warning",
+        )
+        return
     if dev_key:
         _print_dev_example(settings, host, port)
     print(
@@ -877,30 +912,47 @@ def bench_explain(
 def bench_score(
     runs: Annotated[int, typer.Option()] = 3,
     data: Annotated[Path, typer.Option()] = Path("data/county"),
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            help="a checkout of an earlier release (`git worktree add DIR <commit>`), run "
+            "alternately with ours on the same data and models"
+        ),
+    ] = None,
 ) -> None:
-    """`riskmodel score` end to end as fresh processes: wall time and peak memory."""
+    """`riskmodel score` end to end as fresh processes: wall time, peak memory, start-up; with
+    --baseline, an earlier release side by side."""
     import json
 
     from riskmodel.bench import bench_score as run
 
-    print(json.dumps(run(runs, data)))
+    print(json.dumps(run(runs, data, baseline)))
 
 
 @bench_app.command("api")
 @_friendly
 def bench_api(
-    seconds: Annotated[float, typer.Option(help="load per server")] = 15,
-    connections: Annotated[int, typer.Option()] = 8,
+    seconds: Annotated[float, typer.Option(help="load per server and setting")] = 15,
+    connections: Annotated[str, typer.Option(help="comma-separated connection counts")] = "8,32",
+    records: Annotated[str, typer.Option(help="comma-separated records per request")] = "1,50",
     soak_seconds: Annotated[float, typer.Option(help="soak of our server; 0 skips")] = 60,
     soak_connections: Annotated[int, typer.Option()] = 32,
+    mlflow: Annotated[bool, typer.Option(help="also drive `mlflow models serve`")] = True,
     data: Annotated[Path, typer.Option()] = Path("data/county"),
 ) -> None:
-    """Our API against `mlflow models serve` on the champion, same load; one JSON line."""
+    """Our API beside the bare FastAPI ceiling (same request schema, trivial answer) and
+    `mlflow models serve`, same load, same run; one JSON line."""
     import json
 
     from riskmodel.bench import bench_api as run
 
-    print(json.dumps(run(seconds, connections, soak_seconds, soak_connections, data)))
+    def ints(text: str) -> tuple[int, ...]:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+
+    figures = run(
+        seconds, ints(connections), ints(records), soak_seconds, soak_connections, data, mlflow
+    )
+    print(json.dumps(figures))
 
 
 @bench_app.command("abuse")

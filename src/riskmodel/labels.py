@@ -17,9 +17,12 @@ identified(h, t)      population: not monitored at t (from 2019, the mechanism b
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from riskmodel.criteria import CriteriaConfig, available_criteria, criteria_met
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LABELS = ("meets_criteria", "persistent", "relapse", "identified")
 MAIN_LABEL = "meets_criteria"
@@ -61,6 +64,8 @@ def registered_model_name(label: str) -> str:
 
 def add_labels(panel: pd.DataFrame, criteria: CriteriaConfig | None = None) -> pd.DataFrame:
     """hh_id, year and every supported label (nullable booleans) for every panel row."""
+    import pandas as pd
+
     which = available_criteria(panel.columns)
     met = criteria_met(panel, criteria, which)["any"]
     cols = [c for c in ("hh_id", "year", "net_income_pc", "monitor_line") if c in panel]

@@ -96,6 +96,11 @@ class RelapseModel:
         self._shap: TreeShap | None = None
 
     @property
+    def folder(self) -> Path | None:
+        """Where the model's files were read from (None for a model built in memory)."""
+        return self._folder
+
+    @property
     def booster(self) -> lgb.Booster:
         """The LightGBM booster, read on first use (scoring needs only the SHAP tables)."""
         if self._booster is None:

@@ -490,6 +490,7 @@ def promote(
             failed = "; ".join(r[5:] for r in reasons if r.startswith("FAIL"))
             client.set_model_version_tag(name, v, "forced_promotion", force_reason.strip())
             client.set_model_version_tag(name, v, "forced_over", failed[:4900])
+        deploy_champion(name)
     return Decision(promoted, str(challenger.version), reasons)
 
 
@@ -547,7 +548,21 @@ def rollback(cfg: TrainConfig, client: MlflowClient | None = None) -> tuple[str,
     get_version(client, name, previous)
     client.set_registered_model_alias(name, CHAMPION, previous)
     client.set_model_version_tag(name, previous, "rolled_back_from", str(champion.version))
+    deploy_champion(name)
     return str(champion.version), previous
+
+
+def deploy_champion(name: str) -> None:
+    """Write the deployed copy of the champion (`riskmodel.deploy`): batch jobs and the API then
+    start without MLflow. A failure is logged; they fall back to MLflow until the next write."""
+    from riskmodel.deploy import deploy
+
+    uri = f"models:/{name}@{CHAMPION}"
+    try:
+        model, meta = load_model(uri)
+        deploy(uri, meta["version"], meta["run_id"], model.folder)
+    except (OSError, RegistryError) as exc:
+        log.warning("could not write the deployed copy of %s: %s", uri, exc)
 
 
 SUMMARY_METRICS = [

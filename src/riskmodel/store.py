@@ -12,12 +12,15 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from riskmodel.rules import RULES
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -265,6 +268,8 @@ def batch_households(engine: Engine, year: int, model_version: str, area: str = 
 
 def score_runs(engine: Engine, year: int | None = None) -> pd.DataFrame:
     """The scoring runs, oldest first (optionally of one year)."""
+    import pandas as pd
+
     q = sa.select(runs).order_by(runs.c.id)
     if year is not None:
         q = q.where(runs.c.year == year)
@@ -274,6 +279,8 @@ def score_runs(engine: Engine, year: int | None = None) -> pd.DataFrame:
 
 def _tuples(rows: pd.DataFrame) -> list[tuple]:
     """Rows as plain Python values in SCORE_COLUMNS order (what every driver accepts)."""
+    import pandas as pd
+
     cols = []
     for name in SCORE_COLUMNS:
         col = rows[name]
@@ -306,6 +313,8 @@ def _bulk_insert(conn, table: str, columns: list[str], data: list[tuple]) -> Non
 
 
 def read_batch(engine: Engine, year: int, model_version: str, area: str = SERVICE) -> pd.DataFrame:
+    import pandas as pd
+
     table = TABLES[area]
     with engine.connect() as conn:
         q = sa.select(*[table.c[c] for c in SCORE_COLUMNS]).where(

@@ -127,15 +127,21 @@ WARM_RECORD = {"income_to_line": 1.6, "oop_medical": 2000.0, "oop_to_income": 0.
 
 
 def _resolver(uri: str) -> str:
-    from riskmodel.registry import resolve_version  # MLflow is imported only when needed
+    from riskmodel.deploy import resolve  # MLflow is imported only when needed
 
-    return resolve_version(uri)
+    return resolve(uri)
 
 
-def _loader(uri: str):
-    from riskmodel.registry import load_model
+def _loader(alias_uri: str) -> Callable[[str], tuple]:
+    """Load a pinned version (the deployed copy when there is one), and point the deployed
+    alias the holder follows at it."""
 
-    return load_model(uri)
+    def load_version(uri: str):
+        from riskmodel.deploy import load
+
+        return load(uri, alias_uri)
+
+    return load_version
 
 
 def _sent_type(value: object) -> str:
@@ -179,9 +185,17 @@ def create_app(
     keys = KeyRing(engine, settings.key_cache_ttl_s, settings.key_cache_size)
     per_key = RateLimiter(settings.rate_per_key, settings.rate_burst_s)
     per_address = RateLimiter(settings.rate_per_address, settings.rate_burst_s)
-    holder = holder or ModelHolder(settings.model_uri, _loader, _resolver, warm_up)
+    holder = holder or ModelHolder(
+        settings.model_uri, _loader(settings.model_uri), _resolver, warm_up
+    )
     persistent = persistent_holder or (
-        ModelHolder(settings.persistent_model_uri, _loader, _resolver, warm_up, required=False)
+        ModelHolder(
+            settings.persistent_model_uri,
+            _loader(settings.persistent_model_uri),
+            _resolver,
+            warm_up,
+            required=False,
+        )
         if settings.persistent_model_uri
         else None
     )
