@@ -152,9 +152,12 @@ def criteria_met(
 
 def _bool(records: Mapping, name: str, missing: bool) -> np.ndarray:
     """A boolean column as a numpy array, with missing values read as `missing`."""
+    column = records[name]
+    if isinstance(column, list):  # the API's columns: True, False or None
+        return np.array([missing if v is None else bool(v) for v in column], dtype=bool)
     import pandas as pd
 
-    v = pd.Series(records[name]).astype("boolean").fillna(missing)
+    v = pd.Series(column).astype("boolean").fillna(missing)
     return v.to_numpy(dtype=bool)
 
 

@@ -16,6 +16,14 @@ BATCH_RECORDS = 256
 """Requests are merged until a batch holds this many records (a larger request goes alone)."""
 
 
+def _serial_kernels() -> None:
+    """The scoring thread explains on itself alone: numba's parallel pool (OpenMP workers that
+    spin after each parallel region) would take the cores the event loop needs."""
+    import numba
+
+    numba.set_num_threads(1)
+
+
 @dataclass
 class _Job:
     context: tuple
@@ -33,7 +41,9 @@ class Scorer:
         self._pending: list[_Job] = []
         self._draining = False
         self._task: asyncio.Task | None = None
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="riskmodel-score")
+        self._executor = ThreadPoolExecutor(
+            1, thread_name_prefix="riskmodel-score", initializer=_serial_kernels
+        )
         self.batches = 0
         """Calls of `fn` so far (tests read it to see requests scored together)."""
 
