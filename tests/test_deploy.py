@@ -4,9 +4,11 @@ used only while current and intact, and read without importing MLflow."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -67,8 +69,10 @@ def test_a_current_copy_is_loaded_without_importing_mlflow(project):
         "import sys; from riskmodel.deploy import load; m, meta = load(sys.argv[1]); "
         "print(meta['source'], meta['version'], 'mlflow' in sys.modules)"
     )
+    package = str(Path(deploy.__file__).parents[1])  # this checkout's, whatever the directory
+    env = {**os.environ, "PYTHONPATH": package}
     out = subprocess.run(
-        [sys.executable, "-c", code, URI], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code, URI], capture_output=True, text=True, check=True, env=env
     ).stdout.split()
     version = project.get_model_version_by_alias("relapse-risk", "champion").version
     assert out == ["deployed", str(version), "False"]
