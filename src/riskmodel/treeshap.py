@@ -303,8 +303,11 @@ def _renamed(fn, name: str):
     return copy
 
 
-_contributions_serial = nb.njit(cache=True)(_renamed(_contributions_py, "_contributions_serial"))
-_contributions_parallel = nb.njit(cache=True, parallel=True)(
+# nogil: the API's scoring thread explains while its event loop parses the next requests
+_contributions_serial = nb.njit(cache=True, nogil=True)(
+    _renamed(_contributions_py, "_contributions_serial")
+)
+_contributions_parallel = nb.njit(cache=True, nogil=True, parallel=True)(
     _renamed(_contributions_py, "_contributions_parallel")
 )
 SERIAL_BELOW = 256
