@@ -200,7 +200,7 @@ def create_app(
         if settings.persistent_model_uri
         else None
     )
-    scorer = Scorer(score_columns)
+    scorer = Scorer(score_columns, record_failures, _refusal)
     metrics = Metrics()
     compact, pretty = _size_advice()
     advice = (
@@ -389,14 +389,15 @@ def create_app(
                     f"{form}[{i}].township_id: key may read only "
                     f"township {who.township_id}, not {township}",
                 )
+        checked = None
         if body.households is not None:
             columns = await scorer.call(columns_from_facts, body.households)
         else:
             columns = {name: [getattr(r, name) for r in body.records] for name in RECORD_NAMES}
             with_line = [r.monitor_line for r in body.records]
-            check = {**columns, "monitor_line": with_line} if any(with_line) else columns
-            _refuse(record_failures(check), lambda row: ["body", "records", row])
-        results = await scorer.score(columns, context)
+            checked = {**columns, "monitor_line": with_line} if any(with_line) else columns
+        # records are checked in the scoring thread, once for every request merged into a batch
+        results = await scorer.score(columns, context, checked)
         for r in results:
             r["run_id"] = loaded.run_id
         body = {"model_version": loaded.version, "run_id": loaded.run_id, "results": results}
@@ -662,6 +663,16 @@ def columns_from_facts(households: list) -> dict[str, list]:
         name: [None if v is None or v != v else v for v in records[name].astype(object)]
         for name in RECORD_NAMES
     }
+
+
+def _refusal(failures: list[tuple[int, str, str]]) -> RequestValidationError:
+    """422 for a request's records that fail their checks (rows within the request)."""
+    return RequestValidationError(
+        [
+            {"type": "value_error", "loc": ["body", "records", row, field], "msg": rule}
+            for row, field, rule in sorted(set(failures))
+        ]
+    )
 
 
 def _refuse(failures: list[tuple[int, str, str]], loc: Callable[[int], list]) -> None:
