@@ -103,19 +103,33 @@ def simulate(
     oracle: Annotated[
         bool, typer.Option(help="compute the exact oracle (two thirds of a region's time)")
     ] = True,
+    shock: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="a shock in a chosen year, kind:year[:detail][@severity], repeatable: "
+            "border_closure:2024, flood:2024:T01,T02,T03@0.9, price_collapse:2024:sugarcane@0.5"
+        ),
+    ] = None,
 ) -> None:
     """Simulate a Ningming-like county: household-year panel, exact oracle and data card; or,
     with --partitioned, a province-size region partitioned by township."""
     from riskmodel.simulate import SimulationConfig, write_simulation
     from riskmodel.simulate import simulate as run
+    from riskmodel.simulate.shocks import parse_shock
 
+    if partitioned and shock:
+        raise UserError("--shock applies to a county, not a --partitioned region")
     if partitioned:
         _simulate_region(out, seed, households, townships, first_year, last_year, workers, oracle)
         return
     if townships is not None or workers is not None:
         raise UserError("--townships and --workers describe a --partitioned region")
     cfg = SimulationConfig(
-        seed=seed, households=households, first_year=first_year, last_year=last_year
+        seed=seed,
+        households=households,
+        first_year=first_year,
+        last_year=last_year,
+        shocks=[parse_shock(s) for s in shock or []],
     )
     exporter = None
     if export is not None:
