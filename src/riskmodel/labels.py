@@ -98,3 +98,21 @@ def add_labels(panel: pd.DataFrame, criteria: CriteriaConfig | None = None) -> p
         started = m["year"] >= MONITORING_STARTED - 1
         out["identified"] = within(unmonitored & started, m["_mon_next"].astype("boolean"))
     return out[[c for c in ("hh_id", "year", *LABELS) if c in out]]
+
+
+def in_population(
+    panel: pd.DataFrame, label: str, criteria: CriteriaConfig | None = None
+) -> pd.Series:
+    """Whether each panel row is in the label's population at t, whether or not t+1 is known
+    yet (a batch is scored before its labels arrive). Where t+1 is known, the label is defined
+    exactly on these rows."""
+    check_label(label)
+    if label == "relapse":
+        return panel["net_income_pc"] >= panel["monitor_line"]
+    monitored = panel["is_monitored"].astype("boolean").fillna(False).astype(bool)
+    if label == "persistent":
+        return monitored
+    if label == "identified":
+        return ~monitored & (panel["year"] >= MONITORING_STARTED - 1)
+    met = criteria_met(panel, criteria, available_criteria(panel.columns))["any"]
+    return ~monitored & ~pd.Series(met, index=panel.index).astype(bool)
