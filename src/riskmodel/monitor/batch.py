@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from riskmodel.criteria import CriteriaConfig
+from riskmodel.criteria import CriteriaConfig, available_criteria, criteria_met
 from riskmodel.features import build_features
 from riskmodel.labels import add_labels, in_population
 from riskmodel.model import RelapseModel
@@ -50,6 +50,18 @@ def batch_rows(panel: pd.DataFrame, year: int, model: RelapseModel) -> pd.DataFr
     return out.reset_index(drop=True)
 
 
+def meeting_share(panel: pd.DataFrame, year: int, model: RelapseModel) -> tuple[float, int] | None:
+    """Share of the year's households that meet the criteria now and are not monitored (应纳未纳):
+    a shock shows here first, before any model input moves far."""
+    rows = panel[panel["year"].astype(int) == year]
+    if rows.empty or "is_monitored" not in rows:
+        return None
+    criteria = CriteriaConfig(**model.meta.criteria) if model.meta.criteria else None
+    met = criteria_met(rows, criteria, available_criteria(rows.columns))["any"]
+    monitored = rows["is_monitored"].astype("boolean").fillna(False).to_numpy(bool)
+    return float((np.asarray(met, bool) & ~monitored).mean()), len(rows)
+
+
 @dataclass
 class BatchMonitor:
     year: int
@@ -62,6 +74,8 @@ class BatchMonitor:
     calibration: pd.DataFrame
     judgement: Judgement
     labelled: int
+    meeting: tuple = (None, None)
+    """(share, households) meeting the criteria now, the year before and this year."""
     seconds: dict = field(default_factory=dict)
     prob: np.ndarray | None = None
 
@@ -75,6 +89,10 @@ class BatchMonitor:
             "psi_max": float(top["psi"]) if top is not None else 0.0,
             "psi_max_feature": str(top["feature"]) if top is not None else "",
             "score_psi": self.score_psi,
+            "meeting_criteria_share": {
+                "before": self.meeting[0] and self.meeting[0][0],
+                "now": self.meeting[1] and self.meeting[1][0],
+            },
             "estimated": self.estimated,
             "realised": self.realised,
             "alarm": self.judgement.alarm,
@@ -121,7 +139,8 @@ def monitor_batch(
         "township": rows["township_id"].astype(str).to_numpy()[known if y is not None else ...],
     }
     calib = calibration_table(prob[known] if y is not None else prob, groups, y)
-    verdict = judge(reference, drift, s_psi, est, cfg)
+    meeting = (meeting_share(panel, year - 1, model), meeting_share(panel, year, model))
+    verdict = judge(reference, drift, s_psi, est, cfg, meeting)
     t3 = time.perf_counter()
     return BatchMonitor(
         year=year,
@@ -134,6 +153,7 @@ def monitor_batch(
         calibration=calib,
         judgement=verdict,
         labelled=int(known.sum()),
+        meeting=meeting,
         seconds={"rows": t1 - t0, "score": t2 - t1, "monitor": t3 - t2},
         prob=prob,
     )

@@ -22,11 +22,11 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score
 
 from riskmodel.catalogue import FEATURES
+from riskmodel.config import MonitorConfig
 from riskmodel.ranking import flag_top_share
 
 REFERENCE_FILE = "reference.json"
@@ -34,44 +34,6 @@ BINS = 10
 EMPTY_SHARE = 1e-4
 """Share an empty bin counts for in the PSI (Evidently's choice too): keeps the log finite."""
 Z95 = 1.959964
-
-
-class MonitorConfig(BaseModel):
-    """Thresholds of the alarm (the `monitor:` section of the run config)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    feature_psi: float = Field(
-        0.25, gt=0, description="a feature drifts when its PSI is above this (0.25: a large shift)"
-    )
-    seen_factor: float = Field(
-        1.5,
-        ge=0,
-        description="a feature drifts only beyond this many times the largest year-to-year PSI "
-        "of the model's own years (0: the PSI threshold alone)",
-    )
-    score_psi: float = Field(0.25, gt=0, description="the score's PSI above this: retrain")
-    out_of_range: float = Field(
-        0.25, gt=0, le=1, description="share of a feature's values outside the training range"
-    )
-    missing_increase: float = Field(
-        0.05, gt=0, le=1, description="rise in a feature's share of missing values"
-    )
-    unseen: float = Field(0.01, gt=0, le=1, description="share of categories never trained on")
-    auc_drop: float = Field(
-        0.03, gt=0, le=1, description="estimated AUC this far below the reference's: retrain"
-    )
-    recall_drop: float = Field(
-        0.05, gt=0, le=1, description="estimated recall at capacity this far below: retrain"
-    )
-    retrain_features: int = Field(
-        3, ge=1, description="this many drifting features: retrain rather than investigate"
-    )
-    trend_features: list[str] = Field(
-        default_factory=lambda: ["years_since_exit"],
-        description="features that drift by construction (time since an event): reported, "
-        "never an alarm",
-    )
 
 
 # --- reference ---------------------------------------------------------------------------------
@@ -368,6 +330,17 @@ def calibration_table(
 # --- the alarm ---------------------------------------------------------------------------------
 
 
+def rise_is_significant(
+    before: tuple[float, int] | None, now: tuple[float, int] | None, rise: float, z: float = 3.0
+) -> bool:
+    """A share that rose by more than `rise` and by more than `z` standard errors."""
+    if before is None or now is None:
+        return False
+    (p0, n0), (p1, n1) = before, now
+    se = math.sqrt(p0 * (1 - p0) / max(n0, 1) + p1 * (1 - p1) / max(n1, 1))
+    return p1 - p0 > rise and p1 - p0 > z * se
+
+
 @dataclass
 class Judgement:
     alarm: bool
@@ -383,6 +356,7 @@ def judge(
     score_psi: float,
     estimated: dict,
     cfg: MonitorConfig,
+    meeting: tuple = (None, None),
 ) -> Judgement:
     """Alarm and recommendation from the thresholds: a drop in estimated performance or a
     shifted score means retrain; a few drifting features, investigate them; else no action."""
@@ -401,6 +375,13 @@ def judge(
         if why and row.feature not in cfg.trend_features:
             flagged.append(row.feature)
             reasons.append(f"{row.feature}: {', '.join(why)}")
+    if rise_is_significant(*meeting, cfg.criteria_rise):
+        (before, _), (now, _) = meeting
+        flagged.append("criteria met now")
+        reasons.append(
+            f"households meeting the criteria now (not monitored): {before:.1%} the year before, "
+            f"{now:.1%} now"
+        )
     retrain = []
     if score_psi > cfg.score_psi:
         retrain.append(f"score PSI {score_psi:.2f} > {cfg.score_psi}")
@@ -413,7 +394,7 @@ def judge(
             retrain.append(
                 f"estimated {name} {estimated[key]:.3f} < reference {ref[key]:.3f} - {limit}"
             )
-    if len(flagged) >= cfg.retrain_features:
+    if len([f for f in flagged if f != "criteria met now"]) >= cfg.retrain_features:
         retrain.append(f"{len(flagged)} features drift")
     if retrain:
         recommendation = "retrain"
