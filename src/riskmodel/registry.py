@@ -26,6 +26,7 @@ from riskmodel.catalogue import RECORD_COLUMNS, RECORD_IDS
 from riskmodel.config import TrainConfig, tracking_uri
 from riskmodel.io import write_text
 from riskmodel.model import RelapseModel
+from riskmodel.monitor.stats import REFERENCE_FILE
 
 log = logging.getLogger(__name__)
 
@@ -270,6 +271,10 @@ def log_training(result, client: MlflowClient | None = None) -> LoggedVersion:
         for f in ("subgroups.csv", "subgroups.md", "backtest.csv", "metrics.json"):
             mlflow.log_artifact(str(tmp / f), "evaluation")
         model_dir = result.model.save(tmp / "relapse_model")
+        write_text(
+            json.dumps(monitoring_reference(result), ensure_ascii=False),
+            model_dir / REFERENCE_FILE,
+        )
         doc = write_text(input_doc(result.model.features), tmp / "model_input.md")
         example = to_wire(result.split.test.head(5), result.model.features)
         info = mlflow.pyfunc.log_model(
@@ -305,6 +310,17 @@ def log_training(result, client: MlflowClient | None = None) -> LoggedVersion:
         client.set_registered_model_tag(cfg.registered_model, "label", cfg.label)
     log.info("registered %s version %s (run %s)", cfg.registered_model, version, run.info.run_id)
     return LoggedVersion(run.info.run_id, version, f"models:/{cfg.registered_model}/{version}")
+
+
+def monitoring_reference(result) -> dict:
+    """What the version will be monitored against (riskmodel.monitor), stored in its model
+    folder: frozen bins and shares, score distribution, calibration, the estimator's calibrator."""
+    from riskmodel.monitor.stats import build_reference
+
+    cfg, split = result.config, result.split
+    return build_reference(
+        result.model, split.train, split.valid, split.test, cfg.select_share, cfg.seed
+    )
 
 
 def _flat_params(cfg: TrainConfig) -> dict[str, object]:
