@@ -498,6 +498,29 @@ def score(
         + f"load model {loaded - started:.2f} ({meta['source']}), "
         + ", ".join(f"{k} {v:.2f}" for k, v in result.seconds.items())
     )
+    if area == SERVICE:
+        _quick_monitor(model, meta, result, settings.db_url)
+
+
+def _quick_monitor(model: Any, meta: dict, result: Any, db_url: str) -> None:
+    """The alarm line after a batch (riskmodel monitor gives the full report)."""
+    import time
+
+    from riskmodel.monitor.run import MonitorError, alarm_line, quick
+
+    t0 = time.perf_counter()
+    try:
+        report = quick(model, meta, result.valid, result.year, db_url)
+    except MonitorError as exc:
+        err_console.print(f"[yellow]monitor skipped:[/yellow] {exc}", highlight=False)
+        return
+    style = "red" if report["batch"]["alarm"] else None
+    console.print(alarm_line(report), style=style, highlight=False)
+    console.print(
+        f"  monitor   {time.perf_counter() - t0:.2f} s; full report: riskmodel monitor "
+        f"--year {result.year}",
+        highlight=False,
+    )
 
 
 def _since_process_start() -> float | None:
@@ -532,6 +555,82 @@ def _models_config(config: Path | None, label: str | None):
     from riskmodel.config import config_path, load_train_config
 
     return load_train_config(config or config_path(label), label=label)
+
+
+@app.command()
+@_friendly
+def monitor(
+    year: Annotated[int | None, typer.Option(help="batch year (default: the latest)")] = None,
+    model_version: Annotated[
+        str | None, typer.Option(help="registered version (default: the champion)")
+    ] = None,
+    data: Annotated[
+        Path, typer.Option(help="folder with panel.parquet or panel.csv, or a panel file")
+    ] = Path("data/county"),
+    out: Annotated[
+        Path, typer.Option(help="folder for the JSON, Markdown and HTML reports")
+    ] = Path("data/monitoring"),
+    label: LabelOption = None,
+    config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    log_mlflow: Annotated[
+        bool, typer.Option(help="log a monitoring run in MLflow, linked to the version")
+    ] = True,
+) -> None:
+    """Drift, performance estimated before labels and realised after, calibration and the alarm
+    for a year's batch, against the reference stored with the model version; every past batch
+    whose labels have arrived beside the estimate made for it. Reports, MLflow, the store."""
+    import json as _json
+    import sys
+
+    from riskmodel.config import Settings
+    from riskmodel.monitor.run import (
+        alarm_line,
+        log_run,
+        read_years,
+        record,
+        stored_runs,
+        write_reports,
+    )
+    from riskmodel.monitor.run import monitor as run_monitor
+    from riskmodel.registry import load_model
+    from riskmodel.store import engine_for
+
+    cfg = _models_config(config, label)
+    name = cfg.registered_model
+    uri = f"models:/{name}/{model_version}" if model_version else f"models:/{name}@champion"
+    model, meta = load_model(uri)
+    panel = read_years(data)
+    engine = engine_for(Settings().db_url)
+    report = run_monitor(
+        model,
+        meta | {"name": name},
+        panel,
+        year,
+        cfg.monitor,
+        stored=stored_runs(engine, name),
+    )
+    files = write_reports(report, out)
+    run_id = log_run(report, files) if log_mlflow else None
+    report["mlflow_run_id"] = run_id
+    record(engine, report, run_id)
+    if as_json:
+        sys.stdout.write(_json.dumps(report, default=str, ensure_ascii=False) + "\n")
+        return
+    console.print(alarm_line(report), highlight=False)
+    for reason in report["batch"]["reasons"]:
+        console.print(f"  - {reason}", highlight=False)
+    for past in report["past"]:
+        real, est = past.get("realised") or {}, past["estimated"]
+        console.print(
+            f"  {past['year']}: estimated AUC {est['roc_auc']:.3f} "
+            f"[{est['roc_auc_low']:.3f}, {est['roc_auc_high']:.3f}] ({past['estimate_made']}), "
+            f"realised {real.get('roc_auc', float('nan')):.3f}",
+            highlight=False,
+        )
+    console.print(f"  report    {files['html']}\n  markdown  {files['markdown']}")
+    if run_id:
+        console.print(f"  mlflow    run {run_id}")
 
 
 def _print_frame(df: Any, title: str) -> None:
@@ -941,6 +1040,29 @@ def bench_score(
     from riskmodel.bench import bench_score as run
 
     print(json.dumps(run(runs, data, baseline)))
+
+
+@bench_app.command("monitor")
+@_friendly
+def bench_monitor(
+    runs: Annotated[int, typer.Option()] = 3,
+    data: Annotated[Path, typer.Option()] = Path("data/county"),
+    targets: Annotated[
+        bool,
+        typer.Option(
+            help="instead: train before each batch 2021-2024 on a simulated county and check "
+            "estimated against realised AUC and the alarm with and without shocks (minutes)"
+        ),
+    ] = False,
+    households: Annotated[int, typer.Option(help="county size for --targets")] = 19_300,
+) -> None:
+    """`riskmodel monitor` on the county as fresh processes (target: under 5 s), or --targets."""
+    import json
+
+    from riskmodel.monitor.bench import bench_command, bench_targets
+
+    result = bench_targets(households=households) if targets else bench_command(runs, data)
+    print(json.dumps(result, default=str))
 
 
 @bench_app.command("api")

@@ -588,14 +588,18 @@ def create_app(
     )
     def prometheus(full: Privileged) -> Response:
         """Prometheus metrics (admin key or the metrics token): requests and latency by route
-        and status, model version, reloads."""
+        and status, model version, reloads; the latest monitored batch's largest PSI, estimated
+        AUC and alarm."""
         if not full:
             raise HTTPException(
                 401,
                 "metrics need an admin key or the metrics token (RISKMODEL_METRICS_TOKEN)",
                 headers={"WWW-Authenticate": "Bearer"},
             )
+        from riskmodel.monitor.run import latest as latest_monitoring
+
         sync_model_metrics()
+        metrics.sync_monitoring(latest_monitoring(engine))
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
