@@ -16,7 +16,7 @@ from riskmodel.monitor.run import latest, load_reference
 from riskmodel.registry import load_model
 from riskmodel.train import labelled_records, load_panel, split_by_year
 
-from .conftest import service_tracking
+from .conftest import ROOT, service_tracking
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,11 @@ def monitored(service, training_county, tmp_path_factory):
     with service_tracking(service), pytest.MonkeyPatch.context() as mp:
         mp.setenv("RISKMODEL_DB_URL", service["settings"].db_url)
         result = CliRunner().invoke(
-            app, ["monitor", "--data", str(training_county), "--out", str(out), "--json"]
+            app,
+            [
+                *("monitor", "--data", str(training_county), "--out", str(out), "--json"),
+                *("--config", str(ROOT / "training/configs/default.yaml")),
+            ],
         )
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout), out
