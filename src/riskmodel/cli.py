@@ -584,8 +584,10 @@ def monitor(
     import sys
 
     from riskmodel.config import Settings
+    from riskmodel.monitor.batch import HISTORY_YEARS
     from riskmodel.monitor.run import (
         alarm_line,
+        load_reference,
         log_run,
         read_years,
         record,
@@ -600,7 +602,9 @@ def monitor(
     name = cfg.registered_model
     uri = f"models:/{name}/{model_version}" if model_version else f"models:/{name}@champion"
     model, meta = load_model(uri)
-    panel = read_years(data)
+    reference = load_reference(model, meta["version"])
+    first = min(year or reference["reference_year"] + 1, reference["reference_year"] + 1)
+    panel = read_years(data, first - HISTORY_YEARS)
     engine = engine_for(Settings().db_url)
     report = run_monitor(
         model,

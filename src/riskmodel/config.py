@@ -81,7 +81,12 @@ class MonitorConfig(_Strict):
     )
     score_psi: float = Field(0.25, gt=0, description="the score's PSI above this: retrain")
     out_of_range: float = Field(
-        0.25, gt=0, le=1, description="share of a feature's values outside the training range"
+        0.25,
+        gt=0,
+        le=1,
+        description="rise in the share of a feature's values outside the training range "
+        "from the reference year (a feature the training years never varied, such as the "
+        "share of monitored neighbours before monitoring began, is judged by this rise)",
     )
     missing_increase: float = Field(
         0.05, gt=0, le=1, description="rise in a feature's share of missing values"

@@ -70,7 +70,8 @@ def load_reference(model: RelapseModel, version: str = "") -> dict:
 
 
 def read_years(data: Path, first: int | None = None) -> pd.DataFrame:
-    """The panel's valid rows (from `first` on): monitoring reads what scoring would."""
+    """The panel's valid rows from `first` on (the batches monitored and their history years):
+    monitoring reads what scoring would."""
     from riskmodel.validate import validate_panel
 
     path = panel_file(data)

@@ -22,8 +22,6 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
-from sklearn.metrics import roc_auc_score
 
 from riskmodel.catalogue import FEATURES
 from riskmodel.config import MonitorConfig
@@ -231,6 +229,7 @@ def feature_drift(
                 "missing_reference": ref["missing"],
                 "unseen": cur["unseen"],
                 "out_of_range": cur["out_of_range"],
+                "out_of_range_reference": ref.get("out_of_range", 0.0),
                 "seen_psi": spec.get("seen_psi", 0.0),
                 "context": spec.get("context", False),
             }
@@ -260,7 +259,9 @@ def estimate(prob: np.ndarray, village: np.ndarray, share: float, seed: int = 0)
     if n < 2:
         return {"n": n}
     v = p * (1 - p)
-    r = rankdata(p)  # midranks: the realised AUC is (sum of positives' ranks - n1(n1+1)/2)/(n1 n0)
+    r = (
+        pd.Series(p).rank(method="average").to_numpy()
+    )  # midranks: the realised AUC is (sum of positives' ranks - n1(n1+1)/2)/(n1 n0)
     n1, s = p.sum(), (r * p).sum()
     n0 = n - n1
     auc = _auc_parts(r, n1, s)
@@ -295,6 +296,8 @@ def realised(
     y: np.ndarray | None, prob: np.ndarray, village: np.ndarray, share: float, seed: int = 0
 ) -> dict | None:
     """The same figures once the labels are known (sklearn's AUC)."""
+    from sklearn.metrics import roc_auc_score  # imported here: scipy.stats costs a second
+
     if y is None or len(y) == 0 or np.unique(y).size < 2:
         return None
     y = np.asarray(y, dtype=int)
@@ -366,8 +369,11 @@ def judge(
         bar = max(cfg.feature_psi, cfg.seen_factor * row.seen_psi)
         if row.psi > bar and not row.context:
             why.append(f"PSI {row.psi:.2f} > {bar:.2f}")
-        if row.out_of_range > cfg.out_of_range:
-            why.append(f"{row.out_of_range:.0%} outside the training range")
+        if row.out_of_range - row.out_of_range_reference > cfg.out_of_range:
+            why.append(
+                f"{row.out_of_range:.0%} outside the training range "
+                f"({row.out_of_range_reference:.0%} in the reference year)"
+            )
         if row.missing - row.missing_reference > cfg.missing_increase:
             why.append(f"missing {row.missing_reference:.0%} -> {row.missing:.0%}")
         if row.unseen > cfg.unseen:
