@@ -395,6 +395,21 @@ def test_worklist_is_headed_by_every_household_that_meets_the_criteria(api, serv
     assert all(h["status"] != "meets_criteria" for h in listed[len(verify) :])
 
 
+def test_village_caseload_is_the_sum_of_its_batch_probabilities(api, service):
+    rows = service["rows"]
+    village = rows["village_id"].value_counts().index[0]
+    part = rows[rows["village_id"] == village]
+    new = part.loc[part["label"] == "meets_criteria", "probability"]
+
+    body = api.get(f"/v1/villages/{village}/worklist", headers=auth(service, "county")).json()
+
+    load = body["caseload"]
+    assert load["households_new"] == len(new)
+    assert load["expected_new"] == pytest.approx(new.sum(), abs=0.01)
+    assert load["expected_new_low"] <= load["expected_new"] <= load["expected_new_high"]
+    assert load["meets_now"] == int((part["status"] == "meets_criteria").sum())
+
+
 def test_unknown_village_is_404(api, service):
     assert api.get("/v1/villages/V999/worklist", headers=auth(service, "county")).status_code == 404
 

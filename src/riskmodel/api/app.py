@@ -12,6 +12,7 @@ from typing import Annotated
 
 import numpy as np
 import orjson
+import pandas as pd
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
@@ -41,6 +42,7 @@ from riskmodel.api.schemas import (
 )
 from riskmodel.api.scoring import Scorer
 from riskmodel.api.security import KeyRing, Principal, write_audit
+from riskmodel.calibrate import caseload
 from riskmodel.catalogue import DIMENSIONS
 from riskmodel.config import Settings
 from riskmodel.criteria import CRITERIA
@@ -489,12 +491,14 @@ def create_app(
             model_version=rows[0]["model_version"],
         )
         listed = [r for r in rows if r["on_worklist"]]
+        load = caseload(pd.DataFrame(rows), "village_id").iloc[0].to_dict()
         return {
             "village_id": village_id,
             "township_id": rows[0]["township_id"],
             "year": rows[0]["year"],
             "model_version": rows[0]["model_version"],
             **_service_note(rows[0]["model_version"], in_service),
+            "caseload": {k: v for k, v in load.items() if k not in ("village_id", "township_id")},
             "households": [
                 {
                     "rank_in_village": r["rank_in_village"],

@@ -1,0 +1,118 @@
+"""Probabilities a county can plan with: calibration where decisions are made, caseloads.
+
+`calibration_table` puts the mean predicted probability beside the observed rate and the oracle's
+mean for each tier, the top 1/2/5/10% and each township: overall calibration (ECE) is dominated by
+the many households below 5%, while visits are decided at the top. `caseload` sums probabilities
+per village or township into the expected number of households meeting the criteria next year,
+with a 90% interval from the Poisson-binomial distribution of that count.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+TOP_SHARES = (0.01, 0.02, 0.05, 0.10)
+INTERVAL = 0.90
+
+
+def calibration_table(
+    prob: np.ndarray,
+    y: np.ndarray,
+    tier: np.ndarray,
+    township: np.ndarray,
+    oracle: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """One row per group (each tier, top 1/2/5/10% of the county by probability, each township):
+    households, mean predicted probability, observed rate and, when the oracle is known, its mean
+    and the relative difference of the prediction from it (`predicted / oracle - 1`)."""
+    prob = np.asarray(prob, dtype=float)
+    y = np.asarray(y, dtype=float)
+    tier = np.asarray(tier).astype(str)
+    township = np.asarray(township).astype(str)
+    groups: list[tuple[str, str, np.ndarray]] = []
+    for name in ("red", "amber", "green"):
+        groups.append(("tier", name, tier == name))
+    order = np.argsort(-prob, kind="stable")
+    for share in TOP_SHARES:
+        m = np.zeros(len(prob), bool)
+        m[order[: max(1, round(share * len(prob)))]] = True
+        groups.append(("top", f"{share:.0%}", m))
+    for name in sorted(set(township)):
+        groups.append(("township", name, township == name))
+    rows = []
+    for group, value, m in groups:
+        n = int(m.sum())
+        row = {
+            "group": group,
+            "value": value,
+            "households": n,
+            "predicted": float(prob[m].mean()) if n else np.nan,
+            "observed": float(y[m].mean()) if n else np.nan,
+        }
+        if oracle is not None:
+            o = np.asarray(oracle, dtype=float)
+            row["oracle"] = float(o[m].mean()) if n else np.nan
+            row["predicted_vs_oracle"] = row["predicted"] / row["oracle"] - 1 if n else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def table_metrics(table: pd.DataFrame, prefix: str = "") -> dict[str, float]:
+    """The table's tier and top-share rows as flat metrics (`<prefix>calib_red_predicted`, …)."""
+    out = {}
+    for r in table[table["group"].isin(["tier", "top"])].itertuples():
+        key = r.value if r.group == "tier" else f"top{r.value.rstrip('%')}pct"
+        for col in ("predicted", "observed", "oracle", "predicted_vs_oracle"):
+            if col in table.columns and not pd.isna(getattr(r, col)):
+                out[f"{prefix}calib_{key}_{col}"] = float(getattr(r, col))
+    return out
+
+
+def poisson_binomial_pmf(prob: np.ndarray) -> np.ndarray:
+    """P(count = k) for k = 0..n, the count of successes of independent trials with `prob`
+    (exact, by convolution one trial at a time)."""
+    pmf = np.zeros(len(prob) + 1)
+    pmf[0] = 1.0
+    for i, p in enumerate(np.asarray(prob, dtype=float)):
+        pmf[1 : i + 2] = pmf[1 : i + 2] * (1 - p) + pmf[: i + 1] * p
+        pmf[0] *= 1 - p
+    return pmf
+
+
+def count_interval(prob: np.ndarray, level: float = INTERVAL) -> tuple[int, int]:
+    """Central `level` interval of the Poisson-binomial count: the smallest k with
+    P(count <= k) >= (1-level)/2 and the smallest k with P(count <= k) >= (1+level)/2."""
+    if len(prob) == 0:
+        return 0, 0
+    cdf = np.cumsum(poisson_binomial_pmf(prob))
+    tail = (1 - level) / 2
+    low = int(np.searchsorted(cdf, tail - 1e-12))
+    high = int(np.searchsorted(cdf, 1 - tail - 1e-12))
+    return low, min(high, len(prob))
+
+
+def caseload(rows: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Expected households meeting the criteria next year per `by` (village_id or township_id),
+    from the rows' probabilities, by the label that gave them: `expected_new` and its 90%
+    interval from households not monitored (the main question), `expected_persistent` from
+    monitored ones (still meeting the criteria), and the households that meet them now
+    (`meets_now`: to verify and enrol, no probability)."""
+    out = []
+    for key, g in rows.groupby(by, sort=True):
+        row: dict = {by: key}
+        if by == "village_id":
+            row["township_id"] = g["township_id"].iloc[0]
+        for name, label in (("new", "meets_criteria"), ("persistent", "persistent")):
+            p = g.loc[(g["label"] == label) & g["probability"].notna(), "probability"]
+            p = p.to_numpy(dtype=float)
+            low, high = count_interval(p)
+            row |= {
+                f"households_{name}": len(p),
+                f"expected_{name}": round(float(p.sum()), 2),
+                f"expected_{name}_low": low,
+                f"expected_{name}_high": high,
+            }
+        row["meets_now"] = int((g["status"] == "meets_criteria").sum())
+        out.append(row)
+    return pd.DataFrame(out)

@@ -1,0 +1,108 @@
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from riskmodel.calibrate import (
+    calibration_table,
+    caseload,
+    count_interval,
+    poisson_binomial_pmf,
+    table_metrics,
+)
+
+
+def test_poisson_binomial_with_equal_probabilities_is_the_binomial():
+    pmf = poisson_binomial_pmf(np.full(40, 0.13))
+
+    np.testing.assert_allclose(pmf, stats.binom.pmf(np.arange(41), 40, 0.13), atol=1e-12)
+
+
+def test_poisson_binomial_matches_monte_carlo_for_unequal_probabilities():
+    rng = np.random.default_rng(0)
+    p = rng.beta(0.5, 6, 150)
+    draws = (rng.random((200_000, len(p))) < p).sum(axis=1)
+
+    pmf = poisson_binomial_pmf(p)
+    freq = np.bincount(draws, minlength=len(p) + 1) / len(draws)
+
+    assert pmf.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(pmf, freq, atol=0.003)
+    assert (np.arange(len(pmf)) * pmf).sum() == pytest.approx(p.sum())
+
+
+def test_count_interval_holds_about_ninety_percent_of_draws():
+    rng = np.random.default_rng(1)
+    p = rng.beta(0.5, 6, 170)
+    draws = (rng.random((50_000, len(p))) < p).sum(axis=1)
+
+    low, high = count_interval(p)
+
+    inside = ((draws >= low) & (draws <= high)).mean()
+    assert 0.90 <= inside <= 0.97  # a discrete count: at least the level, not much more
+    cdf = np.cumsum(poisson_binomial_pmf(p))
+    assert cdf[low - 1] < 0.05 <= cdf[low] and cdf[high - 1] < 0.95 <= cdf[high]  # central
+    assert low <= p.sum() <= high
+
+
+def test_calibration_table_groups_tiers_top_shares_and_townships():
+    prob = np.array([0.5, 0.3, 0.1, 0.09, 0.01, 0.02] * 50)
+    y = np.array([1, 0, 0, 1, 0, 0] * 50)
+    tier = np.where(prob >= 0.25, "red", np.where(prob >= 0.08, "amber", "green"))
+    township = np.array(["a", "b"] * 150)
+    oracle = prob * 0.8
+
+    table = calibration_table(prob, y, tier, township, oracle)
+
+    red = table[(table["group"] == "tier") & (table["value"] == "red")].iloc[0]
+    assert red["households"] == 100
+    assert red["predicted"] == pytest.approx(0.4)
+    assert red["observed"] == pytest.approx(0.5)
+    assert red["predicted_vs_oracle"] == pytest.approx(0.25)
+    top1 = table[(table["group"] == "top") & (table["value"] == "1%")].iloc[0]
+    assert top1["households"] == 3 and top1["predicted"] == pytest.approx(0.5)
+    assert list(table.loc[table["group"] == "township", "value"]) == ["a", "b"]
+    metrics = table_metrics(table, "s101_")
+    assert metrics["s101_calib_red_predicted_vs_oracle"] == pytest.approx(0.25)
+    assert metrics["s101_calib_top10pct_observed"] == pytest.approx(
+        y[np.argsort(-prob, kind="stable")[:30]].mean()
+    )
+
+
+def test_caseload_sums_each_labels_probabilities_per_village():
+    rows = pd.DataFrame(
+        {
+            "village_id": ["v1"] * 4 + ["v2"] * 3,
+            "township_id": ["t1"] * 7,
+            "status": [
+                "not_monitored",
+                "not_monitored",
+                "monitored",
+                "meets_criteria",
+                "not_monitored",
+                "monitored",
+                "monitored",
+            ],
+            "label": [
+                "meets_criteria",
+                "meets_criteria",
+                "persistent",
+                None,
+                "meets_criteria",
+                None,
+                "persistent",
+            ],
+            "probability": [0.2, 0.1, 0.6, np.nan, 0.5, np.nan, 0.4],
+        }
+    )
+
+    by_village = caseload(rows, "village_id").set_index("village_id")
+    by_township = caseload(rows, "township_id").set_index("township_id")
+
+    assert by_village.loc["v1", "expected_new"] == pytest.approx(0.3)
+    assert by_village.loc["v1", "households_new"] == 2
+    assert by_village.loc["v1", "expected_persistent"] == pytest.approx(0.6)
+    assert by_village.loc["v1", "meets_now"] == 1
+    assert by_village.loc["v2", "households_persistent"] == 1  # the one without a model is not
+    assert by_township.loc["t1", "expected_new"] == pytest.approx(0.8)
+    assert (by_township["expected_new_low"] <= by_township["expected_new"]).all()
