@@ -4,9 +4,11 @@ import pytest
 from scipy import stats
 
 from riskmodel.calibrate import (
+    apply_beta,
     calibration_table,
     caseload,
     count_interval,
+    fit_beta,
     poisson_binomial_pmf,
     table_metrics,
 )
@@ -62,9 +64,10 @@ def test_calibration_table_groups_tiers_top_shares_and_townships():
     top1 = table[(table["group"] == "top") & (table["value"] == "1%")].iloc[0]
     assert top1["households"] == 3 and top1["predicted"] == pytest.approx(0.5)
     assert list(table.loc[table["group"] == "township", "value"]) == ["a", "b"]
-    metrics = table_metrics(table, "s101_")
-    assert metrics["s101_calib_red_predicted_vs_oracle"] == pytest.approx(0.25)
-    assert metrics["s101_calib_top10pct_observed"] == pytest.approx(
+    metrics = table_metrics(table, "test_")
+    assert metrics["oracle_test_calib_red_ours_vs_oracle"] == pytest.approx(0.25)
+    assert metrics["oracle_test_calib_red_mean"] == pytest.approx(0.32)
+    assert metrics["test_calib_top10pct_observed"] == pytest.approx(
         y[np.argsort(-prob, kind="stable")[:30]].mean()
     )
 
@@ -106,3 +109,35 @@ def test_caseload_sums_each_labels_probabilities_per_village():
     assert by_village.loc["v2", "households_persistent"] == 1  # the one without a model is not
     assert by_township.loc["t1", "expected_new"] == pytest.approx(0.8)
     assert (by_township["expected_new_low"] <= by_township["expected_new"]).all()
+
+
+def test_beta_calibration_recovers_the_map_that_generated_the_outcomes():
+    rng = np.random.default_rng(2)
+    raw = rng.normal(-2.5, 1.2, 200_000)
+    truth = (0.7, 1.3, -0.3)
+    y = rng.random(len(raw)) < apply_beta(raw, truth)
+
+    fitted = fit_beta(raw, y)
+
+    np.testing.assert_allclose(fitted, truth, atol=0.06)
+
+
+def test_beta_calibration_with_equal_coefficients_is_platt_scaling():
+    raw = np.linspace(-6, 3, 50)
+
+    np.testing.assert_allclose(
+        apply_beta(raw, (0.8, 0.8, -0.4)), 1 / (1 + np.exp(-(0.8 * raw - 0.4))), rtol=1e-12
+    )
+
+
+def test_beta_calibration_stays_monotone_when_one_coefficient_would_be_negative():
+    rng = np.random.default_rng(3)
+    raw = rng.normal(0, 2, 50_000)
+    y = rng.random(len(raw)) < 1 / (1 + np.exp(-(1.5 * raw)))  # steep at both ends: a, b free
+    y[raw > 3] = rng.random((raw > 3).sum()) < 0.5  # the top falls back: b alone would go < 0
+
+    a, b, _ = fit_beta(raw, y)
+
+    assert a >= 0 and b >= 0
+    p = apply_beta(np.sort(raw), (a, b, _))
+    assert (np.diff(p) >= -1e-12).all()

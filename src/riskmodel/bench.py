@@ -12,11 +12,23 @@ from pathlib import Path
 SERVED_LABELS = ("meets_criteria", "persistent")
 
 
-def bench_train(seed: int = 7, households: int | None = None, labels=SERVED_LABELS) -> dict:
+UNSEEN_SEEDS = (101, 202)
+TIER_TOLERANCE = 0.10
+"""Red and amber tiers: mean predicted probability within ±10% (relative) of the oracle's mean."""
+
+
+def bench_train(
+    seed: int = 7,
+    households: int | None = None,
+    labels=SERVED_LABELS,
+    unseen_seeds: tuple[int, ...] = UNSEEN_SEEDS,
+) -> dict:
     """Simulate a county, train (with backtests), log and promote each label's model in a fresh
     MLflow store, score the latest year with the served models; time it all and print, per label,
     the population, base rate and our figures beside the oracle, the rule and logistic regression,
-    and the share of the worklist each status fills."""
+    the calibration of each tier and top share beside the oracle on the test year and on counties
+    simulated with `unseen_seeds` (scored on the same year), and the share of the worklist each
+    status fills."""
     from riskmodel.config import config_path, load_train_config
     from riskmodel.registry import promote, train_and_register
     from riskmodel.simulate import SimulationConfig, simulate, write_simulation
@@ -39,15 +51,20 @@ def bench_train(seed: int = 7, households: int | None = None, labels=SERVED_LABE
                 promoted[label] = promote(cfg).promoted
             t2 = time.perf_counter()
             shares = _worklist_shares(results, root / "county")
+            unseen = _unseen_calibration(results, unseen_seeds, households)
         finally:
             if old is None:
                 os.environ.pop("MLFLOW_TRACKING_URI", None)
             else:
                 os.environ["MLFLOW_TRACKING_URI"] = old
     figures = {
-        label: _label_figures(r.evaluation, r.config.label) | {"promoted": promoted[label]}
+        label: _label_figures(r.evaluation, r.config.label)
+        | {"promoted": promoted[label], "unseen_seeds": unseen.get(label, {})}
         for label, r in results.items()
     }
+    for f in figures.values():
+        for s, tiers in f["unseen_seeds"].items():
+            f["targets"][f"seed_{s}_tiers_within_10pct_of_oracle"] = _within(tiers)
     return {
         "seed": seed,
         "simulate_s": round(t1 - t0, 1),
@@ -60,6 +77,58 @@ def bench_train(seed: int = 7, households: int | None = None, labels=SERVED_LABE
     }
 
 
+def _tier_rows(table) -> dict:
+    """The tier and top-share rows of a calibration table, rounded for printing."""
+    out = {}
+    for r in table[table["group"].isin(["tier", "top"])].to_dict("records"):
+        key = r["value"] if r["group"] == "tier" else f"top {r['value']}"
+        out[key] = {
+            k: (round(r[k], 4) if k != "households" else int(r[k]))
+            for k in ("households", "predicted", "observed", "oracle", "predicted_vs_oracle")
+            if k in r
+        }
+    return out
+
+
+def _within(tiers: dict) -> bool:
+    return all(
+        abs(tiers[t].get("predicted_vs_oracle", float("inf"))) <= TIER_TOLERANCE
+        for t in ("red", "amber")
+        if tiers.get(t, {}).get("households")
+    )
+
+
+def _unseen_calibration(results: dict, seeds: tuple[int, ...], households: int | None) -> dict:
+    """Each model scores the test year of counties simulated with seeds it never saw: its tier
+    and top-share calibration beside the oracle, by label and seed."""
+    from riskmodel.calibrate import calibration_table
+    from riskmodel.simulate import SimulationConfig, simulate
+    from riskmodel.train import labelled_records
+
+    out: dict = {label: {} for label in results}
+    for s in seeds:
+        sim = simulate(
+            SimulationConfig(seed=s, **({"households": households} if households else {}))
+        )
+        for label, r in results.items():
+            rec = labelled_records(sim.panel, label, r.config.criteria)
+            rec = rec[rec["year"] == r.split.test_year]
+            column = f"p_{label}"
+            if column not in sim.oracle:
+                continue
+            o = rec[["hh_id", "year"]].merge(sim.oracle, on=["hh_id", "year"], how="left")
+            prob = r.model.predict_proba(rec)
+            table = calibration_table(
+                prob,
+                rec[label].to_numpy(int),
+                r.model.meta.tiers.assign(prob),
+                rec["township_id"].astype(str).to_numpy(),
+                o[column].to_numpy(),
+            )
+            out[label][s] = _tier_rows(table)
+    return out
+
+
 def _label_figures(evaluation, label: str) -> dict:
     """One label's figures on its own test rows, ours beside the oracle, the rule and logreg."""
     m = evaluation.metrics
@@ -69,6 +138,7 @@ def _label_figures(evaluation, label: str) -> dict:
         "test_rows": int(m["test_population_size"]),
         "base_rate": round(m["test_positive_rate"], 4),
         "oracle_note": evaluation.extra["oracle_note"],
+        "calibration": _tier_rows(evaluation.extra["calibration"]),
     }
     for prefix, name in (
         ("", "ours"),
@@ -81,6 +151,7 @@ def _label_figures(evaluation, label: str) -> dict:
     ours, oracle, rule = out["ours"], out.get("oracle"), out["rule"]
     targets = {"ece_at_most_0.01": ours["ece"] <= 0.01}
     if oracle:
+        targets["test_tiers_within_10pct_of_oracle"] = _within(out["calibration"])
         targets["auc_within_0.01_of_oracle"] = ours["roc_auc"] >= oracle["roc_auc"] - 0.01
         targets["recall_at_least_0.95_oracle"] = (
             ours["recall_at_10pct_village"] >= 0.95 * oracle["recall_at_10pct_village"]

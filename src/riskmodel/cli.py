@@ -968,17 +968,22 @@ def bench_train(
     labels: Annotated[
         str, typer.Option(help="comma-separated labels to train and promote")
     ] = "meets_criteria,persistent",
+    unseen_seeds: Annotated[
+        str, typer.Option(help="comma-separated seeds of counties the models never saw")
+    ] = "101,202",
 ) -> None:
     """Simulate, train (with backtests), log and promote each label's model in a fresh store,
     score the latest year; print per-label figures beside the oracle, rule and logistic
-    regression, the worklist by status and the times."""
+    regression, calibration by tier and top share on the test year and on unseen counties,
+    the worklist by status and the times."""
     import json
 
     from riskmodel.bench import bench_train as run
     from riskmodel.labels import check_label
 
     chosen = tuple(check_label(x.strip()) for x in labels.split(",") if x.strip())
-    print(json.dumps(run(seed, households, chosen), ensure_ascii=False))
+    unseen = tuple(int(x) for x in unseen_seeds.split(",") if x.strip())
+    print(json.dumps(run(seed, households, chosen, unseen), ensure_ascii=False))
 
 
 @bench_app.command("simulate")

@@ -265,10 +265,17 @@ def log_training(result, client: MlflowClient | None = None) -> LoggedVersion:
             mlflow.log_figure(fig, f"plots/{name}")
             plots.plt.close(fig)
         ev.subgroups.to_csv(tmp / "subgroups.csv", index=False)
+        ev.extra["calibration"].to_csv(tmp / "calibration.csv", index=False)
         write_text(subgroup_markdown(ev.subgroups), tmp / "subgroups.md")
         result.backtest.to_csv(tmp / "backtest.csv", index=False)
         write_text(json.dumps(ev.metrics, indent=1), tmp / "metrics.json")
-        for f in ("subgroups.csv", "subgroups.md", "backtest.csv", "metrics.json"):
+        for f in (
+            "subgroups.csv",
+            "subgroups.md",
+            "calibration.csv",
+            "backtest.csv",
+            "metrics.json",
+        ):
             mlflow.log_artifact(str(tmp / f), "evaluation")
         model_dir = result.model.save(tmp / "relapse_model")
         write_text(
