@@ -14,10 +14,11 @@ from riskmodel.calibrate import (
 )
 
 
-def test_poisson_binomial_with_equal_probabilities_is_the_binomial():
-    pmf = poisson_binomial_pmf(np.full(40, 0.13))
+@pytest.mark.parametrize("n", [40, 1000])  # one block, and blocks convolved (a township)
+def test_poisson_binomial_with_equal_probabilities_is_the_binomial(n):
+    pmf = poisson_binomial_pmf(np.full(n, 0.13))
 
-    np.testing.assert_allclose(pmf, stats.binom.pmf(np.arange(41), 40, 0.13), atol=1e-12)
+    np.testing.assert_allclose(pmf, stats.binom.pmf(np.arange(n + 1), n, 0.13), atol=1e-12)
 
 
 def test_poisson_binomial_matches_monte_carlo_for_unequal_probabilities():

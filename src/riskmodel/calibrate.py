@@ -117,24 +117,56 @@ def table_metrics(table: pd.DataFrame, prefix: str = "") -> dict[str, float]:
 def poisson_binomial_pmf(prob: np.ndarray) -> np.ndarray:
     """P(count = k) for k = 0..n, the count of successes of independent trials with `prob`
     (exact, by convolution one trial at a time)."""
-    pmf = np.zeros(len(prob) + 1)
-    pmf[0] = 1.0
-    for i, p in enumerate(np.asarray(prob, dtype=float)):
-        pmf[1 : i + 2] = pmf[1 : i + 2] * (1 - p) + pmf[: i + 1] * p
-        pmf[0] *= 1 - p
-    return pmf
+    return _pmfs([np.asarray(prob, dtype=float)])[0]
+
+
+CHUNK = 256
+"""Trials per block of the padded convolution; a larger group's blocks are then convolved."""
+
+
+def _pmfs(groups: list[np.ndarray]) -> np.ndarray:
+    """The Poisson-binomial pmf of each group, as rows padded with zeros. Groups are cut into
+    blocks of CHUNK trials whose pmfs are built together (padded with p = 0 trials, which leave a
+    count unchanged), then each group's blocks are convolved: a township costs little more than
+    its villages."""
+    blocks = [g[s : s + CHUNK] for g in groups for s in range(0, max(len(g), 1), CHUNK)]
+    owner = [i for i, g in enumerate(groups) for _ in range(0, max(len(g), 1), CHUNK)]
+    P = np.zeros((len(blocks), max((len(b) for b in blocks), default=0)))
+    for i, b in enumerate(blocks):
+        P[i, : len(b)] = b
+    pmf = np.zeros((len(blocks), P.shape[1] + 1))
+    pmf[:, 0] = 1.0
+    for i in range(P.shape[1]):
+        p = P[:, i : i + 1]
+        pmf[:, 1 : i + 2] = pmf[:, 1 : i + 2] * (1 - p) + pmf[:, : i + 1] * p
+        pmf[:, 0] *= 1 - P[:, i]
+    out = np.zeros((len(groups), max((len(g) for g in groups), default=0) + 1))
+    done: dict[int, np.ndarray] = {}
+    for i, b in zip(owner, range(len(blocks)), strict=True):
+        part = pmf[b, : len(blocks[b]) + 1]
+        done[i] = part if i not in done else np.convolve(done[i], part)
+    for i, dist in done.items():
+        out[i, : len(dist)] = dist
+    return out
+
+
+def count_intervals(groups: list[np.ndarray], level: float = INTERVAL) -> np.ndarray:
+    """Central `level` interval of each group's Poisson-binomial count, as rows (low, high): the
+    smallest k with P(count <= k) >= (1-level)/2 and the smallest with >= (1+level)/2."""
+    if not groups:
+        return np.zeros((0, 2), dtype=int)
+    cdf = np.cumsum(_pmfs(groups), axis=1)
+    tail = (1 - level) / 2
+    low = (cdf < tail - 1e-12).sum(axis=1)
+    high = (cdf < 1 - tail - 1e-12).sum(axis=1)
+    sizes = np.array([len(g) for g in groups])
+    return np.column_stack([np.minimum(low, sizes), np.minimum(high, sizes)])
 
 
 def count_interval(prob: np.ndarray, level: float = INTERVAL) -> tuple[int, int]:
-    """Central `level` interval of the Poisson-binomial count: the smallest k with
-    P(count <= k) >= (1-level)/2 and the smallest k with P(count <= k) >= (1+level)/2."""
-    if len(prob) == 0:
-        return 0, 0
-    cdf = np.cumsum(poisson_binomial_pmf(prob))
-    tail = (1 - level) / 2
-    low = int(np.searchsorted(cdf, tail - 1e-12))
-    high = int(np.searchsorted(cdf, 1 - tail - 1e-12))
-    return low, min(high, len(prob))
+    """`count_intervals` of one group."""
+    low, high = count_intervals([np.asarray(prob, dtype=float)], level)[0]
+    return int(low), int(high)
 
 
 def caseload(rows: pd.DataFrame, by: str) -> pd.DataFrame:
@@ -143,21 +175,35 @@ def caseload(rows: pd.DataFrame, by: str) -> pd.DataFrame:
     interval from households not monitored (the main question), `expected_persistent` from
     monitored ones (still meeting the criteria), and the households that meet them now
     (`meets_now`: to verify and enrol, no probability)."""
-    out = []
-    for key, g in rows.groupby(by, sort=True):
-        row: dict = {by: key}
-        if by == "village_id":
-            row["township_id"] = g["township_id"].iloc[0]
-        for name, label in (("new", "meets_criteria"), ("persistent", "persistent")):
-            p = g.loc[(g["label"] == label) & g["probability"].notna(), "probability"]
-            p = p.to_numpy(dtype=float)
-            low, high = count_interval(p)
-            row |= {
-                f"households_{name}": len(p),
-                f"expected_{name}": round(float(p.sum()), 2),
-                f"expected_{name}_low": low,
-                f"expected_{name}_high": high,
-            }
-        row["meets_now"] = int((g["status"] == "meets_criteria").sum())
-        out.append(row)
-    return pd.DataFrame(out)
+    keys = sorted(rows[by].unique())
+    out = pd.DataFrame({by: keys})
+    if by == "village_id":
+        out["township_id"] = rows.groupby(by)["township_id"].first().reindex(keys).to_numpy()
+    prob = pd.to_numeric(rows["probability"], errors="coerce")
+    for name, label in (("new", "meets_criteria"), ("persistent", "persistent")):
+        part = rows.loc[(rows["label"] == label) & prob.notna(), [by]].assign(p=prob)
+        grouped = dict(tuple(part.groupby(by)["p"]))
+        groups = [grouped[k].to_numpy(dtype=float) if k in grouped else np.zeros(0) for k in keys]
+        bounds = count_intervals(groups)
+        out[f"households_{name}"] = [len(g) for g in groups]
+        out[f"expected_{name}"] = [round(float(g.sum()), 2) for g in groups]
+        out[f"expected_{name}_low"] = bounds[:, 0]
+        out[f"expected_{name}_high"] = bounds[:, 1]
+    meets = (rows["status"] == "meets_criteria").groupby(rows[by]).sum()
+    out["meets_now"] = meets.reindex(keys).fillna(0).astype(int).to_numpy()
+    return out
+
+
+def caseload_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """The caseload of every village and every township of a batch (`level` says which; a
+    township's row has no village_id)."""
+    villages = caseload(rows, "village_id").assign(level="village")
+    townships = caseload(rows, "township_id").assign(level="township", village_id=None)
+    return pd.concat([townships, villages], ignore_index=True)[
+        [
+            "level",
+            "township_id",
+            "village_id",
+            *villages.columns.drop(["village_id", "township_id", "level"]),
+        ]
+    ]
