@@ -14,7 +14,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from riskmodel.api import create_app
-from riskmodel.api.schemas import EXAMPLE_RECORD
+from riskmodel.api.schemas import EXAMPLE_HOUSEHOLD, EXAMPLE_RECORD, ScoreResponse
 from riskmodel.api.security import create_key
 from riskmodel.bench import free_port
 from riskmodel.catalogue import FEATURE_NAMES
@@ -97,6 +97,20 @@ def test_each_status_gets_its_populations_model_or_the_criteria_met(api, service
     assert (
         clear["label"] == "meets_criteria" and clear["model_version"] == service["logged"].version
     )
+
+
+@pytest.mark.parametrize("form", ["records", "households"])
+def test_score_bodies_are_exactly_the_documented_schema(api, service, form):
+    """Bodies are serialised without FastAPI's response validation: each must be what
+    ScoreResponse gives back (no field missing, extra or of another type)."""
+    records = [BELOW_LINE, MONITORED, EXAMPLE_RECORD]
+    payload = {"records": records} if form == "records" else {"households": [EXAMPLE_HOUSEHOLD]}
+
+    r = api.post("/v1/scores", json=payload, headers=auth(service, "county"))
+
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    body = r.json()
+    assert ScoreResponse.model_validate(body).model_dump(mode="json") == body
 
 
 @pytest.mark.parametrize("n", [3, 40])
@@ -379,6 +393,21 @@ def test_worklist_is_headed_by_every_household_that_meets_the_criteria(api, serv
     assert all(h["status"] == "meets_criteria" and h["probability"] is None for h in head)
     assert all(h["criteria"] for h in head)
     assert all(h["status"] != "meets_criteria" for h in listed[len(verify) :])
+
+
+def test_village_caseload_is_the_sum_of_its_batch_probabilities(api, service):
+    rows = service["rows"]
+    village = rows["village_id"].value_counts().index[0]
+    part = rows[rows["village_id"] == village]
+    new = part.loc[part["label"] == "meets_criteria", "probability"]
+
+    body = api.get(f"/v1/villages/{village}/worklist", headers=auth(service, "county")).json()
+
+    load = body["caseload"]
+    assert load["households_new"] == len(new)
+    assert load["expected_new"] == pytest.approx(new.sum(), abs=0.01)
+    assert load["expected_new_low"] <= load["expected_new"] <= load["expected_new_high"]
+    assert load["meets_now"] == int((part["status"] == "meets_criteria").sum())
 
 
 def test_unknown_village_is_404(api, service):

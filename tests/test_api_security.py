@@ -390,6 +390,44 @@ def test_concurrent_requests_are_scored_together_with_identical_results(service)
     assert calls < len(records)
 
 
+def test_a_refused_record_fails_only_its_own_request_in_a_merged_batch(service):
+    """Records are checked once per merged batch: a request whose record breaks a rule gets 422
+    naming its own row, and the requests merged with it are scored as if alone."""
+    import httpx2 as httpx
+
+    good = [{**EXAMPLE_RECORD, "hh_id": f"H{i:06d}"} for i in range(6)]
+    bad = {**EXAMPLE_RECORD, "hh_id": "H999999", "labour_total": 7}
+    app = create_app(service["settings"])
+    h = auth(service, "county")
+
+    async def scenario():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            alone = await c.post("/v1/scores", json={"records": good[:1]}, headers=h)
+            before = app.state.scorer.batches
+            answers = await asyncio.gather(
+                *(c.post("/v1/scores", json={"records": [r]}, headers=h) for r in good[:3]),
+                c.post("/v1/scores", json={"records": [good[3], bad]}, headers=h),
+                *(c.post("/v1/scores", json={"records": [r]}, headers=h) for r in good[4:]),
+            )
+            return alone, answers, app.state.scorer.batches - before
+
+    with TestClient(app):
+        alone, answers, calls = asyncio.run(scenario())
+
+    refused = answers[3]
+    assert refused.status_code == 422
+    assert [e["loc"] for e in refused.json()["detail"]] == [["body", "records", 1, "labour_total"]]
+    scored = [a for i, a in enumerate(answers) if i != 3]
+    assert all(a.status_code == 200 for a in scored)
+    assert [a.json()["results"][0]["hh_id"] for a in scored] == [
+        r["hh_id"] for r in good[:3] + good[4:]
+    ]
+    first = scored[0].json()["results"][0]
+    assert first["probability"] == alone.json()["results"][0]["probability"]
+    assert calls < len(answers)
+
+
 # --- operator commands -----------------------------------------------------------------------------
 
 

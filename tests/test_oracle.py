@@ -13,12 +13,23 @@ from riskmodel.criteria import criteria_met
 from riskmodel.simulate import SimulationConfig, advance
 from riskmodel.simulate import calibration as cal
 from riskmodel.simulate.county import County
+from riskmodel.simulate.shocks import parse_shock
 
 REPLICATES = 400
 
 
-def _county_through(year: int, seed: int = 5) -> County:
-    cfg = SimulationConfig(seed=seed, households=220, villages=6, poor_villages=2, townships=2)
+SHOCKS = [
+    parse_shock("flood:2023:T01@0.9"),
+    parse_shock("border_closure:2023"),
+    parse_shock("price_collapse:2023:sugarcane@0.5"),
+]
+"""Every kind of shock at once, in the year replayed: the oracle must stay exact under them."""
+
+
+def _county_through(year: int, seed: int = 5, shocks: list | None = None) -> County:
+    cfg = SimulationConfig(
+        seed=seed, households=220, villages=6, poor_villages=2, townships=2, shocks=shocks or []
+    )
     c = County(cfg, np.random.default_rng(seed))
     for y in range(cfg.first_year, year + 1):
         advance(c, y)
@@ -62,10 +73,14 @@ def _monte_carlo(c: County, year: int) -> pd.DataFrame:
     )
 
 
-@pytest.fixture(scope="module", params=[2019, 2022])
+@pytest.fixture(
+    scope="module",
+    params=[(2019, None), (2022, None), (2022, SHOCKS)],
+    ids=["2019", "2022", "shocked"],
+)
 def replayed(request):
-    year = request.param
-    c = _county_through(year)
+    year, shocks = request.param
+    c = _county_through(year, shocks=shocks)
     monitored_now = pd.Series(c.mon_status == 1, index=[f"H{i:06d}" for i in range(c.H)])
     _, oracle = advance(copy.deepcopy(c), year + 1)
     mc = _monte_carlo(c, year)

@@ -280,9 +280,12 @@ def test_model_card_states_the_logged_figures(registered):
             f"| {row.year} | {row.n} | {row.positives} | {row.rounds} | {row.roc_auc:.3f} |" in card
         )
     judged = result.evaluation.subgroups
-    assert (
-        sum(ln.startswith("| township | ") for ln in lines) == (judged["group"] == "township").sum()
+    calibration = result.evaluation.extra["calibration"]
+    assert sum(ln.startswith("| township | ") for ln in lines) == (
+        (judged["group"] == "township").sum() + (calibration["group"] == "township").sum()
     )
+    red = next(ln for ln in lines if ln.startswith("| tier | red | "))
+    assert f"{m['test_calib_red_predicted']:.3f}" in red
     assert "Champion in service" not in card
     stored = client.get_model_version(cfg.registered_model, logged.version).description
     assert stored.startswith(card[:2000])

@@ -199,7 +199,7 @@ def fitted(training_county):
     return split, model
 
 
-def test_platt_calibration_is_fitted_on_the_validation_year(fitted):
+def test_calibration_is_fitted_on_the_validation_year(fitted):
     split, model = fitted
 
     # a logistic fit with an intercept reproduces the base rate of the rows it was fitted on

@@ -12,11 +12,23 @@ from pathlib import Path
 SERVED_LABELS = ("meets_criteria", "persistent")
 
 
-def bench_train(seed: int = 7, households: int | None = None, labels=SERVED_LABELS) -> dict:
+UNSEEN_SEEDS = (101, 202)
+TIER_TOLERANCE = 0.10
+"""Red and amber tiers: mean predicted probability within ±10% (relative) of the oracle's mean."""
+
+
+def bench_train(
+    seed: int = 7,
+    households: int | None = None,
+    labels=SERVED_LABELS,
+    unseen_seeds: tuple[int, ...] = UNSEEN_SEEDS,
+) -> dict:
     """Simulate a county, train (with backtests), log and promote each label's model in a fresh
     MLflow store, score the latest year with the served models; time it all and print, per label,
     the population, base rate and our figures beside the oracle, the rule and logistic regression,
-    and the share of the worklist each status fills."""
+    the calibration of each tier and top share beside the oracle on the test year and on counties
+    simulated with `unseen_seeds` (scored on the same year), and the share of the worklist each
+    status fills."""
     from riskmodel.config import config_path, load_train_config
     from riskmodel.registry import promote, train_and_register
     from riskmodel.simulate import SimulationConfig, simulate, write_simulation
@@ -39,15 +51,20 @@ def bench_train(seed: int = 7, households: int | None = None, labels=SERVED_LABE
                 promoted[label] = promote(cfg).promoted
             t2 = time.perf_counter()
             shares = _worklist_shares(results, root / "county")
+            unseen = _unseen_calibration(results, unseen_seeds, households)
         finally:
             if old is None:
                 os.environ.pop("MLFLOW_TRACKING_URI", None)
             else:
                 os.environ["MLFLOW_TRACKING_URI"] = old
     figures = {
-        label: _label_figures(r.evaluation, r.config.label) | {"promoted": promoted[label]}
+        label: _label_figures(r.evaluation, r.config.label)
+        | {"promoted": promoted[label], "unseen_seeds": unseen.get(label, {})}
         for label, r in results.items()
     }
+    for f in figures.values():
+        for s, tiers in f["unseen_seeds"].items():
+            f["targets"][f"seed_{s}_tiers_within_10pct_of_oracle"] = _within(tiers)
     return {
         "seed": seed,
         "simulate_s": round(t1 - t0, 1),
@@ -60,6 +77,58 @@ def bench_train(seed: int = 7, households: int | None = None, labels=SERVED_LABE
     }
 
 
+def _tier_rows(table) -> dict:
+    """The tier and top-share rows of a calibration table, rounded for printing."""
+    out = {}
+    for r in table[table["group"].isin(["tier", "top"])].to_dict("records"):
+        key = r["value"] if r["group"] == "tier" else f"top {r['value']}"
+        out[key] = {
+            k: (round(r[k], 4) if k != "households" else int(r[k]))
+            for k in ("households", "predicted", "observed", "oracle", "predicted_vs_oracle")
+            if k in r
+        }
+    return out
+
+
+def _within(tiers: dict) -> bool:
+    return all(
+        abs(tiers[t].get("predicted_vs_oracle", float("inf"))) <= TIER_TOLERANCE
+        for t in ("red", "amber")
+        if tiers.get(t, {}).get("households")
+    )
+
+
+def _unseen_calibration(results: dict, seeds: tuple[int, ...], households: int | None) -> dict:
+    """Each model scores the test year of counties simulated with seeds it never saw: its tier
+    and top-share calibration beside the oracle, by label and seed."""
+    from riskmodel.calibrate import calibration_table
+    from riskmodel.simulate import SimulationConfig, simulate
+    from riskmodel.train import labelled_records
+
+    out: dict = {label: {} for label in results}
+    for s in seeds:
+        sim = simulate(
+            SimulationConfig(seed=s, **({"households": households} if households else {}))
+        )
+        for label, r in results.items():
+            rec = labelled_records(sim.panel, label, r.config.criteria)
+            rec = rec[rec["year"] == r.split.test_year]
+            column = f"p_{label}"
+            if column not in sim.oracle:
+                continue
+            o = rec[["hh_id", "year"]].merge(sim.oracle, on=["hh_id", "year"], how="left")
+            prob = r.model.predict_proba(rec)
+            table = calibration_table(
+                prob,
+                rec[label].to_numpy(int),
+                r.model.meta.tiers.assign(prob),
+                rec["township_id"].astype(str).to_numpy(),
+                o[column].to_numpy(),
+            )
+            out[label][s] = _tier_rows(table)
+    return out
+
+
 def _label_figures(evaluation, label: str) -> dict:
     """One label's figures on its own test rows, ours beside the oracle, the rule and logreg."""
     m = evaluation.metrics
@@ -69,6 +138,7 @@ def _label_figures(evaluation, label: str) -> dict:
         "test_rows": int(m["test_population_size"]),
         "base_rate": round(m["test_positive_rate"], 4),
         "oracle_note": evaluation.extra["oracle_note"],
+        "calibration": _tier_rows(evaluation.extra["calibration"]),
     }
     for prefix, name in (
         ("", "ours"),
@@ -81,6 +151,7 @@ def _label_figures(evaluation, label: str) -> dict:
     ours, oracle, rule = out["ours"], out.get("oracle"), out["rule"]
     targets = {"ece_at_most_0.01": ours["ece"] <= 0.01}
     if oracle:
+        targets["test_tiers_within_10pct_of_oracle"] = _within(out["calibration"])
         targets["auc_within_0.01_of_oracle"] = ours["roc_auc"] >= oracle["roc_auc"] - 0.01
         targets["recall_at_least_0.95_oracle"] = (
             ours["recall_at_10pct_village"] >= 0.95 * oracle["recall_at_10pct_village"]
@@ -180,35 +251,73 @@ def _shap(booster, X):
         return explainer, np.asarray(explainer.shap_values(X))
 
 
-def bench_score(runs: int = 3, data: Path = Path("data/county")) -> dict:
-    """`riskmodel score` end to end as a fresh process, several times: wall and peak memory."""
-    import resource
-    import subprocess
+def bench_score(
+    runs: int = 3, data: Path = Path("data/county"), baseline: Path | None = None
+) -> dict:
+    """`riskmodel score` end to end as a fresh process, several times: wall time, peak memory
+    and start-up (process start to reading rows, from its stage timings). With `baseline` (a
+    checkout of an earlier release) that release's `score` runs too, alternating with ours on
+    the same data and models, after one untimed run of each."""
+    import re
     import sys
 
-    exe = Path(sys.executable).with_name("riskmodel")
-    walls = []
+    sides = {"ours": None} | ({"baseline": Path(baseline) / "src"} if baseline else {})
+    figures: dict[str, dict] = {name: {"walls": [], "peaks": [], "start_up": []} for name in sides}
     with tempfile.TemporaryDirectory() as tmp:
-        env = dict(os.environ, RISKMODEL_DB_URL=f"sqlite:///{Path(tmp) / 'bench.db'}")
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            subprocess.run(
-                [str(exe), "score", "--data", str(data), "--out", tmp],
-                check=True,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            walls.append(time.perf_counter() - t0)
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    walls.sort()
-    return {
-        "runs": runs,
-        "wall_s_min": round(walls[0], 2),
-        "wall_s_median": round(walls[len(walls) // 2], 2),
-        "peak_mb": round(peak_mb),
-        "targets": {"under_10_s": walls[len(walls) // 2] < 10, "under_2_gb": peak_mb < 2048},
-    }
+        for i in range(runs + 1):
+            for name, src in sides.items():
+                env = dict(os.environ, RISKMODEL_DB_URL=f"sqlite:///{Path(tmp) / f'{name}.db'}")
+                if src is not None:
+                    env["PYTHONPATH"] = str(src)
+                cmd = [sys.executable, "-c", "from riskmodel.cli import main; main()", "score",
+                       "--data", str(data), "--out", f"{tmp}/{name}"]  # fmt: skip
+                wall, peak, out = _measured(cmd, env)
+                if i == 0:
+                    continue  # first run: files cached, deployed copies written
+                f = figures[name]
+                f["walls"].append(wall)
+                f["peaks"].append(peak)
+                found = re.search(r"start-up ([0-9.]+)", out)
+                if found:
+                    f["start_up"].append(float(found.group(1)))
+    result: dict = {"runs": runs}
+    for name, f in figures.items():
+        walls = sorted(f["walls"])
+        result[name] = {
+            "wall_s_min": round(walls[0], 2),
+            "wall_s_median": round(walls[len(walls) // 2], 2),
+            "peak_mb": round(max(f["peaks"])),
+        }
+        if f["start_up"]:
+            result[name]["start_up_s_median"] = sorted(f["start_up"])[len(f["start_up"]) // 2]
+    ours = result["ours"]
+    targets = {"under_10_s": ours["wall_s_median"] < 10, "under_2_gb": ours["peak_mb"] < 2048}
+    if "start_up_s_median" in ours:
+        targets["start_up_under_1_s"] = ours["start_up_s_median"] < 1
+    if "baseline" in result:
+        result["ratio_to_baseline"] = round(
+            ours["wall_s_median"] / result["baseline"]["wall_s_median"], 3
+        )
+        targets["at_most_half_of_baseline"] = result["ratio_to_baseline"] <= 0.5
+    result["targets"] = targets
+    return result
+
+
+def _measured(cmd: list[str], env: dict) -> tuple[float, float, str]:
+    """Run a command as a fresh process: wall time (s), peak resident memory (MB), stdout."""
+    import subprocess
+
+    t0 = time.perf_counter()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=err)
+        _, status, rusage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        if os.waitstatus_to_exitcode(status):
+            err.seek(0)
+            tail = err.read().decode(errors="replace").strip()[-500:]
+            raise RuntimeError(f"{' '.join(cmd[3:5])} failed: {tail}")
+        out.seek(0)
+        return wall, rusage.ru_maxrss / 1024, out.read().decode(errors="replace")
 
 
 def _timed_run(args: list[str]) -> tuple[float, float]:
@@ -397,19 +506,93 @@ def wait_until_ok(url: str, seconds: float, proc) -> None:
     raise RuntimeError(f"{url} did not answer within {seconds:.0f} s")
 
 
+def _wrk_load(
+    port: int, path: str, body: bytes, headers: dict[str, str], connections: int, seconds: float
+) -> dict:
+    """wrk (2 threads, keep-alive) posting the same body for `seconds`; the figures `_drive`
+    gives, from wrk's own counters (latency percentiles from its histogram)."""
+    import json
+    import subprocess
+
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "body.json").write_bytes(body)
+        sets = "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in headers.items())
+        Path(tmp, "post.lua").write_text(
+            f'local f = io.open("{tmp}/body.json", "rb")\nwrk.body = f:read("*a")\nf:close()\n'
+            f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n{sets}'
+            "done = function(s, latency, requests)\n"
+            "  local e = s.errors\n"
+            '  io.write(string.format("WRK_JSON {\\"requests\\": %d, \\"duration_us\\": %d, '
+            '\\"p50_us\\": %d, \\"p99_us\\": %d, \\"socket_errors\\": %d, '
+            '\\"non2xx\\": %d}\\n", s.requests, s.duration, latency:percentile(50), '
+            "latency:percentile(99), e.connect + e.read + e.write + e.timeout, e.status))\n"
+            "end\n"
+        )
+        out = subprocess.run(
+            ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds:g}s",
+             "-s", f"{tmp}/post.lua", f"http://127.0.0.1:{port}{path}"],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+    line = next(ln for ln in out.splitlines() if ln.startswith("WRK_JSON "))
+    w = json.loads(line.removeprefix("WRK_JSON "))
+    return {
+        "rps": round(w["requests"] / (w["duration_us"] / 1e6), 1),
+        "p50_ms": round(w["p50_us"] / 1000, 2),
+        "p99_ms": round(w["p99_us"] / 1000, 2),
+        "errors": w["socket_errors"] + w["non2xx"],
+        "requests": w["requests"],
+    }
+
+
+def _load(port, path, body, headers, connections, seconds) -> dict:
+    """wrk when it is installed (Debian's `wrk`), else the asyncio clients of `_drive` (which
+    cost more CPU per request on the same machine: the ceiling then reads lower)."""
+    import asyncio
+    import shutil
+
+    if shutil.which("wrk"):
+        return _wrk_load(port, path, body, headers, connections, seconds)
+    return asyncio.run(_drive(port, path, body, headers, connections, seconds))
+
+
+def _serve(args: list[str], env: dict):
+    import subprocess
+
+    return subprocess.Popen(
+        args, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+def _stop(servers) -> None:
+    import signal
+    import subprocess
+
+    for proc in servers:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+    for proc in servers:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
 def bench_api(
     seconds: float = 15,
-    connections: int = 8,
+    connections: tuple[int, ...] = (8, 32),
+    sizes: tuple[int, ...] = (1, 50),
     soak_seconds: float = 60,
     soak_connections: int = 32,
     data: Path = Path("data/county"),
+    mlflow: bool = True,
 ) -> dict:
-    """Serve the champion with our app and with `mlflow models serve` (one worker each) and drive
-    both with single-household requests; then soak ours. Loopback only."""
-    import asyncio
+    """Our API beside the bare ceiling (`riskmodel serve --bare`: the same request schema, a
+    trivial answer), one worker each, driven in turn with the same load for every number of
+    records per request and of connections; our throughput and p99 as a share of the ceiling's.
+    Then `mlflow models serve` on the champion (one record, the first connection count) and a
+    soak of ours. Loopback only; wrk when installed."""
     import json
-    import signal
-    import subprocess
+    import shutil
     import sys
 
     from riskmodel.api.security import create_key
@@ -417,10 +600,15 @@ def bench_api(
     from riskmodel.registry import to_wire
     from riskmodel.store import engine_for
 
-    record = to_wire(_latest_records(data).head(1)).to_dict("records")[0]
-    record = {k: (None if isinstance(v, float) and v != v else v) for k, v in record.items()}
+    wire = to_wire(_latest_records(data).head(max(sizes))).to_dict("records")
+    wire = [
+        {k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()} for r in wire
+    ]
     bin_dir = Path(sys.executable).parent
-    results: dict = {}
+    results: dict = {
+        "load_generator": "wrk, 2 threads" if shutil.which("wrk") else "python asyncio clients",
+        "seconds": seconds,
+    }
     with tempfile.TemporaryDirectory() as tmp:
         db_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         key, _ = create_key(engine_for(db_url), "county")
@@ -434,63 +622,59 @@ def bench_api(
             RISKMODEL_RATE_PER_KEY="1e9",
             RISKMODEL_RATE_PER_ADDRESS="1e9",
         )  # mlflow runs uvicorn
-        ours_port, mlflow_port = free_port(), free_port()
+        ports = {"ours": free_port(), "bare": free_port(), "mlflow": free_port()}
+        exe = str(bin_dir / "riskmodel")
         servers = {
-            "ours": subprocess.Popen(
-                [str(bin_dir / "riskmodel"), "serve", "--port", str(ours_port)],
-                env=env,
-                start_new_session=True,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            ),
-            "mlflow": subprocess.Popen(
-                [
-                    str(bin_dir / "mlflow"),
-                    "models",
-                    "serve",
-                    "-m",
-                    "models:/relapse-risk@champion",
-                    "--env-manager",
-                    "local",
-                    "-p",
-                    str(mlflow_port),
-                    "-w",
-                    "1",
-                ],
-                env=env,
-                start_new_session=True,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            ),
+            "ours": _serve([exe, "serve", "--port", str(ports["ours"])], env),
+            "bare": _serve([exe, "serve", "--bare", "--port", str(ports["bare"])], env),
         }
+        if mlflow:
+            servers["mlflow"] = _serve(
+                [str(bin_dir / "mlflow"), "models", "serve", "-m", "models:/relapse-risk@champion",
+                 "--env-manager", "local", "-p", str(ports["mlflow"]), "-w", "1"],
+                env,
+            )  # fmt: skip
+        auth = {"Authorization": f"Bearer {key}"}
         try:
-            wait_until_ok(f"http://127.0.0.1:{ours_port}/ready", 180, servers["ours"])
-            wait_until_ok(f"http://127.0.0.1:{mlflow_port}/ping", 180, servers["mlflow"])
-            plans = {
-                "ours": (
-                    ours_port,
-                    "/v1/scores",
-                    json.dumps({"records": [record]}).encode(),
-                    {"Authorization": f"Bearer {key}"},
-                ),
-                "mlflow": (
-                    mlflow_port,
-                    "/invocations",
-                    json.dumps({"dataframe_records": [record]}).encode(),
-                    {},
-                ),
-            }
-            for name, (port, path, body, headers) in plans.items():
-                asyncio.run(_drive(port, path, body, headers, 2, 3))  # warm-up, not counted
-                results[name] = asyncio.run(_drive(port, path, body, headers, connections, seconds))
-            results["ratio"] = round(
-                results["ours"]["rps"] / max(results["mlflow"]["rps"], 1e-9), 1
-            )
+            wait_until_ok(f"http://127.0.0.1:{ports['ours']}/ready", 180, servers["ours"])
+            wait_until_ok(f"http://127.0.0.1:{ports['bare']}/openapi.json", 60, servers["bare"])
+            runs = []
+            for n in sizes:
+                body = json.dumps({"records": wire[:n]}).encode()
+                for name in ("bare", "ours"):  # warm-up, not counted
+                    _load(ports[name], "/v1/scores", body, auth, 2, 3)
+                for c in connections:
+                    bare = _load(ports["bare"], "/v1/scores", body, auth, c, seconds)
+                    ours = _load(ports["ours"], "/v1/scores", body, auth, c, seconds)
+                    runs.append(
+                        {
+                            "records": n,
+                            "connections": c,
+                            "bare": bare,
+                            "ours": ours,
+                            "rps_share": round(ours["rps"] / max(bare["rps"], 1e-9), 3),
+                            "p99_ratio": round(ours["p99_ms"] / max(bare["p99_ms"], 1e-9), 2),
+                            "households_per_s": round(ours["rps"] * n),
+                        }
+                    )
+            results["runs"] = runs
+            one = {"records": [wire[0]]}
+            if mlflow:
+                wait_until_ok(f"http://127.0.0.1:{ports['mlflow']}/ping", 180, servers["mlflow"])
+                body = json.dumps({"dataframe_records": [wire[0]]}).encode()
+                _load(ports["mlflow"], "/invocations", body, {}, 2, 3)
+                results["mlflow"] = _load(
+                    ports["mlflow"], "/invocations", body, {}, connections[0], seconds
+                )
+                ours = next(r["ours"] for r in runs if r["records"] == min(sizes))
+                results["ratio_vs_mlflow"] = round(
+                    ours["rps"] / max(results["mlflow"]["rps"], 1e-9), 1
+                )
             if soak_seconds > 0:
-                port, path, body, headers = plans["ours"]
+                body = json.dumps(one).encode()
                 before = _rss_mb(servers["ours"].pid)
-                soak = asyncio.run(
-                    _drive(port, path, body, headers, soak_connections, soak_seconds)
+                soak = _load(
+                    ports["ours"], "/v1/scores", body, auth, soak_connections, soak_seconds
                 )
                 after = _rss_mb(servers["ours"].pid)
                 results["soak"] = {
@@ -502,29 +686,30 @@ def bench_api(
                     "rss_growth": round(after / before - 1, 4),
                 }
         finally:
-            for proc in servers.values():
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-            for proc in servers.values():
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-    ours = results["ours"]
-    results["targets"] = {
-        "ratio_at_least_10": results["ratio"] >= 10,
-        "p99_at_most_25_ms": ours["p99_ms"] <= 25,
-        "no_errors": ours["errors"] == 0,
-        **(
-            {
-                "soak_no_errors": results["soak"]["errors"] == 0,
-                "soak_rss_growth_under_10pct": results["soak"]["rss_growth"] < 0.10,
-            }
-            if "soak" in results
-            else {}
-        ),
-    }
+            _stop(servers.values())
+    results["targets"] = _api_targets(results)
     return results
+
+
+def _api_targets(results: dict) -> dict:
+    """Issue targets on the runs that exist: one record at 8 connections at least half the
+    ceiling's throughput with p99 at most 10 ms; 50 records per request at least 10,000
+    households per second; no errors anywhere; the soak's memory growth under 10%."""
+    runs = {(r["records"], r["connections"]): r for r in results["runs"]}
+    targets: dict = {}
+    if (1, 8) in runs:
+        targets["one_record_8c_rps_share_at_least_0.5"] = runs[1, 8]["rps_share"] >= 0.5
+        targets["one_record_8c_p99_at_most_10_ms"] = runs[1, 8]["ours"]["p99_ms"] <= 10
+    fifty = [r["households_per_s"] for (n, _), r in runs.items() if n == 50]
+    if fifty:
+        targets["fifty_records_at_least_10000_households_per_s"] = max(fifty) >= 10_000
+    targets["no_errors"] = all(r["ours"]["errors"] == 0 for r in runs.values())
+    if "ratio_vs_mlflow" in results:
+        targets["ratio_vs_mlflow_at_least_10"] = results["ratio_vs_mlflow"] >= 10
+    if "soak" in results:
+        targets["soak_no_errors"] = results["soak"]["errors"] == 0
+        targets["soak_rss_growth_under_10pct"] = results["soak"]["rss_growth"] < 0.10
+    return targets
 
 
 def bench_abuse(

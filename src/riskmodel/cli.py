@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -29,21 +28,20 @@ class UserError(Exception):
 def _friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from riskmodel.validate import PanelError
-
         try:
             return fn(*args, **kwargs)
         except typer.Exit:
             raise
         except (
             UserError,
-            PanelError,
             FileNotFoundError,
             ValueError,
             KeyError,
             RuntimeError,
         ) as exc:
             msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+            from pydantic import ValidationError  # (a PanelError is a ValueError)
+
             if isinstance(exc, ValidationError):
                 msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             err_console.print(f"[red]error:[/red] {msg}")
@@ -105,19 +103,33 @@ def simulate(
     oracle: Annotated[
         bool, typer.Option(help="compute the exact oracle (two thirds of a region's time)")
     ] = True,
+    shock: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="a shock in a chosen year, kind:year[:detail][@severity], repeatable: "
+            "border_closure:2024, flood:2024:T01,T02,T03@0.9, price_collapse:2024:sugarcane@0.5"
+        ),
+    ] = None,
 ) -> None:
     """Simulate a Ningming-like county: household-year panel, exact oracle and data card; or,
     with --partitioned, a province-size region partitioned by township."""
     from riskmodel.simulate import SimulationConfig, write_simulation
     from riskmodel.simulate import simulate as run
+    from riskmodel.simulate.shocks import parse_shock
 
+    if partitioned and shock:
+        raise UserError("--shock applies to a county, not a --partitioned region")
     if partitioned:
         _simulate_region(out, seed, households, townships, first_year, last_year, workers, oracle)
         return
     if townships is not None or workers is not None:
         raise UserError("--townships and --workers describe a --partitioned region")
     cfg = SimulationConfig(
-        seed=seed, households=households, first_year=first_year, last_year=last_year
+        seed=seed,
+        households=households,
+        first_year=first_year,
+        last_year=last_year,
+        shocks=[parse_shock(s) for s in shock or []],
     )
     exporter = None
     if export is not None:
@@ -381,12 +393,14 @@ def score(
 
     from riskmodel.config import Settings
     from riskmodel.criteria import DATA_CHECK
+    from riskmodel.deploy import load as load_model
+    from riskmodel.deploy import load_optional
     from riskmodel.labels import MAIN_LABEL
-    from riskmodel.registry import load_model, load_optional
     from riskmodel.score import run_batch
     from riskmodel.store import PREVIEW, SERVICE, TABLES
 
     settings = Settings()
+    reached: dict[str, float | None] = {}
     stages = ["load model", "read", "validate", "features", "score and explain", "write", "store"]
     with Progress(
         SpinnerColumn(),
@@ -398,6 +412,8 @@ def score(
         task = bar.add_task("load model", total=len(stages))
 
         def stage(name: str) -> None:
+            if name == "read":
+                reached["read"] = _since_process_start()
             bar.update(task, description=name, completed=stages.index(name))
 
         started = time.perf_counter()
@@ -475,11 +491,48 @@ def score(
         f"  scores    {result.parquet}\n  worklist  {result.workbook}\n"
         f"  store     {settings.db_url} (table {TABLES[area].name})"
     )
+    start_up = reached.get("read")
     console.print(
-        "  seconds   load model "
-        + f"{loaded - started:.2f}, "
+        "  seconds   "
+        + (f"start-up {start_up:.2f} (process start to reading rows), " if start_up else "")
+        + f"load model {loaded - started:.2f} ({meta['source']}), "
         + ", ".join(f"{k} {v:.2f}" for k, v in result.seconds.items())
     )
+    if area == SERVICE:
+        _quick_monitor(model, meta, result, settings.db_url)
+
+
+def _quick_monitor(model: Any, meta: dict, result: Any, db_url: str) -> None:
+    """The alarm line after a batch (riskmodel monitor gives the full report)."""
+    import time
+
+    from riskmodel.monitor.run import MonitorError, alarm_line, quick
+
+    t0 = time.perf_counter()
+    try:
+        report = quick(model, meta, result.valid, result.year, db_url)
+    except MonitorError as exc:
+        err_console.print(f"[yellow]monitor skipped:[/yellow] {exc}", highlight=False)
+        return
+    style = "red" if report["batch"]["alarm"] else None
+    console.print(alarm_line(report), style=style, highlight=False)
+    console.print(
+        f"  monitor   {time.perf_counter() - t0:.2f} s; full report: riskmodel monitor "
+        f"--year {result.year}",
+        highlight=False,
+    )
+
+
+def _since_process_start() -> float | None:
+    """Seconds since this process started (from /proc; None where there is none)."""
+    import os
+
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 models_app = typer.Typer(
@@ -502,6 +555,86 @@ def _models_config(config: Path | None, label: str | None):
     from riskmodel.config import config_path, load_train_config
 
     return load_train_config(config or config_path(label), label=label)
+
+
+@app.command()
+@_friendly
+def monitor(
+    year: Annotated[int | None, typer.Option(help="batch year (default: the latest)")] = None,
+    model_version: Annotated[
+        str | None, typer.Option(help="registered version (default: the champion)")
+    ] = None,
+    data: Annotated[
+        Path, typer.Option(help="folder with panel.parquet or panel.csv, or a panel file")
+    ] = Path("data/county"),
+    out: Annotated[
+        Path, typer.Option(help="folder for the JSON, Markdown and HTML reports")
+    ] = Path("data/monitoring"),
+    label: LabelOption = None,
+    config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    log_mlflow: Annotated[
+        bool, typer.Option(help="log a monitoring run in MLflow, linked to the version")
+    ] = True,
+) -> None:
+    """Drift, performance estimated before labels and realised after, calibration and the alarm
+    for a year's batch, against the reference stored with the model version; every past batch
+    whose labels have arrived beside the estimate made for it. Reports, MLflow, the store."""
+    import json as _json
+    import sys
+
+    from riskmodel.config import Settings
+    from riskmodel.monitor.batch import HISTORY_YEARS
+    from riskmodel.monitor.run import (
+        alarm_line,
+        load_reference,
+        log_run,
+        read_years,
+        record,
+        stored_runs,
+        write_reports,
+    )
+    from riskmodel.monitor.run import monitor as run_monitor
+    from riskmodel.registry import load_model
+    from riskmodel.store import engine_for
+
+    cfg = _models_config(config, label)
+    name = cfg.registered_model
+    uri = f"models:/{name}/{model_version}" if model_version else f"models:/{name}@champion"
+    model, meta = load_model(uri)
+    reference = load_reference(model, meta["version"])
+    first = min(year or reference["reference_year"] + 1, reference["reference_year"] + 1)
+    panel = read_years(data, first - HISTORY_YEARS)
+    engine = engine_for(Settings().db_url)
+    report = run_monitor(
+        model,
+        meta | {"name": name},
+        panel,
+        year,
+        cfg.monitor,
+        stored=stored_runs(engine, name),
+    )
+    files = write_reports(report, out)
+    run_id = log_run(report, files) if log_mlflow else None
+    report["mlflow_run_id"] = run_id
+    record(engine, report, run_id)
+    if as_json:
+        sys.stdout.write(_json.dumps(report, default=str, ensure_ascii=False) + "\n")
+        return
+    console.print(alarm_line(report), highlight=False)
+    for reason in report["batch"]["reasons"]:
+        console.print(f"  - {reason}", highlight=False)
+    for past in report["past"]:
+        real, est = past.get("realised") or {}, past["estimated"]
+        console.print(
+            f"  {past['year']}: estimated AUC {est['roc_auc']:.3f} "
+            f"[{est['roc_auc_low']:.3f}, {est['roc_auc_high']:.3f}] ({past['estimate_made']}), "
+            f"realised {real.get('roc_auc', float('nan')):.3f}",
+            highlight=False,
+        )
+    console.print(f"  report    {files['html']}\n  markdown  {files['markdown']}")
+    if run_id:
+        console.print(f"  mlflow    run {run_id}")
 
 
 def _print_frame(df: Any, title: str) -> None:
@@ -790,6 +923,13 @@ def serve(
     workers: Annotated[
         int, typer.Option(min=1, help="worker processes, each with its own model copy")
     ] = 1,
+    bare: Annotated[
+        bool,
+        typer.Option(
+            help="serve the bare ceiling instead: the request schema validated, a trivial "
+            "answer, no key or model (what `bench api` compares with)"
+        ),
+    ] = False,
 ) -> None:
     """Serve the scoring API (loads and warms the champion before /ready); prints the URL, and
     a ready line with the model version from each worker."""
@@ -802,6 +942,18 @@ def serve(
 
     settings = Settings()
     host, port = host or settings.host, port or settings.port
+    if bare:
+        print(f"serving the bare ceiling at http://{host}:{port}/v1/scores", flush=True)
+        uvicorn.run(
+            "riskmodel.api.bare:create_bare_app",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            access_log=False,
+            log_level="warning",
+        )
+        return
     engine_for(settings.db_url).dispose()  # the store upgraded once, before any worker starts
     if dev_key:
         _print_dev_example(settings, host, port)
@@ -905,17 +1057,22 @@ def bench_train(
     labels: Annotated[
         str, typer.Option(help="comma-separated labels to train and promote")
     ] = "meets_criteria,persistent",
+    unseen_seeds: Annotated[
+        str, typer.Option(help="comma-separated seeds of counties the models never saw")
+    ] = "101,202",
 ) -> None:
     """Simulate, train (with backtests), log and promote each label's model in a fresh store,
     score the latest year; print per-label figures beside the oracle, rule and logistic
-    regression, the worklist by status and the times."""
+    regression, calibration by tier and top share on the test year and on unseen counties,
+    the worklist by status and the times."""
     import json
 
     from riskmodel.bench import bench_train as run
     from riskmodel.labels import check_label
 
     chosen = tuple(check_label(x.strip()) for x in labels.split(",") if x.strip())
-    print(json.dumps(run(seed, households, chosen), ensure_ascii=False))
+    unseen = tuple(int(x) for x in unseen_seeds.split(",") if x.strip())
+    print(json.dumps(run(seed, households, chosen, unseen), ensure_ascii=False))
 
 
 @bench_app.command("simulate")
@@ -966,30 +1123,70 @@ def bench_explain(
 def bench_score(
     runs: Annotated[int, typer.Option()] = 3,
     data: Annotated[Path, typer.Option()] = Path("data/county"),
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            help="a checkout of an earlier release (`git worktree add DIR <commit>`), run "
+            "alternately with ours on the same data and models"
+        ),
+    ] = None,
 ) -> None:
-    """`riskmodel score` end to end as fresh processes: wall time and peak memory."""
+    """`riskmodel score` end to end as fresh processes: wall time, peak memory, start-up; with
+    --baseline, an earlier release side by side."""
     import json
 
     from riskmodel.bench import bench_score as run
 
-    print(json.dumps(run(runs, data)))
+    print(json.dumps(run(runs, data, baseline)))
+
+
+@bench_app.command("monitor")
+@_friendly
+def bench_monitor(
+    runs: Annotated[int, typer.Option()] = 3,
+    data: Annotated[Path, typer.Option()] = Path("data/county"),
+    targets: Annotated[
+        bool,
+        typer.Option(
+            help="instead: train before each batch 2021-2024 on a simulated county and check "
+            "estimated against realised AUC and the alarm with and without shocks (minutes)"
+        ),
+    ] = False,
+    households: Annotated[int, typer.Option(help="county size for --targets")] = 19_300,
+) -> None:
+    """`riskmodel monitor` on the county as fresh processes (target: under 5 s), or --targets."""
+    import json
+
+    from riskmodel.monitor.bench import bench_command, bench_targets
+
+    result = bench_targets(households=households) if targets else bench_command(runs, data)
+    print(json.dumps(result, default=str))
 
 
 @bench_app.command("api")
 @_friendly
 def bench_api(
-    seconds: Annotated[float, typer.Option(help="load per server")] = 15,
-    connections: Annotated[int, typer.Option()] = 8,
+    seconds: Annotated[float, typer.Option(help="load per server and setting")] = 15,
+    connections: Annotated[str, typer.Option(help="comma-separated connection counts")] = "8,32",
+    records: Annotated[str, typer.Option(help="comma-separated records per request")] = "1,50",
     soak_seconds: Annotated[float, typer.Option(help="soak of our server; 0 skips")] = 60,
     soak_connections: Annotated[int, typer.Option()] = 32,
+    mlflow: Annotated[bool, typer.Option(help="also drive `mlflow models serve`")] = True,
     data: Annotated[Path, typer.Option()] = Path("data/county"),
 ) -> None:
-    """Our API against `mlflow models serve` on the champion, same load; one JSON line."""
+    """Our API beside the bare FastAPI ceiling (same request schema, trivial answer) and
+    `mlflow models serve`, same load, same run; one JSON line."""
     import json
 
     from riskmodel.bench import bench_api as run
 
-    print(json.dumps(run(seconds, connections, soak_seconds, soak_connections, data)))
+    def ints(text: str) -> tuple[int, ...]:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+
+    figures = run(
+        seconds, ints(connections), ints(records), soak_seconds, soak_connections, data, mlflow
+    )
+    print(json.dumps(figures))
 
 
 @bench_app.command("web")

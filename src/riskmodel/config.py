@@ -60,6 +60,54 @@ class PromotionConfig(_Strict):
     )
 
 
+class MonitorConfig(_Strict):
+    """Thresholds of the alarm (the `monitor:` section of the run config)."""
+
+    feature_psi: float = Field(
+        0.25, gt=0, description="a feature drifts when its PSI is above this (0.25: a large shift)"
+    )
+    seen_factor: float = Field(
+        1.5,
+        ge=0,
+        description="a feature drifts only beyond this many times the largest year-to-year PSI "
+        "of the model's own years (0: the PSI threshold alone)",
+    )
+    criteria_rise: float = Field(
+        0.01,
+        gt=0,
+        le=1,
+        description="rise in the share of households meeting the criteria now (not monitored) "
+        "from the year before: a shock shows there first",
+    )
+    score_psi: float = Field(0.25, gt=0, description="the score's PSI above this: retrain")
+    out_of_range: float = Field(
+        0.25,
+        gt=0,
+        le=1,
+        description="rise in the share of a feature's values outside the training range "
+        "from the reference year (a feature the training years never varied, such as the "
+        "share of monitored neighbours before monitoring began, is judged by this rise)",
+    )
+    missing_increase: float = Field(
+        0.05, gt=0, le=1, description="rise in a feature's share of missing values"
+    )
+    unseen: float = Field(0.01, gt=0, le=1, description="share of categories never trained on")
+    auc_drop: float = Field(
+        0.03, gt=0, le=1, description="estimated AUC this far below the reference's: retrain"
+    )
+    recall_drop: float = Field(
+        0.05, gt=0, le=1, description="estimated recall at capacity this far below: retrain"
+    )
+    retrain_features: int = Field(
+        3, ge=1, description="this many drifting features: retrain rather than investigate"
+    )
+    trend_features: list[str] = Field(
+        default_factory=lambda: ["years_since_exit"],
+        description="features that drift by construction (time since an event): reported, "
+        "never an alarm",
+    )
+
+
 class TrainConfig(_Strict):
     """One training run. Every key is documented in training/configs/default.yaml."""
 
@@ -76,6 +124,7 @@ class TrainConfig(_Strict):
     tiers: TierConfig = TierConfig()
     promotion: PromotionConfig = PromotionConfig()
     criteria: CriteriaConfig = CriteriaConfig()
+    monitor: MonitorConfig = MonitorConfig()
     experiment: str = "relapse-risk"
     registered_model: str | None = Field(
         None, description="follows from the label; may be given only as that same name"

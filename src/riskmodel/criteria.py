@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 CRITERIA: dict[str, tuple[str, str]] = {
@@ -146,14 +145,19 @@ def criteria_met(
     if out:
         n = len(next(iter(out.values())))
     else:
-        n = len(records) if isinstance(records, pd.DataFrame) else len(next(iter(records.values())))
+        n = len(records) if hasattr(records, "columns") else len(next(iter(records.values())))
     out["any"] = np.logical_or.reduce(list(out.values())) if out else np.zeros(n, bool)
     return out
 
 
 def _bool(records: Mapping, name: str, missing: bool) -> np.ndarray:
     """A boolean column as a numpy array, with missing values read as `missing`."""
-    v = pd.Series(records[name]).astype("boolean").fillna(missing)
+    column = records[name]
+    if isinstance(column, list):  # the API's columns: True, False or None
+        return np.array([missing if v is None else bool(v) for v in column], dtype=bool)
+    import pandas as pd
+
+    v = pd.Series(column).astype("boolean").fillna(missing)
     return v.to_numpy(dtype=bool)
 
 

@@ -17,9 +17,12 @@ identified(h, t)      population: not monitored at t (from 2019, the mechanism b
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from riskmodel.criteria import CriteriaConfig, available_criteria, criteria_met
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LABELS = ("meets_criteria", "persistent", "relapse", "identified")
 MAIN_LABEL = "meets_criteria"
@@ -61,6 +64,8 @@ def registered_model_name(label: str) -> str:
 
 def add_labels(panel: pd.DataFrame, criteria: CriteriaConfig | None = None) -> pd.DataFrame:
     """hh_id, year and every supported label (nullable booleans) for every panel row."""
+    import pandas as pd
+
     which = available_criteria(panel.columns)
     met = criteria_met(panel, criteria, which)["any"]
     cols = [c for c in ("hh_id", "year", "net_income_pc", "monitor_line") if c in panel]
@@ -93,3 +98,21 @@ def add_labels(panel: pd.DataFrame, criteria: CriteriaConfig | None = None) -> p
         started = m["year"] >= MONITORING_STARTED - 1
         out["identified"] = within(unmonitored & started, m["_mon_next"].astype("boolean"))
     return out[[c for c in ("hh_id", "year", *LABELS) if c in out]]
+
+
+def in_population(
+    panel: pd.DataFrame, label: str, criteria: CriteriaConfig | None = None
+) -> pd.Series:
+    """Whether each panel row is in the label's population at t, whether or not t+1 is known
+    yet (a batch is scored before its labels arrive). Where t+1 is known, the label is defined
+    exactly on these rows."""
+    check_label(label)
+    if label == "relapse":
+        return panel["net_income_pc"] >= panel["monitor_line"]
+    monitored = panel["is_monitored"].astype("boolean").fillna(False).astype(bool)
+    if label == "persistent":
+        return monitored
+    if label == "identified":
+        return ~monitored & (panel["year"] >= MONITORING_STARTED - 1)
+    met = criteria_met(panel, criteria, available_criteria(panel.columns))["any"]
+    return ~monitored & ~pd.Series(met, index=panel.index).astype(bool)

@@ -2,7 +2,8 @@
 
 Training, batch scoring, the API and the MLflow pyfunc all go through `RelapseModel`, so a record is
 turned into numbers in exactly one way. Contributions are LightGBM's TreeSHAP (`pred_contrib`) in
-log-odds of the booster's raw score; the probability is Platt-calibrated from that raw score.
+log-odds of the booster's raw score; the probability is beta-calibrated from that raw score
+(`riskmodel.calibrate`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from riskmodel.calibrate import apply_beta
 from riskmodel.catalogue import FEATURES
 from riskmodel.treeshap import TreeShap
 
@@ -43,7 +45,8 @@ class Meta:
     features: list[str]
     levels: dict[str, list[str]]
     """Training levels of each categorical feature; unknown values score as missing."""
-    platt: tuple[float, float]
+    calibration: tuple[float, float, float]
+    """(a, b, c) of beta calibration (calibrate.fit_beta); Platt scaling is a = b."""
     tiers: Tiers
     label: str
     criteria: dict = field(default_factory=dict)
@@ -84,8 +87,13 @@ def categorical_levels(features: list[str]) -> dict[str, list[str]]:
     return {n: FEATURES[n].levels for n in features if FEATURES[n].dtype == "category"}
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+def _calibration(meta: dict) -> tuple[float, float, float]:
+    """Beta calibration's (a, b, c); a model saved with Platt scaling (slope k, intercept c) is
+    the same map as (k, k, c)."""
+    if "calibration" in meta:
+        return tuple(meta["calibration"])
+    k, c = meta["platt"]
+    return (k, k, c)
 
 
 class RelapseModel:
@@ -94,6 +102,11 @@ class RelapseModel:
     def __init__(self, booster: lgb.Booster | None, meta: Meta, folder: Path | None = None):
         self._booster, self.meta, self._folder = booster, meta, folder
         self._shap: TreeShap | None = None
+
+    @property
+    def folder(self) -> Path | None:
+        """Where the model's files were read from (None for a model built in memory)."""
+        return self._folder
 
     @property
     def booster(self) -> lgb.Booster:
@@ -127,8 +140,7 @@ class RelapseModel:
         return self.booster.predict(X, raw_score=True)
 
     def calibrate(self, raw: np.ndarray) -> np.ndarray:
-        a, b = self.meta.platt
-        return _sigmoid(a * raw + b)
+        return apply_beta(np.asarray(raw, dtype=float).reshape(-1), self.meta.calibration)
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """TreeSHAP per feature plus the base value in the last column (log-odds, raw score)."""
@@ -173,7 +185,7 @@ class RelapseModel:
         meta = Meta(
             features=raw["features"],
             levels=raw["levels"],
-            platt=tuple(raw["platt"]),
+            calibration=_calibration(raw),
             tiers=Tiers(**raw["tiers"]),
             label=raw["label"],
             criteria=raw.get("criteria", {}),

@@ -59,7 +59,7 @@ def model_card(result, version: str | None = None, run_id: str | None = None) ->
         f"- training years {info['train_years']} ({info['n_train']:,} household-years); early "
         f"stopping and calibration on {T - 1} ({info['n_valid']:,}); test {T} "
         f"({info['n_test']:,}, positive rate {m['test_positive_rate']:.2%})",
-        f"- LightGBM, {info['best_iteration']} trees, Platt calibration; label `{cfg.label}`",
+        f"- LightGBM, {info['best_iteration']} trees, beta calibration on the validation year; label `{cfg.label}`",
         "",
         "## Features by 六看 dimension",
         "",
@@ -118,6 +118,17 @@ def model_card(result, version: str | None = None, run_id: str | None = None) ->
         f"mean predicted {m['test_mean_probability']:.2%} vs observed "
         f"{m['test_positive_rate']:.2%}. Tiers: red ≥ {cfg.tiers.red:.0%}, amber ≥ "
         f"{cfg.tiers.amber:.0%}.",
+        "",
+        "Where decisions are made: each tier, the top 1/2/5/10% of the test year by probability "
+        "and each township, the mean predicted probability beside the observed rate"
+        + (
+            " and the oracle's mean (`predicted_vs_oracle`: relative difference)"
+            if "oracle" in result.evaluation.scores
+            else ""
+        )
+        + ".",
+        "",
+        _markdown(extra["calibration"]) if "calibration" in extra else "",
         "",
         "## Subgroups at the operating point",
         "",

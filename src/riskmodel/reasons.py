@@ -48,8 +48,10 @@ from riskmodel.catalogue import (
 TOP_REASONS = 3
 FEATURES_PER_REASON = 2
 TOP_PROTECTIVE = 3
-SMALL_BATCH = 32
-"""Below this many rows sentences are rendered row by row (the API's single households)."""
+SMALL_BATCH = 512
+"""Below this many rows sentences are rendered row by row (the API's requests and merged
+batches): column-wise formatting pays for its pandas calls only on larger batches (50 rows:
+11 ms row by row against 41 ms column-wise; 250: 39 against 80; 1,000: 295 against 213)."""
 LANGS = ("zh", "en")
 _MISSING = {"zh": "{label}：无记录", "en": "{label}: not recorded"}
 _UNDER_ONE_PERCENT = {"zh": "不足1%", "en": "under 1%"}

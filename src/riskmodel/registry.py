@@ -26,6 +26,7 @@ from riskmodel.catalogue import RECORD_COLUMNS, RECORD_IDS
 from riskmodel.config import TrainConfig, tracking_uri
 from riskmodel.io import write_text
 from riskmodel.model import RelapseModel
+from riskmodel.monitor.stats import REFERENCE_FILE
 
 log = logging.getLogger(__name__)
 
@@ -264,12 +265,23 @@ def log_training(result, client: MlflowClient | None = None) -> LoggedVersion:
             mlflow.log_figure(fig, f"plots/{name}")
             plots.plt.close(fig)
         ev.subgroups.to_csv(tmp / "subgroups.csv", index=False)
+        ev.extra["calibration"].to_csv(tmp / "calibration.csv", index=False)
         write_text(subgroup_markdown(ev.subgroups), tmp / "subgroups.md")
         result.backtest.to_csv(tmp / "backtest.csv", index=False)
         write_text(json.dumps(ev.metrics, indent=1), tmp / "metrics.json")
-        for f in ("subgroups.csv", "subgroups.md", "backtest.csv", "metrics.json"):
+        for f in (
+            "subgroups.csv",
+            "subgroups.md",
+            "calibration.csv",
+            "backtest.csv",
+            "metrics.json",
+        ):
             mlflow.log_artifact(str(tmp / f), "evaluation")
         model_dir = result.model.save(tmp / "relapse_model")
+        write_text(
+            json.dumps(monitoring_reference(result), ensure_ascii=False),
+            model_dir / REFERENCE_FILE,
+        )
         doc = write_text(input_doc(result.model.features), tmp / "model_input.md")
         example = to_wire(result.split.test.head(5), result.model.features)
         info = mlflow.pyfunc.log_model(
@@ -305,6 +317,17 @@ def log_training(result, client: MlflowClient | None = None) -> LoggedVersion:
         client.set_registered_model_tag(cfg.registered_model, "label", cfg.label)
     log.info("registered %s version %s (run %s)", cfg.registered_model, version, run.info.run_id)
     return LoggedVersion(run.info.run_id, version, f"models:/{cfg.registered_model}/{version}")
+
+
+def monitoring_reference(result) -> dict:
+    """What the version will be monitored against (riskmodel.monitor), stored in its model
+    folder: frozen bins and shares, score distribution, calibration, the estimator's calibrator."""
+    from riskmodel.monitor.stats import build_reference
+
+    cfg, split = result.config, result.split
+    return build_reference(
+        result.model, split.train, split.valid, split.test, cfg.select_share, cfg.seed
+    )
 
 
 def _flat_params(cfg: TrainConfig) -> dict[str, object]:
@@ -490,6 +513,7 @@ def promote(
             failed = "; ".join(r[5:] for r in reasons if r.startswith("FAIL"))
             client.set_model_version_tag(name, v, "forced_promotion", force_reason.strip())
             client.set_model_version_tag(name, v, "forced_over", failed[:4900])
+        deploy_champion(name)
     return Decision(promoted, str(challenger.version), reasons)
 
 
@@ -547,7 +571,21 @@ def rollback(cfg: TrainConfig, client: MlflowClient | None = None) -> tuple[str,
     get_version(client, name, previous)
     client.set_registered_model_alias(name, CHAMPION, previous)
     client.set_model_version_tag(name, previous, "rolled_back_from", str(champion.version))
+    deploy_champion(name)
     return str(champion.version), previous
+
+
+def deploy_champion(name: str) -> None:
+    """Write the deployed copy of the champion (`riskmodel.deploy`): batch jobs and the API then
+    start without MLflow. A failure is logged; they fall back to MLflow until the next write."""
+    from riskmodel.deploy import deploy
+
+    uri = f"models:/{name}@{CHAMPION}"
+    try:
+        model, meta = load_model(uri)
+        deploy(uri, meta["version"], meta["run_id"], model.folder)
+    except (OSError, RegistryError) as exc:
+        log.warning("could not write the deployed copy of %s: %s", uri, exc)
 
 
 SUMMARY_METRICS = [

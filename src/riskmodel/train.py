@@ -16,10 +16,10 @@ from pathlib import Path
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from riskmodel import evaluate as ev
+from riskmodel.calibrate import calibration_table, fit_beta, table_metrics
 from riskmodel.catalogue import FEATURE_NAMES
 from riskmodel.config import TrainConfig
 from riskmodel.criteria import CriteriaConfig
@@ -138,7 +138,7 @@ def _dataset(rec: pd.DataFrame, label: str, levels: dict, ref: lgb.Dataset | Non
 
 
 def fit_model(split: Split, cfg: TrainConfig) -> tuple[RelapseModel, dict]:
-    """LightGBM on the training years, early-stopped and Platt-calibrated on T-1."""
+    """LightGBM on the training years, early-stopped and beta-calibrated on T-1."""
     label = cfg.label
     for name, part in (("training", split.train), ("validation", split.valid)):
         if part[label].nunique() < 2:
@@ -161,11 +161,10 @@ def fit_model(split: Split, cfg: TrainConfig) -> tuple[RelapseModel, dict]:
     fit_s = time.perf_counter() - t0
     booster = booster if booster.best_iteration <= 0 else _trim(booster)
     raw_valid = booster.predict(dvalid.get_data(), raw_score=True)
-    platt = LogisticRegression(C=1e6, max_iter=1000).fit(raw_valid[:, None], split.valid[label])
     meta = Meta(
         features=features,
         levels=levels,
-        platt=(float(platt.coef_[0, 0]), float(platt.intercept_[0])),
+        calibration=fit_beta(raw_valid, split.valid[label].to_numpy(int)),
         tiers=Tiers(cfg.tiers.red, cfg.tiers.amber),
         label=label,
         criteria=cfg.criteria.model_dump(),
@@ -319,9 +318,18 @@ def evaluate(
     out["test_positive_rate"] = float(y.mean())
     out["test_mean_probability"] = float(scores["ours"].mean())
     out["test_population_size"] = float(len(test))
+    calibration = calibration_table(
+        scores["ours"],
+        y,
+        model.meta.tiers.assign(scores["ours"]),
+        test["township_id"].astype(str).to_numpy(),
+        scores.get("oracle"),
+    )
+    out |= table_metrics(calibration, "test_")
     extra = {
         "population": population,
         "oracle_note": oracle_note(cfg.data, label, "oracle" in scores),
+        "calibration": calibration,
     }
     visits_path = _data_folder(cfg.data) / VISITS_FILE
     if visits_path.exists():  # cadres' verification visits as an extra label (with its caution)

@@ -12,6 +12,7 @@ leaf's pattern and adding table entries. The values equal LightGBM's `pred_contr
 
 from __future__ import annotations
 
+import types
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -293,8 +294,22 @@ def _contributions_py(
     return out
 
 
-_contributions_serial = nb.njit(cache=True)(_contributions_py)
-_contributions_parallel = nb.njit(cache=True, parallel=True)(_contributions_py)
+def _renamed(fn, name: str):
+    """The same code under another name. Numba's on-disk cache is keyed by the function's name
+    and line, not by its compile options: compiled twice under one name, the serial kernel
+    could load the parallel build from the cache (or the reverse)."""
+    copy = types.FunctionType(fn.__code__, fn.__globals__, name, fn.__defaults__)
+    copy.__qualname__ = name
+    return copy
+
+
+# nogil: the API's scoring thread explains while its event loop parses the next requests
+_contributions_serial = nb.njit(cache=True, nogil=True)(
+    _renamed(_contributions_py, "_contributions_serial")
+)
+_contributions_parallel = nb.njit(cache=True, nogil=True, parallel=True)(
+    _renamed(_contributions_py, "_contributions_parallel")
+)
 SERIAL_BELOW = 256
 """Batches smaller than this run on one thread: starting the pool costs more than it saves."""
 

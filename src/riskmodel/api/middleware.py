@@ -44,6 +44,36 @@ class Metrics:
         self.reloads = Gauge(
             "riskmodel_reloads_total", "successful model swaps since start", registry=self.registry
         )
+        monitor = ["model", "version", "year"]
+        self.monitor_psi = Gauge(
+            "riskmodel_monitor_psi_max",
+            "largest feature PSI of the latest monitored batch",
+            monitor,
+            registry=self.registry,
+        )
+        self.monitor_auc = Gauge(
+            "riskmodel_monitor_estimated_auc",
+            "ROC-AUC estimated before labels for the latest monitored batch",
+            monitor,
+            registry=self.registry,
+        )
+        self.monitor_alarm = Gauge(
+            "riskmodel_monitor_alarm",
+            "1 when the latest monitored batch raised the alarm",
+            monitor,
+            registry=self.registry,
+        )
+
+    def sync_monitoring(self, latest: list[dict]) -> None:
+        """The gauges from the store's latest monitoring row per model."""
+        for gauge in (self.monitor_psi, self.monitor_auc, self.monitor_alarm):
+            gauge.clear()
+        for row in latest:
+            key = (row["model_name"], row["model_version"], str(row["year"]))
+            self.monitor_psi.labels(*key).set(row["psi_max"])
+            if row["estimated_auc"] is not None:
+                self.monitor_auc.labels(*key).set(row["estimated_auc"])
+            self.monitor_alarm.labels(*key).set(1 if row["alarm"] else 0)
 
 
 async def _send_json(

@@ -386,6 +386,21 @@ class WorklistEntry(BaseModel):
     measures_en: str
 
 
+class Caseload(BaseModel):
+    """The households expected to meet the criteria next year: the sum of the probabilities,
+    with the 90% interval of that count (Poisson-binomial: each household an independent trial)."""
+
+    households_new: int = Field(description="not monitored households with a probability")
+    expected_new: float = Field(description="expected among them (sum of probabilities)")
+    expected_new_low: int
+    expected_new_high: int
+    households_persistent: int = Field(description="monitored households with a probability")
+    expected_persistent: float = Field(description="expected still to meet the criteria")
+    expected_persistent_low: int
+    expected_persistent_high: int
+    meets_now: int = Field(description="households meeting the criteria now (verify and enrol)")
+
+
 class Worklist(BaseModel):
     village_id: str
     township_id: str
@@ -393,6 +408,7 @@ class Worklist(BaseModel):
     model_version: str
     service_model_version: str | None = None
     note: str | None = None
+    caseload: Caseload
     households: list[WorklistEntry]
 
 

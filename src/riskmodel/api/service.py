@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from riskmodel.api.lifecycle import Loaded, ModelHolder
 from riskmodel.api.limits import RateLimiter
 from riskmodel.api.middleware import Metrics
+from riskmodel.api.routers.scores import record_failures, refusal
 from riskmodel.api.schemas import EXAMPLE_RECORD, MAX_RECORDS
 from riskmodel.api.scoring import Scorer, score_columns, warm_up
 from riskmodel.api.security import KeyRing
@@ -23,15 +24,21 @@ from riskmodel.store import engine_for
 
 
 def _resolver(uri: str) -> str:
-    from riskmodel.registry import resolve_version  # MLflow is imported only when needed
+    from riskmodel.deploy import resolve  # MLflow is imported only when needed
 
-    return resolve_version(uri)
+    return resolve(uri)
 
 
-def _loader(uri: str):
-    from riskmodel.registry import load_model
+def _loader(alias_uri: str):
+    """Load a pinned version (the deployed copy when there is one), and point the deployed
+    alias the holder follows at it."""
 
-    return load_model(uri)
+    def load_version(uri: str):
+        from riskmodel.deploy import load
+
+        return load(uri, alias_uri)
+
+    return load_version
 
 
 ADDRESS_SHARE = 6
@@ -53,13 +60,21 @@ class Service:
         per_minute = settings.sign_in_per_minute / 60
         self.sign_in_per_name = RateLimiter(per_minute, burst_s=60)
         self.sign_in_per_address = RateLimiter(per_minute * ADDRESS_SHARE, burst_s=60)
-        self.holder = holder or ModelHolder(settings.model_uri, _loader, _resolver, warm_up)
+        self.holder = holder or ModelHolder(
+            settings.model_uri, _loader(settings.model_uri), _resolver, warm_up
+        )
         self.persistent = persistent_holder or (
-            ModelHolder(settings.persistent_model_uri, _loader, _resolver, warm_up, required=False)
+            ModelHolder(
+                settings.persistent_model_uri,
+                _loader(settings.persistent_model_uri),
+                _resolver,
+                warm_up,
+                required=False,
+            )
             if settings.persistent_model_uri
             else None
         )
-        self.scorer = Scorer(score_columns)
+        self.scorer = Scorer(score_columns, record_failures, refusal)
         self.metrics = Metrics()
         self.size_advice = size_advice(settings.max_body_bytes)
         self._served: list = [

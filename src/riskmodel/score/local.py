@@ -56,6 +56,8 @@ class BatchResult:
     change: Change | None = None
     """What this run added, replaced, kept and dropped in its batch."""
     area: str = SERVICE
+    valid: pd.DataFrame | None = None
+    """The valid panel rows the batch read (the year and its history), for the quick monitor."""
 
 
 def run_batch(
@@ -161,6 +163,7 @@ def run_batch(
         warnings,
         change,
         area,
+        checked.valid,
     )
 
 

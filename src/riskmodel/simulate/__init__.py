@@ -21,8 +21,9 @@ from riskmodel.io import write_parquet, write_text
 from riskmodel.simulate import calibration as cal
 from riskmodel.simulate.calibration import EXIT_YEARS, TOWNSHIPS, monitor_line
 from riskmodel.simulate.county import County
-from riskmodel.simulate.economy import detection, outlook
+from riskmodel.simulate.economy import detection, outlook, price_index
 from riskmodel.simulate.oracle import next_year_probabilities
+from riskmodel.simulate.shocks import Shock
 from riskmodel.simulate.step import RISK_LEVELS, Year, draw_year, live_the_year, respond
 
 __all__ = [
@@ -54,6 +55,9 @@ class SimulationConfig(BaseModel):
     townships: int = Field(13, ge=1, le=13)
     villages: int = Field(162, ge=1)
     poor_villages: int = Field(57, ge=0)
+    shocks: list[Shock] = Field(
+        default_factory=list, description="shocks in chosen years (none: the default county)"
+    )
 
 
 @dataclass
@@ -187,7 +191,7 @@ def record(c: County, y: Year, year: int, idx: np.ndarray, dibao: np.ndarray) ->
         "village_flood_prone": c.village_flood[v],
         "village_disaster": c.disaster_now[v],
         "village_collective_income": c.coll_income[v].round(2),
-        "sugarcane_price_index": cal.SUGARCANE_PRICE.get(year, 1.0),
+        "sugarcane_price_index": price_index(c, "sugarcane", year),
         "monitor_line": monitor_line(year),
     }
     return pd.DataFrame(data)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from riskmodel.simulate import calibration as cal
+from riskmodel.simulate import shocks as sh
 from riskmodel.simulate.county import (
     INDUSTRY_NAMES,
     WORK_LOCAL,
@@ -115,7 +116,25 @@ def _step_index(table: dict[int, float], year: int) -> float:
 def village_disaster_rate(c: County, year: int) -> np.ndarray:
     """(V,) probability that each village is hit by a disaster in `year`."""
     rate = np.asarray(cal.DISASTER_RATE)[c.village_flood.astype(int)]
-    return (rate * _index(cal.DISASTER_YEAR, year)).clip(0, 1)
+    rate = (rate * _index(cal.DISASTER_YEAR, year)).clip(0, 1)
+    return sh.disaster_rate(c.cfg.shocks, year, rate, c.village_township)
+
+
+def migrant_months(c: County, year: int) -> float:
+    """Share of usual months migrants can work in `year` (closures, shocks)."""
+    return sh.migrant_months(c.cfg.shocks, year, _index(cal.MIGRANT_MONTHS, year))
+
+
+def price_index(c: County, name: str, year: int) -> float:
+    """An industry's price or trade index in `year` (1 for industries without one), after shocks."""
+    tables = {
+        "sugarcane": cal.SUGARCANE_PRICE,
+        "cattle": cal.CATTLE_PRICE,
+        "border_trade": cal.BORDER_TRADE,
+        "tourism": cal.TOURISM,
+    }
+    base = _index(tables[name], year) if name in tables else 1.0
+    return sh.price_index(c.cfg.shocks, name, year, base)
 
 
 def detection(c: County, year: int) -> np.ndarray:
@@ -149,7 +168,7 @@ def outlook(c: County, year: int) -> Outlook:
 
     # wage income: members' work at the start of the year, household jobs, migrant shocks
     wi = _step_index(cal.WAGE_INDEX, year)
-    months = _index(cal.MIGRANT_MONTHS, year)
+    months = migrant_months(c, year)
     pay = np.zeros(c.work.shape)
     pay[c.work == WORK_MIGRANT] = cal.WAGE_MONTHLY[1] * cal.WORK_MONTHS[1] * months
     pay[c.work == WORK_LOCAL] = cal.WAGE_MONTHLY[2] * cal.WORK_MONTHS[2]
@@ -172,13 +191,9 @@ def outlook(c: County, year: int) -> Outlook:
     # business income by main industry, prices and closures
     names = np.array(INDUSTRY_NAMES)[c.industry]
     biz = np.zeros(H)
-    cane_price = _index(cal.SUGARCANE_PRICE, year) * _index(cal.SUGARCANE_YIELD, year)
-    index = {
-        "sugarcane": cane_price,
-        "cattle": _index(cal.CATTLE_PRICE, year),
-        "border_trade": _index(cal.BORDER_TRADE, year),
-        "tourism": _index(cal.TOURISM, year),
-    }
+    cane_price = price_index(c, "sugarcane", year) * _index(cal.SUGARCANE_YIELD, year)
+    index = {name: price_index(c, name, year) for name in cal.BUSINESS_BASE}
+    index["sugarcane"] = cane_price
     for name, (kind, amount) in cal.BUSINESS_BASE.items():
         on = names == name
         base = amount * (c.land[on] if kind == "land" else 1.0)
@@ -209,7 +224,8 @@ def outlook(c: County, year: int) -> Outlook:
             -(cal.ILLNESS_BASE + 0.035 * np.clip(oldest - 40, 0, None) + 0.5 * c.chronic.any(1))
         )
     )
-    unemp = np.where(n_mig > 0, _index(cal.UNEMPLOYMENT_RATE_YEAR, year, cal.UNEMPLOYMENT_RATE), 0)
+    rate = _index(cal.UNEMPLOYMENT_RATE_YEAR, year, cal.UNEMPLOYMENT_RATE)
+    unemp = np.where(n_mig > 0, sh.unemployment_rate(c.cfg.shocks, year, rate), 0)
     fail_rate = cal.INDUSTRY_FAILURE_RATE * np.where(cane, 1 + 3 * max(0.0, 1.0 - cane_price), 1.0)
     industry = np.where((names != "none") & (labour > 0), fail_rate, 0.0)
     pi = np.stack(

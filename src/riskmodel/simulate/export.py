@@ -32,6 +32,7 @@ from riskmodel.simulate.county import (
     WORK_MIGRANT,
     County,
 )
+from riskmodel.simulate.economy import migrant_months
 
 ExportFormat = Literal["csv", "xlsx"]
 Columns = dict[str, "np.ndarray | pa.Array"]
@@ -358,7 +359,7 @@ def person_tables(
     job_person = np.r_[np.flatnonzero(work > 0), ws_holder[ws], pw_holder[pw]]
     job_kind = np.r_[work[work > 0], np.full(ws.sum(), 3), np.full(pw.sum(), 4)].astype(int)
     usual = np.asarray(cal.WORK_MONTHS, float)[job_kind]
-    usual[job_kind == WORK_MIGRANT] *= cal.MIGRANT_MONTHS.get(year, 1.0)
+    usual[job_kind == WORK_MIGRANT] *= migrant_months(c, year)
     total = rows["work_months"].to_numpy(int)
     no_job = total > 0
     no_job[r[job_person]] = False

@@ -28,6 +28,7 @@ from riskmodel.simulate.economy import (
     bill_points,
     detection,
     leave_weight,
+    migrant_months,
     mortality,
     type_params,
     village_disaster_rate,
@@ -105,7 +106,7 @@ def draw_year(c: County, o: Outlook, live: np.ndarray, entering: np.ndarray) -> 
         arr[entering & c.exited] = False
 
     pay_months = np.where(c.work == WORK_MIGRANT, cal.WORK_MONTHS[1], 0) * (
-        cal.MIGRANT_MONTHS.get(o.year, 1.0)
+        migrant_months(c, o.year)
     ) + np.where(c.work == WORK_LOCAL, cal.WORK_MONTHS[2], 0)
     months = pay_months.sum(1) + c.workshop * cal.WORK_MONTHS[3] + c.pw_job * cal.WORK_MONTHS[4]
     return Year(

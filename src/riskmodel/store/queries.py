@@ -11,10 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from riskmodel.store.schema import (
     NULLABLE,
@@ -107,6 +110,8 @@ def batch_households(engine: Engine, year: int, model_version: str, area: str = 
 
 def score_runs(engine: Engine, year: int | None = None) -> pd.DataFrame:
     """The scoring runs, oldest first (optionally of one year)."""
+    import pandas as pd
+
     q = sa.select(runs).order_by(runs.c.id)
     if year is not None:
         q = q.where(runs.c.year == year)
@@ -116,6 +121,8 @@ def score_runs(engine: Engine, year: int | None = None) -> pd.DataFrame:
 
 def _tuples(rows: pd.DataFrame) -> list[tuple]:
     """Rows as plain Python values in SCORE_COLUMNS order (what every driver accepts)."""
+    import pandas as pd
+
     cols = []
     for name in SCORE_COLUMNS:
         col = rows[name]
@@ -148,6 +155,8 @@ def _bulk_insert(conn, table: str, columns: list[str], data: list[tuple]) -> Non
 
 
 def read_batch(engine: Engine, year: int, model_version: str, area: str = SERVICE) -> pd.DataFrame:
+    import pandas as pd
+
     table = TABLES[area]
     with engine.connect() as conn:
         q = sa.select(*[table.c[c] for c in SCORE_COLUMNS]).where(
@@ -158,6 +167,7 @@ def read_batch(engine: Engine, year: int, model_version: str, area: str = SERVIC
 
 def _newest_first(q, prefer_version: str | None):
     """Rows of the preferred model version first, then the latest year, then the latest run."""
+
     order = [scores.c.year.desc(), scores.c.scored_at.desc()]
     if prefer_version is not None:
         order.insert(0, sa.case((scores.c.model_version == prefer_version, 0), else_=1))

@@ -182,6 +182,36 @@ visits = sa.Table(
 )
 """Verification visits, keyed to household and year (kept across re-scoring, never in a batch)."""
 
+monitor_runs = sa.Table(
+    "monitor_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("monitored_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("model_name", sa.String(64), nullable=False),
+    sa.Column("model_version", sa.String(32), nullable=False),
+    sa.Column("label", sa.String(32), nullable=False),
+    sa.Column("year", sa.Integer, nullable=False),
+    sa.Column("quick", sa.Boolean, nullable=False),
+    sa.Column("households", sa.Integer, nullable=False),
+    sa.Column("psi_max", sa.Float, nullable=False),
+    sa.Column("psi_max_feature", sa.String(64), nullable=False),
+    sa.Column("score_psi", sa.Float, nullable=False),
+    sa.Column("estimated_auc", sa.Float, nullable=True),
+    sa.Column("estimated_auc_low", sa.Float, nullable=True),
+    sa.Column("estimated_auc_high", sa.Float, nullable=True),
+    sa.Column("estimated_recall", sa.Float, nullable=True),
+    sa.Column("expected_positives", sa.Float, nullable=True),
+    sa.Column("realised_auc", sa.Float, nullable=True),
+    sa.Column("realised_recall", sa.Float, nullable=True),
+    sa.Column("observed_positives", sa.Integer, nullable=True),
+    sa.Column("alarm", sa.Boolean, nullable=False),
+    sa.Column("recommendation", sa.Text, nullable=False),
+    sa.Column("reasons", sa.Text, nullable=False),
+    sa.Column("mlflow_run_id", sa.String(64), nullable=True),
+    sa.Index("ix_monitor_runs_version_year", "model_name", "model_version", "year"),
+)
+"""One row per batch monitored (and per past batch re-checked once its labels arrived)."""
+
 SCORE_COLUMNS = [c.name for c in scores.columns if c.name != "id"]
 NULLABLE = [c.name for c in scores.columns if c.nullable and c.name != "id"]
 """Columns whose missing values (NaN, None) are written as NULL."""

@@ -95,12 +95,16 @@ async def ready(full: Privileged, svc: ServiceDep) -> JSONResponse:
 )
 def prometheus(full: Privileged, svc: ServiceDep) -> Response:
     """Prometheus metrics (admin key or the metrics token): requests and latency by route
-    and status, model version, reloads."""
+    and status, model version, reloads; the latest monitored batch's largest PSI, estimated
+    AUC and alarm."""
     if not full:
         raise HTTPException(
             401,
             "metrics need an admin key or the metrics token (RISKMODEL_METRICS_TOKEN)",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    from riskmodel.monitor.run import latest as latest_monitoring
+
     svc.sync_model_metrics()
+    svc.metrics.sync_monitoring(latest_monitoring(svc.engine))
     return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)

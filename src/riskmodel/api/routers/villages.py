@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import pandas as pd
 from fastapi import APIRouter, HTTPException, Path
 
 from riskmodel.api.deps import ERRORS, Key, ServiceDep, out_of_scope, rule_flags, service_note
 from riskmodel.api.schemas import Identifier, Problem, Worklist, criteria_list
 from riskmodel.api.security import write_audit
+from riskmodel.calibrate import caseload
 from riskmodel.store import village_worklist
 
 router = APIRouter(tags=["households"])
@@ -39,12 +41,14 @@ def worklist(who: Key, svc: ServiceDep, village_id: Annotated[Identifier, Path()
         model_version=rows[0]["model_version"],
     )
     listed = [r for r in rows if r["on_worklist"]]
+    load = caseload(pd.DataFrame(rows), "village_id").iloc[0].to_dict()
     return {
         "village_id": village_id,
         "township_id": rows[0]["township_id"],
         "year": rows[0]["year"],
         "model_version": rows[0]["model_version"],
         **service_note(rows[0]["model_version"], version),
+        "caseload": {k: v for k, v in load.items() if k not in ("village_id", "township_id")},
         "households": [
             {
                 "rank_in_village": r["rank_in_village"],
