@@ -8,6 +8,8 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from riskmodel.records import cross_column_failures, derived_failures
+
 _JSON_TYPE = {str: "a string", bool: "a boolean", int: "a number", float: "a number"}
 _TYPE_ERRORS = {
     "int_type",
@@ -64,3 +66,19 @@ def _position(text: bytes, pos: int) -> str:
     line = before.count("\n") + 1
     column = len(before) - (before.rfind("\n") + 1) + 1
     return f"line {line}, column {column} (character {pos + 1})"
+
+
+def refusal(failures: list[tuple[int, str, str]]) -> RequestValidationError:
+    """422 for a request's records that fail their checks (rows within the request)."""
+    return RequestValidationError(
+        [
+            {"type": "value_error", "loc": ["body", "records", row, field], "msg": rule}
+            for row, field, rule in sorted(set(failures))
+        ]
+    )
+
+
+def record_failures(columns: dict[str, list]) -> list[tuple[int, str, str]]:
+    """The panel's cross-column rules and the derived fields' agreement with the facts (on the
+    columns themselves: a DataFrame per request cost ten times the scoring)."""
+    return sorted(set(cross_column_failures(columns) + derived_failures(columns)))

@@ -10,10 +10,10 @@ from contextlib import suppress
 
 from fastapi.concurrency import run_in_threadpool
 
+from riskmodel.api.errors import record_failures, refusal
 from riskmodel.api.lifecycle import Loaded, ModelHolder
 from riskmodel.api.limits import RateLimiter
 from riskmodel.api.middleware import Metrics
-from riskmodel.api.routers.scores import record_failures, refusal
 from riskmodel.api.schemas import EXAMPLE_RECORD, MAX_RECORDS
 from riskmodel.api.scoring import Scorer, score_columns, warm_up
 from riskmodel.api.security import KeyRing

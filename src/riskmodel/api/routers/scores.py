@@ -11,8 +11,6 @@ from riskmodel.api.errors import refuse
 from riskmodel.api.schemas import RECORD_NAMES, Problem, ScoreRequest, ScoreResponse
 from riskmodel.records import (
     RecordError,
-    cross_column_failures,
-    derived_failures,
     records_from_facts,
 )
 
@@ -58,22 +56,6 @@ async def score(body: ScoreRequest, who: Key, svc: ServiceDep) -> Response:
     # built to ScoreResponse by score_columns (a test validates it): serialised once, without
     # FastAPI's second validation pass (which cost more than the request's own validation)
     return Response(orjson.dumps(body), media_type="application/json")
-
-
-def refusal(failures: list[tuple[int, str, str]]) -> RequestValidationError:
-    """422 for a request's records that fail their checks (rows within the request)."""
-    return RequestValidationError(
-        [
-            {"type": "value_error", "loc": ["body", "records", row, field], "msg": rule}
-            for row, field, rule in sorted(set(failures))
-        ]
-    )
-
-
-def record_failures(columns: dict[str, list]) -> list[tuple[int, str, str]]:
-    """The panel's cross-column rules and the derived fields' agreement with the facts (on the
-    columns themselves: a DataFrame per request cost ten times the scoring)."""
-    return sorted(set(cross_column_failures(columns) + derived_failures(columns)))
 
 
 def columns_from_facts(households: list) -> dict[str, list]:
