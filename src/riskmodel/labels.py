@@ -114,5 +114,7 @@ def in_population(
         return monitored
     if label == "identified":
         return ~monitored & (panel["year"] >= MONITORING_STARTED - 1)
+    import pandas as pd
+
     met = criteria_met(panel, criteria, available_criteria(panel.columns))["any"]
     return ~monitored & ~pd.Series(met, index=panel.index).astype(bool)
