@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from riskmodel.ranking import warning_sources, worklist_rank
+from riskmodel.ranking import household_tiebreak, warning_sources, worklist_rank
 
 
 @dataclass
@@ -106,7 +106,9 @@ def place_in_villages(
         line = pd.to_numeric(rows["monitor_line"], errors="coerce").to_numpy(float)
         with np.errstate(invalid="ignore"):
             in_band = income < band * line
-    sources = warning_sources(status, prob, village, in_band, worklist_share)
+    sources = warning_sources(
+        status, prob, village, in_band, worklist_share, tiebreak=household_tiebreak(rows["hh_id"])
+    )
     before = rows["warning_source"] if "warning_source" in rows else pd.Series("", index=rows.index)
     rows["warning_source"] = np.where(
         (before == "criteria+model").to_numpy() & (status == "meets_criteria"),

@@ -11,14 +11,19 @@ import pandas as pd
 
 
 def flag_top_share(
-    score: np.ndarray, village: np.ndarray, share: float, seed: int = 0
+    score: np.ndarray,
+    village: np.ndarray,
+    share: float,
+    seed: int = 0,
+    tiebreak: np.ndarray | None = None,
 ) -> np.ndarray:
     """Flag the top `share` of households by score in every village (at least one per village).
 
-    Ties are broken at random with a fixed seed, so a binary score is not favoured by row order.
-    """
-    rng = np.random.default_rng(seed)
-    df = pd.DataFrame({"v": village, "s": score, "r": rng.random(len(score))})
+    Ties are broken at random with a fixed seed, so a binary score is not favoured by row order;
+    or by `tiebreak` (one number per household, the same whatever else is scored with it)."""
+    if tiebreak is None:
+        tiebreak = np.random.default_rng(seed).random(len(score))
+    df = pd.DataFrame({"v": village, "s": score, "r": tiebreak})
     df = df.sort_values(["v", "s", "r"], ascending=[True, False, True])
     rank = df.groupby("v", sort=False).cumcount().to_numpy()
     size = df.groupby("v", sort=False)["s"].transform("size").to_numpy()
@@ -61,12 +66,14 @@ def on_worklist(
     early_warning: np.ndarray,
     share: float,
     seed: int = 0,
+    tiebreak: np.ndarray | None = None,
 ) -> np.ndarray:
     """Who is listed: every household that meets the criteria now (policy forbids quotas), every
     monitored household (its own section: is the risk eliminated?), every household whose data must
     be verified, the top `share` of each village's unmonitored households by probability (cadres'
     capacity) and, when an early-warning income band is set, the unmonitored households in it."""
-    return np.asarray(warning_sources(status, prob, village, early_warning, share, seed)) != ""
+    sources = warning_sources(status, prob, village, early_warning, share, seed, tiebreak)
+    return np.asarray(sources) != ""
 
 
 def warning_sources(
@@ -76,6 +83,7 @@ def warning_sources(
     early_warning: np.ndarray,
     share: float,
     seed: int = 0,
+    tiebreak: np.ndarray | None = None,
 ) -> list[str]:
     """Why each household is listed (worklist.SOURCES codes; '' when it is not): criteria,
     monitored, data_check, or for an unmonitored household model, band or model+band."""
@@ -83,7 +91,8 @@ def warning_sources(
     model = np.zeros(len(status), bool)
     pool = np.flatnonzero((status == "not_monitored") & ~np.isnan(prob))
     if len(pool):
-        model[pool] = flag_top_share(prob[pool], np.asarray(village)[pool], share, seed)
+        ties = None if tiebreak is None else np.asarray(tiebreak)[pool]
+        model[pool] = flag_top_share(prob[pool], np.asarray(village)[pool], share, seed, ties)
     band = np.asarray(early_warning, bool) & (status == "not_monitored")
     unmonitored = np.where(
         model & band, "model+band", np.where(model, "model", np.where(band, "band", ""))
@@ -106,3 +115,9 @@ def gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def household_tiebreak(hh_id: pd.Series) -> np.ndarray:
+    """A fixed pseudo-random number per household id: ties in a village are broken the same way
+    whether the county is scored whole or township by township."""
+    return pd.util.hash_array(hh_id.astype(str).to_numpy(object)).astype(np.float64)

@@ -2,7 +2,8 @@
 runs, API keys and the audit trail.
 
 `schema` holds the tables, `migrations/` the Alembic revisions that create and change them,
-`migrate` opens a store at the newest revision, `queries` writes and reads scored batches.
+`migrate` opens a store at the newest revision, `queries` writes and reads scored batches,
+`staging` stages a distributed run's partitions and commits them as one batch.
 """
 
 from riskmodel.store.migrate import (
@@ -41,8 +42,15 @@ from riskmodel.store.schema import (
     runs,
     scores,
     sessions,
+    staged,
     users,
     visits,
+)
+from riskmodel.store.staging import (
+    commit_staged,
+    drop_staged,
+    stage_partition,
+    staged_counts,
 )
 
 __all__ = [
@@ -57,7 +65,9 @@ __all__ = [
     "audit",
     "batch_households",
     "batches",
+    "commit_staged",
     "current_revision",
+    "drop_staged",
     "engine_for",
     "head_revision",
     "latest_score",
@@ -73,6 +83,9 @@ __all__ = [
     "score_runs",
     "scores",
     "sessions",
+    "stage_partition",
+    "staged",
+    "staged_counts",
     "township_overview",
     "upgrade_store",
     "users",

@@ -83,6 +83,17 @@ batches = sa.Table(
     sa.Column("scored_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+staged = sa.Table(
+    "staged_scores",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job", sa.String(64), nullable=False),
+    *_score_columns(),
+    sa.Index("ix_staged_scores_job", "job", "township_id"),
+)
+"""Partitions of a distributed run, written one by one (each replaced whole when retried) and
+moved into its batch in one transaction when every partition is in; the API never reads them."""
+
 runs = sa.Table(
     "score_runs",
     metadata,

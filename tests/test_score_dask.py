@@ -1,0 +1,119 @@
+"""The Dask engine: the same scores, reasons and worklists as the local engine, township by
+township on a LocalCluster of two worker processes; a killed worker's townships run again."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskmodel.score import run_batch
+from riskmodel.score.dask import local_client, run_distributed
+from riskmodel.store import engine_for, read_batch, score_runs, staged_counts
+
+VERSIONS = {"meets_criteria": "7", "persistent": "2"}
+
+
+@pytest.fixture(scope="module")
+def client():
+    with local_client(workers=2) as c:
+        yield c
+        c.cluster.close()
+
+
+@pytest.fixture(scope="module")
+def model_folders(trained, trained_persistent, tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    return {
+        "meets_criteria": str(trained[0].save(root / "main")),
+        "persistent": str(trained_persistent.save(root / "persistent")),
+    }
+
+
+@pytest.fixture(scope="module")
+def local(trained, trained_persistent, training_county, tmp_path_factory):
+    out = tmp_path_factory.mktemp("local")
+    models = {"meets_criteria": trained[0], "persistent": trained_persistent}
+    return run_batch(
+        training_county, out, f"sqlite:///{out / 'store.db'}", models, "7", "run", versions=VERSIONS
+    )
+
+
+def _distributed(client, data, out, db_url, folders, **kw):
+    return run_distributed(data, out, db_url, folders, "7", "run", client, versions=VERSIONS, **kw)
+
+
+@pytest.fixture(scope="module")
+def distributed(client, training_county, model_folders, tmp_path_factory):
+    out = tmp_path_factory.mktemp("dask")
+    db_url = f"sqlite:///{out / 'store.db'}"
+    return _distributed(client, training_county, out, db_url, model_folders), db_url
+
+
+KEY = ["hh_id"]
+
+
+def test_both_engines_give_the_same_rows(local, distributed):
+    result, db_url = distributed
+    ours = read_batch(engine_for(db_url), 2025, "7").sort_values(KEY).reset_index(drop=True)
+    theirs = read_batch(engine_for(f"sqlite:///{local.parquet.parent / 'store.db'}"), 2025, "7")
+    theirs = theirs.sort_values(KEY).reset_index(drop=True)
+
+    assert len(ours) == len(theirs) == result.households == len(local.rows)
+    assert result.townships == local.rows["township_id"].nunique() > 1
+    np.testing.assert_array_equal(
+        ours["probability"].to_numpy(float), theirs["probability"].to_numpy(float)
+    )
+    assert (ours["contributions"] == theirs["contributions"]).all()
+    for column in ours.columns.drop(["scored_at", "id"], errors="ignore"):
+        pd.testing.assert_series_equal(ours[column], theirs[column], check_names=False)
+
+
+def test_the_worklists_are_the_same(local, distributed):
+    result, _ = distributed
+    scores = pd.read_parquet(result.scores).sort_values(KEY).reset_index(drop=True)
+    listed = local.rows.sort_values(KEY).reset_index(drop=True)
+
+    assert scores["on_worklist"].sum() > 0
+    for column in ["on_worklist", "rank_in_village", "status", "reasons_zh"]:
+        assert scores[column].tolist() == listed[column].tolist(), column
+    books = sorted(p.name for p in result.worklists.glob("*.xlsx"))
+    assert books == [f"worklist-{t}.xlsx" for t in sorted(listed["township_id"].unique())]
+
+
+def test_the_batch_is_complete_and_the_run_recorded(distributed):
+    result, db_url = distributed
+    engine = engine_for(db_url)
+
+    runs = score_runs(engine, 2025)
+    assert runs["households_scored"].tolist() == [result.households]
+    assert staged_counts(engine, "") == {}
+    assert not list(result.scores.parent.glob(".run-*"))
+
+
+def test_a_killed_worker_is_replaced_and_its_townships_run_again(
+    client, training_county, model_folders, tmp_path, db_url
+):
+    first = _distributed(client, training_county, tmp_path, db_url, model_folders)
+    killed = []
+
+    def kill_the_other_worker(summary):
+        if killed:
+            return
+        pids = client.run(os.getpid)
+        victim = next(a for a in pids if a != summary["worker"])
+        os.kill(pids[victim], signal.SIGKILL)
+        killed.append(victim)
+
+    again = _distributed(
+        client, training_county, tmp_path, db_url, model_folders, on_township=kill_the_other_worker
+    )
+
+    stored = read_batch(engine_for(db_url), 2025, "7")
+    assert killed and again.households == first.households == len(stored)
+    assert not stored["hh_id"].duplicated().any()
+    assert again.townships == first.townships
+    client.wait_for_workers(2, timeout=300)
