@@ -150,6 +150,85 @@ def simulate(
         _report(sim.panel, sim.oracle)
 
 
+def _score_dask(
+    data: Path,
+    out: Path,
+    db_url: str,
+    uri: str,
+    extra_uri: str,
+    versions: dict[str, str],
+    meta: dict[str, str],
+    year: int | None,
+    max_invalid: float,
+    area: str,
+    scheduler: str | None,
+    workers: int | None,
+    started: float,
+    loaded: float,
+) -> None:
+    """`score --engine dask`: the workers load the versions the driver resolved."""
+    import time
+
+    from riskmodel.api.lifecycle import pinned_uri
+    from riskmodel.labels import MAIN_LABEL
+    from riskmodel.score.dask import local_client, run_distributed
+    from riskmodel.store import TABLES
+
+    if scheduler and workers:
+        raise UserError("--workers starts a LocalCluster; a --scheduler brings its own workers")
+    sources = {MAIN_LABEL: pinned_uri(uri, versions[MAIN_LABEL])}
+    if extra_uri:
+        sources["persistent"] = pinned_uri(extra_uri, versions["persistent"])
+    with local_client(workers, scheduler) as client:
+        with console.status("scoring townships on Dask") as status:
+            done = []
+
+            def progress(summary: dict) -> None:
+                done.append(summary)
+                status.update(f"scoring townships on Dask: {len(done)} done")
+
+            result = run_distributed(
+                data,
+                out,
+                db_url,
+                sources,
+                meta["version"],
+                meta["run_id"],
+                client,
+                year,
+                max_invalid,
+                versions=versions,
+                area=area,
+                model_alias=uri.partition("@")[2],
+                on_township=progress,
+            )
+        if not scheduler:
+            client.cluster.close()
+    for warning in result.warnings:
+        err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+    if result.quarantine:
+        err_console.print(
+            f"[yellow]{result.invalid_rows:,} invalid rows quarantined[/yellow] -> "
+            f"{result.quarantine}\n  invalid in {result.year}: {result.invalid_scored}; "
+            f"in the history years: {result.invalid_history}",
+            highlight=False,
+        )
+    change = result.change
+    peak = max(w["peak_rss"] for w in result.workers.values())
+    console.print(
+        f"scored {result.households:,} households for {result.year} in {result.townships:,} "
+        f"townships on {len(result.workers)} Dask workers (peak {peak / 2**20:,.0f} MB per "
+        f"worker); batch: {change['added']:,} added, {change['replaced']:,} replaced, "
+        f"{change['dropped']:,} dropped\n"
+        f"  scores    {result.scores}/\n  worklists {result.worklists}/\n"
+        f"  store     {db_url} (table {TABLES[area].name})\n"
+        f"  seconds   load model {loaded - started:.2f}, "
+        + ", ".join(f"{k} {v:.2f}" for k, v in result.seconds.items())
+        + f", total {time.perf_counter() - started:.2f}",
+        highlight=False,
+    )
+
+
 def _simulate_region(
     out: Path,
     seed: int,
@@ -379,6 +458,20 @@ def score(
             "the criteria (default: off, the list is the criteria plus the model's capacity)",
         ),
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="local (one process) or dask (township partitions on dask.distributed; the "
+            "batch becomes exactly the households scored)"
+        ),
+    ] = "local",
+    scheduler: Annotated[
+        str | None, typer.Option(help="--engine dask: a running scheduler's address")
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="--engine dask: worker processes of the LocalCluster (default 2)"),
+    ] = None,
 ) -> None:
     """Score every household of a year: status and criteria met for each; the main champion's
     probability for households not monitored, the persistent champion's (when promoted) for
@@ -434,6 +527,15 @@ def score(
             models[extra[0].meta.label] = extra[0]
             versions[extra[0].meta.label] = extra[1]["version"]
         loaded = time.perf_counter()
+        if engine == "dask":
+            bar.stop()
+            _score_dask(
+                data, out, settings.db_url, uri, extra_uri if extra else "", versions, meta,
+                year, max_invalid, area, scheduler, workers, started, loaded,
+            )  # fmt: skip
+            return
+        if engine != "local" or scheduler or workers:
+            raise UserError("--engine is local or dask; --scheduler and --workers go with dask")
         result = run_batch(
             data,
             out,
@@ -1161,6 +1263,40 @@ def bench_monitor(
 
     result = bench_targets(households=households) if targets else bench_command(runs, data)
     print(json.dumps(result, default=str))
+
+
+@bench_app.command("scale")
+@_friendly
+def bench_scale(
+    sizes: Annotated[str, typer.Option(help="households in the scored year, comma-separated")] = (
+        "27000,250000,1000000"
+    ),
+    workers: Annotated[str, typer.Option(help="Dask workers to compare, comma-separated")] = "1,2",
+    root: Annotated[Path, typer.Option(help="where the regions are simulated once and kept")] = (
+        Path("data/scale")
+    ),
+    db_url: Annotated[
+        str | None, typer.Option(help="bench store (default: SQLite in ROOT; not the service's)")
+    ] = None,
+    cluster_cores: Annotated[int, typer.Option(help="worker cores of the projection")] = 64,
+) -> None:
+    """Single-process and Dask engines on regions of each size: households per second per core,
+    peak memory per worker, end-to-end time, and the projection to 30 million households."""
+    import json
+
+    from riskmodel.bench_scale import bench_scale as run
+
+    print(
+        json.dumps(
+            run(
+                tuple(int(s) for s in sizes.split(",")),
+                tuple(int(w) for w in workers.split(",")),
+                root,
+                db_url,
+                cluster_cores=cluster_cores,
+            )
+        )
+    )
 
 
 @bench_app.command("api")

@@ -16,6 +16,8 @@ def stage_partition(engine: Engine, job: str, township: str, rows: pd.DataFrame)
     """Write one partition of `job`, replacing what an earlier attempt of it wrote."""
     data = [(job, *row) for row in _tuples(rows)]
     with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":  # other workers' partitions hold the lock meanwhile
+            conn.exec_driver_sql("PRAGMA busy_timeout=600000")
         conn.execute(staged.delete().where(staged.c.job == job, staged.c.township_id == township))
         _bulk_insert(conn, staged.name, ["job", *SCORE_COLUMNS], data)
     return len(data)
