@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from riskmodel.score import run_batch
 from riskmodel.score.dask import local_client, run_distributed
-from riskmodel.store import engine_for, read_batch, score_runs, staged_counts
+from riskmodel.store import batches, engine_for, read_batch, score_runs, staged
 
 VERSIONS = {"meets_criteria": "7", "persistent": "2"}
 
@@ -84,13 +87,16 @@ def test_the_worklists_are_the_same(local, distributed):
     assert books == [f"worklist-{t}.xlsx" for t in sorted(listed["township_id"].unique())]
 
 
-def test_the_batch_is_complete_and_the_run_recorded(distributed):
+def test_the_batch_is_complete_and_the_run_recorded(distributed, trained):
     result, db_url = distributed
     engine = engine_for(db_url)
 
+    with engine.connect() as conn:
+        features = conn.execute(sa.select(batches.c.features)).scalar_one()
+    assert features.split(",") == trained[0].features
     runs = score_runs(engine, 2025)
     assert runs["households_scored"].tolist() == [result.households]
-    assert staged_counts(engine, "") == {}
+    assert staged_counts_all(engine) == {}
     assert not list(result.scores.parent.glob(".run-*"))
 
 
@@ -117,3 +123,51 @@ def test_a_killed_worker_is_replaced_and_its_townships_run_again(
     assert not stored["hh_id"].duplicated().any()
     assert again.townships == first.townships
     client.wait_for_workers(2, timeout=300)
+
+
+KILLED_RUN = """
+import sys, time
+from riskmodel.score.dask import local_client, run_distributed
+data, out, db_url, main, persistent = sys.argv[1:]
+
+def hold(summary):
+    print("staged", summary["township"], flush=True)
+    time.sleep(600)
+
+with local_client(workers=1) as client:
+    run_distributed(data, out, db_url, {"meets_criteria": main, "persistent": persistent}, "7",
+                    "killed", client, versions={"meets_criteria": "7", "persistent": "2"},
+                    on_township=hold)
+"""
+
+
+def test_a_killed_run_leaves_the_previous_batch_and_files(
+    distributed, training_county, model_folders
+):
+    """The whole run (driver, scheduler and workers) killed once a township is staged."""
+    first, db_url = distributed
+    before = {p: p.read_bytes() for p in sorted(first.scores.rglob("*.parquet"))}
+    args = [db_url, model_folders["meets_criteria"], model_folders["persistent"]]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_RUN, str(training_county), str(first.scores.parent), *args],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdout.readline().startswith("staged")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    engine = engine_for(db_url)
+    stored = read_batch(engine, 2025, "7")
+    assert set(stored["run_id"]) == {"run"} and len(stored) == first.households
+    assert sum(staged_counts_all(engine).values()) > 0  # staged, never visible
+    assert {p: p.read_bytes() for p in sorted(first.scores.rglob("*.parquet"))} == before
+
+
+def staged_counts_all(engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        q = sa.select(staged.c.job, sa.func.count()).group_by(staged.c.job)
+        return dict(conn.execute(q).all())

@@ -184,6 +184,7 @@ def score_township(township: Township, job: Job) -> dict:
     digests = {f: file_digest(Path(f)) for f in township.files if not township.whole_file}
     return {
         "township": township.name,
+        "features": next(iter(models.values())).features,
         "rows": len(rows),
         "rows_read": len(window),
         "invalid_rows": len(checked.quarantined),
@@ -210,7 +211,6 @@ def run_distributed(
     versions: Mapping[str, str] | None = None,
     area: str = SERVICE,
     model_alias: str = "",
-    features: list[str] | None = None,
     on_township: Callable[[dict], None] = lambda _: None,
 ) -> DistributedResult:
     """Score every household of `year` (default: latest) township by township on the Dask
@@ -288,7 +288,7 @@ def run_distributed(
             Y,
             model_version,
             run_id,
-            features or [],
+            summaries[0]["features"],
             area=area,
             run=run,
         )
@@ -352,12 +352,13 @@ def local_client(workers: int | None = None, scheduler: str | None = None):
     (one thread each: scoring holds the GIL) started for this run."""
     from distributed import Client, LocalCluster
 
+    logging.getLogger("distributed").setLevel(logging.WARNING)
     if scheduler:
         return Client(scheduler)
     cluster = LocalCluster(
         n_workers=workers or 2,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",
     )
     return Client(cluster)
