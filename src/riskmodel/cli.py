@@ -1279,6 +1279,9 @@ def bench_scale(
         str | None, typer.Option(help="bench store (default: SQLite in ROOT; not the service's)")
     ] = None,
     cluster_cores: Annotated[int, typer.Option(help="worker cores of the projection")] = 64,
+    single_up_to: Annotated[
+        int, typer.Option(help="largest size for the single-process engine (it holds it whole)")
+    ] = 250_000,
 ) -> None:
     """Single-process and Dask engines on regions of each size: households per second per core,
     peak memory per worker, end-to-end time, and the projection to 30 million households."""
@@ -1294,6 +1297,7 @@ def bench_scale(
                 root,
                 db_url,
                 cluster_cores=cluster_cores,
+                single_up_to=single_up_to,
             )
         )
     )

@@ -141,6 +141,8 @@ def read_township(township: Township, year: int) -> pd.DataFrame:
 
 _LOADED: dict[str, RelapseModel] = {}
 """Models this worker process has loaded, by source: each is loaded once per worker."""
+_ENGINES: dict = {}
+"""This worker's store engines, by URL (a connection pool each)."""
 
 
 def worker_models(sources: tuple[tuple[str, str], ...]) -> dict[str, RelapseModel]:
@@ -178,7 +180,9 @@ def score_township(township: Township, job: Job) -> dict:
     book = staging / "worklists" / f"worklist-{township.name}.xlsx"
     book.parent.mkdir(parents=True, exist_ok=True)
     write_worklist(rows, book, job.title)
-    stage_partition(engine_for(job.db_url), job.id, township.name, rows)
+    if job.db_url not in _ENGINES:
+        _ENGINES[job.db_url] = engine_for(job.db_url)
+    stage_partition(_ENGINES[job.db_url], job.id, township.name, rows)
     from distributed import get_worker
 
     digests = {f: file_digest(Path(f)) for f in township.files if not township.whole_file}
