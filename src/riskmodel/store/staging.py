@@ -65,9 +65,8 @@ def commit_staged(
             sa.select(sa.func.count(sa.distinct(staged.c.village_id))).where(staged.c.job == job)
         ).scalar_one()
         stored = conn.execute(sa.select(sa.func.count()).where(old)).scalar_one()
-        replaced = conn.execute(
-            sa.select(sa.func.count()).where(old, table.c.hh_id.in_(new))
-        ).scalar_one()
+        both = sa.intersect(new, sa.select(table.c.hh_id).where(old)).subquery()
+        replaced = conn.execute(sa.select(sa.func.count()).select_from(both)).scalar_one()
         scored_at = conn.execute(
             sa.select(sa.func.max(staged.c.scored_at)).where(staged.c.job == job)
         ).scalar_one()
