@@ -165,6 +165,7 @@ def _score_dask(
     workers: int | None,
     started: float,
     loaded: float,
+    early_warning_band: float | None = None,
 ) -> None:
     """`score --engine dask`: the workers load the versions the driver resolved."""
     import time
@@ -201,6 +202,7 @@ def _score_dask(
                 area=area,
                 model_alias=uri.partition("@")[2],
                 on_township=progress,
+                early_warning_band=early_warning_band,
             )
         if not scheduler:
             client.cluster.close()
@@ -531,7 +533,7 @@ def score(
             bar.stop()
             _score_dask(
                 data, out, settings.db_url, uri, extra_uri if extra else "", versions, meta,
-                year, max_invalid, area, scheduler, workers, started, loaded,
+                year, max_invalid, area, scheduler, workers, started, loaded, early_warning_band,
             )  # fmt: skip
             return
         if engine != "local" or scheduler or workers:

@@ -43,7 +43,7 @@ from riskmodel.store import (
     stage_partition,
     staged_counts,
 )
-from riskmodel.worklist import write_worklist
+from riskmodel.worklist import household_facts, read_places, write_worklist
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,10 @@ class Job:
     db_url: str
     staging: str
     title: str
+    places: tuple[tuple[str, str], ...] = ()
+    """id -> name of townships and villages (the workbooks' names)."""
+    band: float | None = None
+    """The early-warning income band (`score --early-warning-band`), when set."""
 
 
 @dataclass
@@ -128,15 +132,17 @@ def years_present(townships: list[Township]) -> list[int]:
     return sorted(years)
 
 
-def read_township(township: Township, year: int) -> pd.DataFrame:
-    """The township's rows of `year` and its history, numbered as in their file."""
+def read_township(township: Township, year: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The township's rows of `year` and its history, numbered as in their file; and its
+    households' facts of `year` from their whole history (the year each was identified)."""
     if township.whole_file:
         panel = pd.read_parquet(township.files[0])
         panel = panel[panel[PARTITION].astype(str) == township.name]
     else:
         panel = read_partition([Path(f) for f in township.files], township.name)
     years = pd.to_numeric(panel["year"], errors="coerce")
-    return panel[years.between(year - HISTORY_YEARS, year) | years.isna()]
+    facts = household_facts(panel[years.notna()], year)
+    return panel[years.between(year - HISTORY_YEARS, year) | years.isna()], facts
 
 
 _LOADED: dict[str, RelapseModel] = {}
@@ -161,7 +167,7 @@ def score_township(township: Township, job: Job) -> dict:
     """One task: read, check, score, write the partition's files and stage its rows."""
     started = time.perf_counter()
     models = worker_models(job.models)
-    window = read_township(township, job.year)
+    window, facts = read_township(township, job.year)
     checked, shares = validate_window(window, Path(township.files[0]), job.year)
     rows = score_partition(
         checked,
@@ -171,6 +177,8 @@ def score_township(township: Township, job: Job) -> dict:
         job.run_id,
         job.worklist_share,
         dict(job.versions),
+        facts=facts,
+        band=job.band,
     )
     staging = Path(job.staging)
     part = f"{PARTITION}={township.name}/part-0.parquet"
@@ -179,7 +187,7 @@ def score_township(township: Township, job: Job) -> dict:
         write_parquet(checked.quarantined, staging / "quarantine" / part)
     book = staging / "worklists" / f"worklist-{township.name}.xlsx"
     book.parent.mkdir(parents=True, exist_ok=True)
-    write_worklist(rows, book, job.title)
+    write_worklist(rows, book, job.title, dict(job.places))
     if job.db_url not in _ENGINES:
         _ENGINES[job.db_url] = engine_for(job.db_url)
     stage_partition(_ENGINES[job.db_url], job.id, township.name, rows)
@@ -216,6 +224,7 @@ def run_distributed(
     area: str = SERVICE,
     model_alias: str = "",
     on_township: Callable[[dict], None] = lambda _: None,
+    early_warning_band: float | None = None,
 ) -> DistributedResult:
     """Score every household of `year` (default: latest) township by township on the Dask
     `client`'s workers with the models at `models` (label -> `models:/name/N` or a saved model's
@@ -252,6 +261,8 @@ def run_distributed(
         db_url=db_url,
         staging=str(staging),
         title=worklist_title(Y, model_version, area),
+        places=tuple(read_places(source if source.is_dir() else source.parent).items()),
+        band=early_warning_band,
     )
     seconds["plan"] = round(time.perf_counter() - t0, 3)
     from distributed import as_completed
