@@ -24,7 +24,17 @@ $(BROWSER) $(CJK_FONT):
 	  echo "install Debian's chromium and fonts-noto-cjk (as root: apt-get install chromium fonts-noto-cjk)"; \
 	fi
 
-install: $(STAMP) $(BROWSER) $(CJK_FONT)
+# `riskmodel bench api` drives both servers with wrk (Debian's package) when it is there.
+WRK := /usr/bin/wrk
+
+$(WRK):
+	@if [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; \
+	else \
+	  echo "install Debian's wrk for bench api (as root: apt-get install wrk)"; \
+	fi
+
+install: $(STAMP) $(BROWSER) $(CJK_FONT) $(WRK)
 
 run: $(STAMP)
 	$(BIN)/riskmodel simulate --out data/county --seed 7 --report
