@@ -692,3 +692,48 @@ def test_replace_all_drops_what_was_not_scored_and_says_so(trained, training_cou
     text = str(sub.change)
     assert f"{sub.change.dropped:,} dropped (" in text
     assert sorted(set(full.rows["hh_id"]) - set(stored["hh_id"]))[0] in text
+
+
+def test_the_next_worklist_carries_each_households_latest_visit(both, training_county, tmp_path):
+    """A visit recorded after one batch appears in the visit columns of the next batch's 台账
+    (the latest of the year, not an earlier one), and only on its household's row."""
+    from datetime import date
+
+    from riskmodel.visits import VisitIn, record_visit
+
+    db_url = f"sqlite:///{tmp_path / 's.db'}"
+    first = run_batch(training_county, tmp_path / "a", db_url, both, "7", "r")
+    listed = first.rows[first.rows["on_worklist"] & (first.rows["status"] == "not_monitored")]
+    household = listed.iloc[0].to_dict()
+    engine = engine_for(db_url)
+    for day, cadre, outcome in [(1, "甲核实", "not_enrolled"), (9, "乙核实", "enrolled")]:
+        visit = VisitIn(
+            visited_on=date(2026, 1, day),
+            cadre=cadre,
+            verification="confirmed",
+            outcome=outcome,
+            measures=["健康帮扶"],
+        )
+        record_visit(engine, visit, household)
+
+    again = run_batch(training_county, tmp_path / "b", db_url, both, "7", "r2")
+    book = load_workbook(again.workbook, read_only=True)
+    header = next(
+        r for ws in book.worksheets for r in ws.iter_rows(values_only=True) if r[3] == "户编号"
+    )
+    rows = [r for ws in book.worksheets for r in ws.iter_rows(values_only=True) if r[3] is not None]
+    at = {
+        name: header.index(name)
+        for name in ("核实情况", "处置结果", "帮扶措施落实情况", "核实人", "日期")
+    }
+    visited = [r for r in rows if r[3] == household["hh_id"]]
+    assert len(visited) == 1
+    assert [visited[0][at[k]] for k in at] == [
+        "风险属实",
+        "纳入监测",
+        "健康帮扶",
+        "乙核实",
+        "2026-01-09",
+    ]
+    others = [r for r in rows if r[3] not in (household["hh_id"], "户编号")]
+    assert others and all(r[at["核实人"]] in (None, "") for r in others)

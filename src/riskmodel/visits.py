@@ -173,6 +173,16 @@ def visits_by_household(engine: Engine, village_id: str | None = None) -> dict[s
     return out
 
 
+def latest_visits(engine: Engine, year: int) -> dict[str, dict]:
+    """Each household's latest visit answering `year` (the next 台账's visit columns)."""
+    latest: dict[str, dict] = {}
+    for hh_id, rows in visits_by_household(engine).items():
+        of_year = [v for v in rows if v["year"] == year]
+        if of_year:
+            latest[hh_id] = of_year[0]
+    return latest
+
+
 def _out(row: dict) -> dict:
     return {
         "id": row["id"],

@@ -185,8 +185,32 @@ def _category(name: str, code) -> str:
     return PANEL[name].categories.get(str(code), str(code))
 
 
-def sheet_rows(part: pd.DataFrame, places: dict[str, str]) -> list[tuple[str | None, list]]:
-    """The rows of one township's sheet in order: a section title, then its households' cells."""
+def visit_cells(visit: dict | None) -> list[str]:
+    """The visit columns: the household's latest recorded visit of the scored year, else blank
+    (核实时限 is the office's to set)."""
+    if visit is None:
+        return [""] * len(VISIT_COLUMNS)
+    from riskmodel.visits import OUTCOMES, VERIFICATION
+
+    eliminated = visit["risk_eliminated"]
+    return [
+        "",
+        VERIFICATION[visit["verification"]][0],
+        OUTCOMES[visit["outcome"]][0],
+        "、".join(visit["measures"]),
+        "" if eliminated is None else ("是" if eliminated else "否"),
+        visit["cadre"],
+        visit["visited_on"],
+        visit["note"],
+    ]
+
+
+def sheet_rows(
+    part: pd.DataFrame, places: dict[str, str], visits: dict[str, dict] | None = None
+) -> list[tuple[str | None, list]]:
+    """The rows of one township's sheet in order: a section title, then its households' cells
+    (with the latest visit in `visits`, by household, when there is one)."""
+    visits = visits or {}
     out: list[tuple[str | None, list]] = []
     for status, title in SECTIONS:
         sec = part[part["status"] == status].sort_values(["village_id", "rank_in_village"])
@@ -219,7 +243,7 @@ def sheet_rows(part: pd.DataFrame, places: dict[str, str]) -> list[tuple[str | N
                         r["reasons_zh"],
                         r["measures_zh"],
                         r["data_check"],
-                        *[""] * len(VISIT_COLUMNS),
+                        *visit_cells(visits.get(r["hh_id"])),
                     ],
                 )
             )
@@ -227,9 +251,14 @@ def sheet_rows(part: pd.DataFrame, places: dict[str, str]) -> list[tuple[str | N
 
 
 def write_worklist(
-    rows: pd.DataFrame, path: Path, title: str, places: dict[str, str] | None = None
+    rows: pd.DataFrame,
+    path: Path,
+    title: str,
+    places: dict[str, str] | None = None,
+    visits: dict[str, dict] | None = None,
 ) -> Path:
-    """Households on the worklist, a sheet per township in sections, printable on A4 landscape."""
+    """Households on the worklist, a sheet per township in sections, printable on A4 landscape;
+    the visit columns carry each household's latest visit of the year (`visits`) when recorded."""
     places = places or {}
     listed = rows[rows["on_worklist"]]
     wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
@@ -256,7 +285,7 @@ def write_worklist(
         for c, (header, _) in enumerate(COLUMNS):
             ws.write(1, c, header, visit_head if c >= visit_from else head)
         r = 2
-        for tier, cells in sheet_rows(part, places):
+        for tier, cells in sheet_rows(part, places, visits):
             if not cells:
                 ws.merge_range(r, 0, r, len(COLUMNS) - 1, tier, section_fmt)
             else:

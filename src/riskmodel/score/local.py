@@ -29,6 +29,7 @@ from riskmodel.score.engine import (
 )
 from riskmodel.score.outputs import output_paths, staged_outputs, worklist_title
 from riskmodel.store import SERVICE, batch_households, engine_for, read_batch, replace_batch
+from riskmodel.visits import latest_visits
 from riskmodel.worklist import household_facts, read_places
 
 
@@ -143,7 +144,8 @@ def run_batch(
     }
     stage("write")
     title = worklist_title(Y, model_version, area)
-    with staged_outputs(rows, parquet, workbook, title, read_places(source.parent)):
+    visited = latest_visits(engine, Y)
+    with staged_outputs(rows, parquet, workbook, title, read_places(source.parent), visited):
         stage("store")
         features = next(iter(models.values())).features
         replace_batch(engine, rows, Y, model_version, run_id, features, area=area, run=run)

@@ -44,11 +44,12 @@ def staged_outputs(
     workbook: Path,
     title: str,
     places: dict[str, str] | None = None,
+    visits: dict[str, dict] | None = None,
 ) -> Iterator[None]:
     """Write the Parquet file and the workbook (township and village names from `places`) to
     temporary files, run the caller's block, then rename both into place; if anything raises,
     the previous files stay whole."""
     with atomic_path(parquet) as tmp_parquet, atomic_path(workbook) as tmp_book:
         parquet_rows(rows).to_parquet(tmp_parquet, index=False)
-        write_worklist(rows, tmp_book, title, places)
+        write_worklist(rows, tmp_book, title, places, visits)
         yield
