@@ -169,6 +169,13 @@ def render(feature: str, lang: str, columns: dict[str, np.ndarray], rows: np.nda
 
 def _numeric(column) -> np.ndarray:
     """A column as floats (flags as 0/1), missing values as NaN."""
+    if isinstance(column, np.ndarray | pd.Series) and column.dtype.kind in "fiub":
+        return np.asarray(column, dtype=float)
+    if isinstance(column, list):  # the API's request columns: no Series per feature
+        try:
+            return np.array([np.nan if x is None else float(x) for x in column], dtype=float)
+        except (TypeError, ValueError):
+            pass
     s = pd.Series(column)
     if s.dtype == object:
         s = s.astype("Float64")
