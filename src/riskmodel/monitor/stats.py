@@ -47,9 +47,10 @@ def _levels(name: str, levels: dict[str, list[str]]) -> list[str]:
 
 def _as_text(values: pd.Series) -> np.ndarray:
     """Category and yes/no values as text, missing as None (booleans as False/True)."""
-    s = values.astype("object")
-    return np.array([None if pd.isna(v) else str(bool(v)) if isinstance(v, (bool, np.bool_))
-                     else str(v) for v in s], dtype=object)  # fmt: skip
+    codes, uniques = pd.factorize(pd.Series(values).astype("object"), use_na_sentinel=True)
+    texts = [str(bool(v)) if isinstance(v, (bool, np.bool_)) else str(v) for v in uniques]
+    out = np.array([*texts, None], dtype=object)  # code -1 (missing) reads the last: None
+    return out[codes]
 
 
 def _as_number(values: pd.Series) -> np.ndarray:
