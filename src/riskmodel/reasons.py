@@ -44,6 +44,7 @@ from riskmodel.catalogue import (
     RISK_WHEN_LOW,
     VALUE_TEXTS,
 )
+from riskmodel.validate import as_float
 
 TOP_REASONS = 3
 FEATURES_PER_REASON = 2
@@ -154,7 +155,7 @@ def render(feature: str, lang: str, columns: dict[str, np.ndarray], rows: np.nda
     cases = _cases(feature, lang)
     if not cases:
         return _render(_template(feature, lang), feature, lang, columns, rows)
-    v = _numeric(columns[feature][rows])
+    v = as_float(columns[feature][rows])
     which = np.full(len(rows), -1)
     with np.errstate(invalid="ignore"):
         for k, (lo, hi, _) in enumerate(cases):
@@ -165,21 +166,6 @@ def render(feature: str, lang: str, columns: dict[str, np.ndarray], rows: np.nda
         pieces = _template(feature, lang) if k < 0 else cases[k][2]
         out[at] = _render(pieces, feature, lang, columns, rows[at])
     return out.tolist()
-
-
-def _numeric(column) -> np.ndarray:
-    """A column as floats (flags as 0/1), missing values as NaN."""
-    if isinstance(column, np.ndarray | pd.Series) and column.dtype.kind in "fiub":
-        return np.asarray(column, dtype=float)
-    if isinstance(column, list):  # the API's request columns: no Series per feature
-        try:
-            return np.array([np.nan if x is None else float(x) for x in column], dtype=float)
-        except (TypeError, ValueError):
-            pass
-    s = pd.Series(column)
-    if s.dtype == object:
-        s = s.astype("Float64")
-    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
 def _render(
@@ -244,7 +230,7 @@ def eligibility(records: Mapping, features: list[str]) -> tuple[np.ndarray, np.n
     for j, f in enumerate(features):
         if not shown(f) or f not in records:
             continue
-        v = _numeric(records[f])
+        v = as_float(records[f])
         known = ~np.isnan(v)
         flag = FEATURES[f].dtype == "bool"
         with np.errstate(invalid="ignore"):
@@ -267,7 +253,7 @@ def measure_conditions(records: Mapping) -> np.ndarray:
     n = len(next(iter(records.values()))) if not isinstance(records, pd.DataFrame) else len(records)
 
     def col(name: str) -> np.ndarray:
-        return _numeric(records[name]) if name in records else np.full(n, np.nan)
+        return as_float(records[name]) if name in records else np.full(n, np.nan)
 
     labour, dibao = col("labour_total"), col("dibao")
     tests = {

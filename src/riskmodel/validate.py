@@ -281,6 +281,13 @@ def _duplicate_keys(df: pd.DataFrame) -> list[tuple]:
 
 def as_float(values) -> np.ndarray:
     """A column (Series, list or array) as floats, missing and unparsable values as NaN."""
+    if isinstance(values, np.ndarray | pd.Series) and values.dtype.kind in "fiub":
+        return np.asarray(values, dtype=float)
+    if isinstance(values, list):  # an API request's column: no Series for None alone
+        try:
+            return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+        except (TypeError, ValueError):
+            pass
     if not isinstance(values, pd.Series):
         try:
             return np.asarray(values, dtype=float)

@@ -26,6 +26,7 @@ import pandas as pd
 from riskmodel.catalogue import FEATURES
 from riskmodel.config import MonitorConfig
 from riskmodel.ranking import flag_top_share
+from riskmodel.validate import as_float
 
 REFERENCE_FILE = "reference.json"
 BINS = 10
@@ -53,10 +54,6 @@ def _as_text(values: pd.Series) -> np.ndarray:
     return out[codes]
 
 
-def _as_number(values: pd.Series) -> np.ndarray:
-    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-
-
 def shares(values: pd.Series, spec: dict) -> dict:
     """A column's share in each frozen bin (missing apart), its unseen categories and the share
     outside the training range."""
@@ -70,7 +67,7 @@ def shares(values: pd.Series, spec: dict) -> dict:
         unseen = int(((codes < 0) & ~missing).sum())
         outside = 0
     else:
-        x = _as_number(values)
+        x = as_float(values)
         missing = np.isnan(x)
         edges = np.asarray(spec["edges"], dtype=float)
         bins = np.searchsorted(edges, x[~missing], side="left")
@@ -92,7 +89,7 @@ def feature_spec(values: pd.Series, name: str, levels: dict[str, list[str]]) -> 
     the levels for categories and yes/no."""
     if _is_category(name):
         return {"kind": "category", "levels": _levels(name, levels)}
-    x = _as_number(values)
+    x = as_float(values)
     x = x[~np.isnan(x)]
     if not len(x):
         return {"kind": "numeric", "edges": [], "low": None, "high": None}
