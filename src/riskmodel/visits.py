@@ -161,11 +161,15 @@ def visits_of(engine: Engine, hh_id: str) -> list[dict]:
         return [_out(dict(r)) for r in rows]
 
 
-def visits_by_household(engine: Engine, village_id: str | None = None) -> dict[str, list[dict]]:
-    """Every visit (of one village), grouped by household, newest first."""
+def visits_by_household(
+    engine: Engine, village_id: str | None = None, year: int | None = None
+) -> dict[str, list[dict]]:
+    """Every visit (of one village, answering one year), grouped by household, newest first."""
     q = sa.select(visits).order_by(visits.c.visited_on.desc(), visits.c.id.desc())
     if village_id is not None:
         q = q.where(visits.c.village_id == village_id)
+    if year is not None:
+        q = q.where(visits.c.year == year)
     out: dict[str, list[dict]] = {}
     with engine.connect() as conn:
         for r in conn.execute(q).mappings():
@@ -175,12 +179,7 @@ def visits_by_household(engine: Engine, village_id: str | None = None) -> dict[s
 
 def latest_visits(engine: Engine, year: int) -> dict[str, dict]:
     """Each household's latest visit answering `year` (the next 台账's visit columns)."""
-    latest: dict[str, dict] = {}
-    for hh_id, rows in visits_by_household(engine).items():
-        of_year = [v for v in rows if v["year"] == year]
-        if of_year:
-            latest[hh_id] = of_year[0]
-    return latest
+    return {hh_id: rows[0] for hh_id, rows in visits_by_household(engine, year=year).items()}
 
 
 def _out(row: dict) -> dict:
