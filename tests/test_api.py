@@ -329,6 +329,27 @@ def test_household_returns_the_latest_batch_with_reasons(api, service):
     assert body["contributions"] is None
 
 
+def test_unusual_households_are_flagged_in_scores_and_stored_households(api, service):
+    far = {**EXAMPLE_RECORD, "village_collective_income": 9_000.0, "hh_id": "H000126"}
+
+    r = api.post(
+        "/v1/scores", json={"records": [EXAMPLE_RECORD, far]}, headers=auth(service, "county")
+    )
+
+    ordinary, unusual = (x["unusual"] for x in r.json()["results"])
+    assert ordinary == {"flagged": False, "note_zh": "", "reasons_zh": [], "reasons_en": []}
+    assert unusual["flagged"] and unusual["note_zh"] == "该户情况少见，评分仅供参考"
+    assert unusual["reasons_zh"][0].startswith("村集体经济收入远高于训练数据的范围")
+    assert "9,000" not in " ".join(unusual["reasons_zh"])  # the range, never the value
+    rows = service["rows"]
+    flagged = rows[rows["unusual"]]
+    assert 0 < len(flagged) < 0.05 * rows["probability"].notna().sum()
+    hh = flagged["hh_id"].iloc[0]
+    body = api.get(f"/v1/households/{hh}", headers=auth(service, "county")).json()
+    assert body["unusual"]["flagged"]
+    assert "；".join(body["unusual"]["reasons_zh"]) == flagged["unusual_zh"].iloc[0]
+
+
 @pytest.mark.parametrize("status", ["meets_criteria", "monitored"])
 def test_household_read_gives_status_label_and_criteria(api, service, status):
     rows = service["rows"]

@@ -1,6 +1,7 @@
 """The cadres' web app and visits: accounts, sessions, CSRF, sign-in limits, scopes, pages in
 Chinese, visits through the form and the API, kept across re-scoring, exported as a label."""
 
+import html
 import re
 from datetime import date, timedelta
 
@@ -275,6 +276,20 @@ def test_household_card_shows_status_reasons_chart_history_and_is_audited(web):
             )
         ).all()
     assert len(after) == before + 1 and after[-1] == ("/app/households/{hh_id}", None)
+
+
+def test_household_card_says_when_a_household_is_unusual(web):
+    c = sign_in(web, "web-county")
+    rows = web["rows"]
+    unusual = rows[rows["unusual"]].iloc[0]
+    ordinary = rows[~rows["unusual"] & rows["probability"].notna()].iloc[0]
+
+    flagged = c.get(f"/app/households/{unusual['hh_id']}").text
+    plain = c.get(f"/app/households/{ordinary['hh_id']}").text
+
+    assert "该户情况少见，评分仅供参考" in flagged
+    assert html.escape(unusual["unusual_zh"].split("；")[0]) in flagged
+    assert "该户情况少见" not in plain
 
 
 # --- visits -------------------------------------------------------------------------------------

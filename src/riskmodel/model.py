@@ -19,6 +19,7 @@ import pandas as pd
 
 from riskmodel.calibrate import apply_beta
 from riskmodel.catalogue import FEATURES
+from riskmodel.support import Support
 from riskmodel.treeshap import TreeShap
 
 if TYPE_CHECKING:
@@ -52,6 +53,9 @@ class Meta:
     criteria: dict = field(default_factory=dict)
     """The thresholds of the 纳入条件 the label was built with (CriteriaConfig): the status of a
     scored household uses the same ones."""
+    support: dict = field(default_factory=dict)
+    """What the training rows looked like (riskmodel.support): records outside it are flagged as
+    unusual. Empty for a model trained before the checks existed (nothing is flagged)."""
 
 
 def feature_matrix(
@@ -102,6 +106,7 @@ class RelapseModel:
     def __init__(self, booster: lgb.Booster | None, meta: Meta, folder: Path | None = None):
         self._booster, self.meta, self._folder = booster, meta, folder
         self._shap: TreeShap | None = None
+        self._support: Support | None = None
 
     @property
     def folder(self) -> Path | None:
@@ -146,6 +151,12 @@ class RelapseModel:
         """TreeSHAP per feature plus the base value in the last column (log-odds, raw score)."""
         return self.explainer.contributions(X)
 
+    def unusual(self, X: np.ndarray) -> tuple[np.ndarray, list[list[str]], list[list[str]]]:
+        """Each row's unusual-household flag with its reasons (Chinese, English)."""
+        if self._support is None:
+            self._support = Support(self.meta.support, self.features, self.meta.levels)
+        return self._support.check(X)
+
     def predict_proba(self, records: pd.DataFrame) -> np.ndarray:
         return self.calibrate(self.raw_score(self.matrix(records)))
 
@@ -189,6 +200,7 @@ class RelapseModel:
             tiers=Tiers(**raw["tiers"]),
             label=raw["label"],
             criteria=raw.get("criteria", {}),
+            support=raw.get("support", {}),
         )
         model = cls(None, meta, folder)
         if (folder / TREESHAP_FILE).exists():

@@ -27,6 +27,7 @@ from riskmodel.features import build_features
 from riskmodel.io import panel_file, read_panel
 from riskmodel.labels import LABEL_NEEDS, POPULATIONS, add_labels, supported_labels
 from riskmodel.model import Meta, RelapseModel, Tiers, categorical_levels, feature_matrix
+from riskmodel.support import fit_support
 from riskmodel.validate import validate_panel
 from riskmodel.visits import VISITS_FILE, check_against_visits
 
@@ -168,6 +169,7 @@ def fit_model(split: Split, cfg: TrainConfig) -> tuple[RelapseModel, dict]:
         tiers=Tiers(cfg.tiers.red, cfg.tiers.amber),
         label=label,
         criteria=cfg.criteria.model_dump(),
+        support=fit_support(dtrain.get_data(), features, levels),
     )
     info = {
         "best_iteration": booster.current_iteration(),

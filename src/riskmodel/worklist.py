@@ -20,6 +20,7 @@ import xlsxwriter
 from riskmodel.catalogue import PANEL, RISK_TYPES
 from riskmodel.criteria import STATUSES
 from riskmodel.io import atomic_path
+from riskmodel.support import UNUSUAL_ZH
 
 TIER_ZH = {"red": "红", "amber": "黄", "green": "绿", "verify": "应纳"}
 TIER_COLOUR = {"red": "#F4B6B0", "amber": "#FBE3A6", "green": "#CDE8C4", "verify": "#E8B0E0"}
@@ -95,7 +96,7 @@ FACTS = [
 SHOWN = [
     *["township_id", "village_id", "rank_in_village", "hh_id", "status", "label", "probability"],
     *["tier", "warning_source", "top_risk_types", "criteria_zh", "reasons_zh", "measures_zh"],
-    *["data_check", *FACTS],
+    *["data_check", "unusual", "unusual_zh", *FACTS],
 ]
 """The batch columns a sheet reads."""
 PLACES_FILE = "places.csv"
@@ -185,6 +186,15 @@ def _category(name: str, code) -> str:
     return PANEL[name].categories.get(str(code), str(code))
 
 
+def _checks(row: dict) -> str:
+    """The 数据待核实 cell: the rules the household's data failed, and whether it is unlike the
+    households the model learned from."""
+    notes = [row["data_check"]] if row["data_check"] else []
+    if row.get("unusual"):
+        notes.append(f"{UNUSUAL_ZH}：{row['unusual_zh']}")
+    return "\n".join(notes)
+
+
 def visit_cells(visit: dict | None) -> list[str]:
     """The visit columns: the household's latest recorded visit of the scored year, else blank
     (核实时限 is the office's to set)."""
@@ -242,7 +252,7 @@ def sheet_rows(
                         r["criteria_zh"],
                         r["reasons_zh"],
                         r["measures_zh"],
-                        r["data_check"],
+                        _checks(r),
                         *visit_cells(visits.get(r["hh_id"])),
                     ],
                 )

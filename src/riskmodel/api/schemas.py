@@ -310,6 +310,31 @@ LABEL_DOC = (
 )
 
 
+class Unusual(BaseModel):
+    """Whether the household is unlike those the model learned from (values outside the training
+    range, a combination never seen, a rare profile): its score is then indicative only."""
+
+    flagged: bool
+    note_zh: str = Field(description="「该户情况少见，评分仅供参考」 when flagged, else empty")
+    reasons_zh: list[str]
+    reasons_en: list[str]
+
+
+def unusual_item(flagged: bool, zh: str | list[str], en: str | list[str]) -> dict:
+    """The `unusual` object from a score's flag and reasons (lists, or text as stored)."""
+    from riskmodel.support import UNUSUAL_ZH
+
+    if isinstance(zh, str):
+        zh, en = [r for r in zh.split("；") if r], [r for r in en.split("; ") if r]
+    flagged = bool(flagged)
+    return {
+        "flagged": flagged,
+        "note_zh": UNUSUAL_ZH if flagged else "",
+        "reasons_zh": list(zh),
+        "reasons_en": list(en),
+    }
+
+
 class Criterion(BaseModel):
     code: Literal[tuple(CRITERIA)]  # type: ignore[valid-type]
     zh: str
@@ -337,6 +362,7 @@ class HouseholdScore(BaseModel):
     reasons: list[Reason]
     protective: list[Protective]
     dimensions: Dimensions  # type: ignore[valid-type]
+    unusual: Unusual
     model_version: str = Field(
         description="version of the label's model (the main model's when there is no label)"
     )
@@ -384,6 +410,7 @@ class WorklistEntry(BaseModel):
     reasons_en: str
     measures_zh: str
     measures_en: str
+    unusual: Unusual
 
 
 class Caseload(BaseModel):

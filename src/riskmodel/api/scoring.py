@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from riskmodel.api.schemas import EXAMPLE_RECORD, criteria_list
+from riskmodel.api.schemas import EXAMPLE_RECORD, criteria_list, unusual_item
 from riskmodel.criteria import CRITERIA
 from riskmodel.labels import MAIN_LABEL
 from riskmodel.model import RelapseModel
@@ -184,6 +184,7 @@ def score_columns(
                 "reasons": item["reasons"],
                 "protective": item["protective"],
                 "dimensions": item["dimensions"],
+                "unusual": unusual_item(a.unusual[i], a.unusual_zh[i], a.unusual_en[i]),
                 "model_version": versions[label or MAIN_LABEL],
             }
         )

@@ -182,6 +182,11 @@ class Assessment:
     red_screen: np.ndarray | None = None
     """Households meeting the criteria whose main-model probability (not shown: they are to be
     verified, not predicted) is in the red tier: the model would have listed them too."""
+    unusual: np.ndarray | None = None
+    """Records unlike the training data of the model that explains them (riskmodel.support)."""
+    unusual_zh: list[list[str]] | None = None
+    unusual_en: list[list[str]] | None = None
+    """Why each record is unusual (empty lists for the others)."""
 
 
 def assess(records: Mapping, models: RelapseModel | Models) -> Assessment:
@@ -198,6 +203,9 @@ def assess(records: Mapping, models: RelapseModel | Models) -> Assessment:
     tier = np.full(n, None, dtype=object)
     label = np.full(n, None, dtype=object)
     red_screen = np.zeros(n, bool)
+    unusual = np.zeros(n, bool)
+    unusual_zh: list[list[str]] = [[] for _ in range(n)]
+    unusual_en: list[list[str]] = [[] for _ in range(n)]
     for state, by in EXPLAINED_BY.items():
         rows = np.flatnonzero(st == state)
         model = models.get(by)
@@ -207,6 +215,10 @@ def assess(records: Mapping, models: RelapseModel | Models) -> Assessment:
         p = model.calibrate(contrib[rows].sum(axis=1))
         if SERVED_BY.get(state) == by:
             prob[rows], tier[rows], label[rows] = p, model.meta.tiers.assign(p), by
+            flag, zh, en = model.unusual(X[rows])  # only where a probability is shown
+            unusual[rows] = flag
+            for k in np.flatnonzero(flag):
+                unusual_zh[rows[k]], unusual_en[rows[k]] = zh[k], en[k]
         else:
             red_screen[rows] = p >= model.meta.tiers.red
     blocked = protective_blocked(met, first.features, stated_fields)
@@ -219,6 +231,9 @@ def assess(records: Mapping, models: RelapseModel | Models) -> Assessment:
         rule_flags(records),
         explain(records, contrib, first.features, blocked=blocked),
         red_screen,
+        unusual,
+        unusual_zh,
+        unusual_en,
     )
 
 
@@ -262,6 +277,9 @@ def _score_records(
     out["scored_at"] = pd.Timestamp(now())
     out["data_check"] = ""
     out["warning_source"] = np.where(a.red_screen, "criteria+model", "")
+    out["unusual"] = a.unusual
+    out["unusual_zh"] = ["；".join(r) for r in a.unusual_zh]
+    out["unusual_en"] = ["; ".join(r) for r in a.unusual_en]
     out = pd.concat([out, _facts(records, facts)], axis=1)
     return place_in_villages(out, worklist_share, band)
 
@@ -365,6 +383,9 @@ def with_data_checks(
             "scored_at": rows["scored_at"].iloc[0] if len(rows) else pd.Timestamp(now()),
             "data_check": [f"{year} {r}" for r in reasons],
             "warning_source": "data_check",
+            "unusual": False,
+            "unusual_zh": "",
+            "unusual_en": "",
             **dict.fromkeys(FACTS),
         }
     )

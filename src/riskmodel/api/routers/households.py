@@ -7,7 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from riskmodel.api.deps import ERRORS, Key, ServiceDep, out_of_scope, rule_flags, service_note
-from riskmodel.api.schemas import Identifier, Problem, StoredHousehold, criteria_list
+from riskmodel.api.schemas import (
+    Identifier,
+    Problem,
+    StoredHousehold,
+    criteria_list,
+    unusual_item,
+)
 from riskmodel.api.security import write_audit
 from riskmodel.catalogue import DIMENSIONS
 from riskmodel.reasons import item_from_stored
@@ -68,6 +74,7 @@ def household(
         "protective": item["protective"],
         "dimensions": item.get("dimensions", dict.fromkeys(DIMENSIONS, 0.0)),
         "contributions": item.get("contributions"),
+        "unusual": unusual_item(row["unusual"], row["unusual_zh"], row["unusual_en"]),
         "scored_at": row["scored_at"].isoformat(),
         **service_note(row["model_version"], version),
     }

@@ -8,7 +8,7 @@ import pandas as pd
 from fastapi import APIRouter, HTTPException, Path
 
 from riskmodel.api.deps import ERRORS, Key, ServiceDep, out_of_scope, rule_flags, service_note
-from riskmodel.api.schemas import Identifier, Problem, Worklist, criteria_list
+from riskmodel.api.schemas import Identifier, Problem, Worklist, criteria_list, unusual_item
 from riskmodel.api.security import write_audit
 from riskmodel.calibrate import caseload
 from riskmodel.store import village_worklist
@@ -61,6 +61,7 @@ def worklist(who: Key, svc: ServiceDep, village_id: Annotated[Identifier, Path()
                 "data_check": r["data_check"],
                 "rule_flags": rule_flags(r),
                 **{k: r[k] for k in ("reasons_zh", "reasons_en", "measures_zh", "measures_en")},
+                "unusual": unusual_item(r["unusual"], r["unusual_zh"], r["unusual_en"]),
             }
             for r in listed
         ],
