@@ -142,3 +142,41 @@ def test_beta_calibration_stays_monotone_when_one_coefficient_would_be_negative(
     assert a >= 0 and b >= 0
     p = apply_beta(np.sort(raw), (a, b, _))
     assert (np.diff(p) >= -1e-12).all()
+
+
+def test_batch_caseload_holds_the_oracles_expectation_and_the_realised_count(
+    trained, training_county, tmp_path
+):
+    """The batch's expected caseload per township (Parquet and workbook) against the
+    simulator's exact expectation and the count that happened the next year."""
+    import openpyxl
+
+    from riskmodel.score import run_batch
+    from riskmodel.score.outputs import caseload_path
+    from riskmodel.train import labelled_records, load_oracle
+
+    model, panel = trained
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    batch = run_batch(training_county, tmp_path, db, model, "7", "r", year=2024)
+    table = pd.read_parquet(caseload_path(batch.parquet))
+    towns = table[table["level"] == "township"].set_index("township_id")
+
+    labels = labelled_records(panel, "meets_criteria")
+    labels = labels[labels["year"] == 2024][["hh_id", "meets_criteria"]]
+    oracle = load_oracle(training_county, "meets_criteria")
+    served = batch.rows[batch.rows["label"] == "meets_criteria"][["hh_id", "township_id"]]
+    truth = served.merge(labels, on="hh_id").merge(oracle[oracle["year"] == 2024], on="hh_id")
+    assert len(truth) >= 0.98 * len(served)  # a few leave the panel: no label next year
+    by_town = truth.groupby("township_id").agg(
+        oracle=("p", "sum"), realised=("meets_criteria", "sum")
+    )
+    both = towns.join(by_town)
+
+    assert both["expected_new"].sum() == pytest.approx(both["oracle"].sum(), rel=0.15)
+    inside = both["realised"].between(both["expected_new_low"], both["expected_new_high"])
+    assert inside.mean() >= 0.6, both[["expected_new", "oracle", "realised"]]
+    sheet = openpyxl.load_workbook(batch.workbook)["预计需帮扶户数"]
+    first = [c.value for c in next(sheet.iter_rows(min_row=3, max_row=3))]
+    town = towns.iloc[0]
+    assert first[3] == pytest.approx(round(town["expected_new"], 1))
+    assert first[4] == f"{town['expected_new_low']}–{town['expected_new_high']}"

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from riskmodel.features import build_features
 from riskmodel.score import BatchError, run_batch, score_records
 from riskmodel.store import engine_for, read_batch, score_runs
-from riskmodel.worklist import read_places
+from riskmodel.worklist import CASELOAD_SHEET, read_places
 
 
 @pytest.fixture(scope="module")
@@ -238,7 +238,10 @@ def test_batch_writes_parquet_store_and_workbook_that_agree(
     book = load_workbook(result.workbook, read_only=True)
     names = read_places(training_county)
     assert sorted(book.sheetnames) == sorted(
-        names[t] for t in parquet.loc[parquet["on_worklist"], "township_id"].unique()
+        [
+            CASELOAD_SHEET,
+            *(names[t] for t in parquet.loc[parquet["on_worklist"], "township_id"].unique()),
+        ]
     )
     listed = sum(len(households) for _, households in _sheets(result.workbook).values())
     assert listed == parquet["on_worklist"].sum()
@@ -250,6 +253,8 @@ def _sheets(path) -> dict[str, tuple[list[str], list[dict]]]:
     book = load_workbook(path, read_only=True)
     out = {}
     for ws in book.worksheets:
+        if ws.title == CASELOAD_SHEET:
+            continue
         cells = list(ws.iter_rows(values_only=True))
         header = list(cells[1])
         sections, households = [], []
@@ -400,7 +405,11 @@ run_batch({str(training_county)!r}, {str(tmp_path)!r}, {db_url!r},
     stored = read_batch(engine_for(db_url), 2025, "7")
     assert set(stored["run_id"]) == {"run-1"} and len(stored) == len(first.rows)
     left = sorted(p.name for p in tmp_path.glob(".*.tmp"))
-    assert [n.split(".")[1] for n in left] == ["scores-2025-v7", "worklist-2025-v7"]
+    assert [n.split(".")[1] for n in left] == [
+        "caseload-2025-v7",
+        "scores-2025-v7",
+        "worklist-2025-v7",
+    ]
     assert all(f".{proc.pid}." in n for n in left)
 
     again = _run(trained, training_county, tmp_path, db_url)  # the next run clears them
@@ -718,10 +727,9 @@ def test_the_next_worklist_carries_each_households_latest_visit(both, training_c
 
     again = run_batch(training_county, tmp_path / "b", db_url, both, "7", "r2")
     book = load_workbook(again.workbook, read_only=True)
-    header = next(
-        r for ws in book.worksheets for r in ws.iter_rows(values_only=True) if r[3] == "户编号"
-    )
-    rows = [r for ws in book.worksheets for r in ws.iter_rows(values_only=True) if r[3] is not None]
+    sheets = [ws for ws in book.worksheets if ws.title != CASELOAD_SHEET]
+    header = next(r for ws in sheets for r in ws.iter_rows(values_only=True) if r[3] == "户编号")
+    rows = [r for ws in sheets for r in ws.iter_rows(values_only=True) if r[3] is not None]
     at = {
         name: header.index(name)
         for name in ("核实情况", "处置结果", "帮扶措施落实情况", "核实人", "日期")

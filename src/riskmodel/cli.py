@@ -229,6 +229,13 @@ def _score_dask(
         + f", total {time.perf_counter() - started:.2f}",
         highlight=False,
     )
+    from riskmodel.stability import against_previous, summary_line
+    from riskmodel.store import engine_for
+
+    compared = against_previous(engine_for(db_url), result.year, meta["version"], area)
+    if compared is not None:
+        (y, v), comparison = compared
+        console.print(f"  stability {summary_line(comparison, f'{y} v{v}')}", highlight=False)
 
 
 def _simulate_region(
@@ -415,6 +422,8 @@ def promote(
     decision = run_promotion(cfg)
     for reason in decision.reasons:
         (console if reason.startswith("ok") else err_console).print(reason)
+    for note in decision.notes:
+        console.print(f"note {note}", highlight=False)
     if not decision.promoted:
         err_console.print(
             f"[red]not promoted:[/red] {cfg.registered_model} version {decision.version} stays "
@@ -585,6 +594,11 @@ def score(
         f"{int(history.sum()):,} scored with invalid history rows left out"
     )
     console.print(f"  batch     {result.change}", highlight=False)
+    if result.stability is not None:
+        from riskmodel.stability import summary_line
+
+        (y, v), comparison = result.stability
+        console.print(f"  stability {summary_line(comparison, f'{y} v{v}')}", highlight=False)
     if area == PREVIEW:
         err_console.print(
             f"[yellow]preview:[/yellow] {uri} (v{result.model_version}) is not the model in "
@@ -824,6 +838,8 @@ def models_promote(
 def _report_decision(decision: Any, forced: bool = False) -> None:
     for line in decision.reasons:
         (console if line.startswith("ok") else err_console).print(line, highlight=False)
+    for note in decision.notes:
+        console.print(f"note {note}", highlight=False)
     if not decision.promoted:
         err_console.print(f"[red]not promoted:[/red] version {decision.version} stays as it was")
         raise typer.Exit(1)

@@ -107,6 +107,15 @@ def model_card(result, version: str | None = None, run_id: str | None = None) ->
             "",
             f"Champion in service on the same rows: ROC-AUC {m['champion_test_roc_auc']:.3f}.",
         ]
+        if "champion_tier_changed_share" in m:
+            lines.append(
+                f"If this model replaced it: {m['champion_tier_changed_share']:.1%} of the test "
+                "year's households would change tier, and each village's worklist (its top "
+                f"{cfg.select_share:.0%}) would overlap the champion's by "
+                f"{m['champion_worklist_overlap_mean']:.2f} on average (households on both over "
+                f"households on either; lowest {m['champion_worklist_overlap_min']:.2f}, "
+                f"{m['champion_villages_below_overlap']:.0f} villages below 0.5)."
+            )
     lines += [
         "",
         "Operating point: the top "

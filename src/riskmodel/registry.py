@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import mlflow
@@ -406,6 +406,8 @@ class Decision:
     version: str
     reasons: list[str]
     """Each condition with its figures; failing ones start with 'FAIL'."""
+    notes: list[str] = field(default_factory=list)
+    """What the change would do, not a condition: tiers and worklists against the champion."""
 
 
 def registered_label(client: MlflowClient, name: str) -> str | None:
@@ -495,6 +497,15 @@ def promote(
                 f"test_roc_auc {m['test_roc_auc']:.4f} >= champion v{champion.version} "
                 f"{ref:.4f} - {limit} (same label, year and rows)",
             )
+    notes = []
+    if champion is not None and "champion_tier_changed_share" in m:
+        notes.append(
+            f"against champion v{champion.version} on the test year: "
+            f"{m['champion_tier_changed_share']:.1%} of households would change tier; village "
+            f"worklists would overlap {m['champion_worklist_overlap_mean']:.2f} on average "
+            f"(lowest {m['champion_worklist_overlap_min']:.2f}, "
+            f"{m['champion_villages_below_overlap']:.0f} villages below 0.5)"
+        )
     failures = m.get("subgroup_failures", 0.0)
     check(
         failures == 0,
@@ -514,7 +525,7 @@ def promote(
             client.set_model_version_tag(name, v, "forced_promotion", force_reason.strip())
             client.set_model_version_tag(name, v, "forced_over", failed[:4900])
         deploy_champion(name)
-    return Decision(promoted, str(challenger.version), reasons)
+    return Decision(promoted, str(challenger.version), reasons, notes)
 
 
 def _champion_auc_on_same_rows(client, challenger, champion, metrics: dict) -> float | None:

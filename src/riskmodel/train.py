@@ -19,6 +19,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from riskmodel import evaluate as ev
+from riskmodel import stability
 from riskmodel.calibrate import calibration_table, fit_beta, table_metrics
 from riskmodel.catalogue import FEATURE_NAMES
 from riskmodel.config import TrainConfig
@@ -27,6 +28,7 @@ from riskmodel.features import build_features
 from riskmodel.io import panel_file, read_panel
 from riskmodel.labels import LABEL_NEEDS, POPULATIONS, add_labels, supported_labels
 from riskmodel.model import Meta, RelapseModel, Tiers, categorical_levels, feature_matrix
+from riskmodel.ranking import flag_top_share
 from riskmodel.support import fit_support
 from riskmodel.validate import validate_panel
 from riskmodel.visits import VISITS_FILE, check_against_visits
@@ -265,6 +267,21 @@ class Evaluation:
     extra: dict = field(default_factory=dict)
 
 
+def _as_batch(
+    rows: pd.DataFrame, prob: np.ndarray, model: RelapseModel, cfg: TrainConfig
+) -> pd.DataFrame:
+    """A model's tiers and worklists (its top share of each village) on evaluation rows."""
+    village = rows["village_id"].astype(str).to_numpy()
+    return pd.DataFrame(
+        {
+            "hh_id": rows["hh_id"].astype(str).to_numpy(),
+            "village_id": village,
+            "tier": model.meta.tiers.assign(prob),
+            "on_worklist": flag_top_share(prob, village, cfg.select_share, cfg.seed),
+        }
+    )
+
+
 def evaluate(
     model: RelapseModel,
     split: Split,
@@ -302,7 +319,14 @@ def evaluate(
         ).items():
             out[f"{prefix}test_{k}_ci_low"], out[f"{prefix}test_{k}_ci_high"] = lo, hi
     if champion is not None:
-        out["champion_test_roc_auc"] = float(roc_auc_score(y, champion.predict_proba(test)))
+        theirs = champion.predict_proba(test)
+        out["champion_test_roc_auc"] = float(roc_auc_score(y, theirs))
+        out |= stability.metrics(
+            stability.compare(
+                _as_batch(test, theirs, champion, cfg), _as_batch(test, scores["ours"], model, cfg)
+            ),
+            "champion_",
+        )
     flagged = ev.flag_top_share(scores["ours"], village, cfg.select_share, cfg.seed)
     rows = test[["hh_id", "year"]].merge(panel, on=["hh_id", "year"], how="left")
     subgroups = ev.subgroup_table(

@@ -319,8 +319,61 @@ def write_worklist(
         ws.set_footer("&L风险概率：" + "；".join(PROBABILITY_ZH.values()) + "&R第 &P 页 / 共 &N 页")
     if not wb.worksheets():
         wb.add_worksheet("无").write(0, 0, "本次没有列入工作清单的农户")
+    _caseload_sheet(wb, rows, title, places, head, cell)
     wb.close()
     return Path(path)
+
+
+CASELOAD_SHEET = "预计需帮扶户数"
+"""The workbook's last sheet: the expected caseload of every township and village."""
+CASELOAD_COLUMNS = [  # (header, column of calibrate.caseload_table, width)
+    ("乡镇", "township_id", 10),
+    ("行政村", "village_id", 10),
+    ("未监测户（有评分）", "households_new", 9),
+    ("预计新纳入户数", "expected_new", 9),
+    ("90%区间", "new_interval", 10),
+    ("监测户（有评分）", "households_persistent", 9),
+    ("预计风险持续户数", "expected_persistent", 9),
+    ("90%区间 ", "persistent_interval", 10),
+    ("已符合纳入条件（待核实）", "meets_now", 11),
+]
+
+
+def _caseload_sheet(wb, rows: pd.DataFrame, title: str, places: dict, head, cell) -> None:
+    """Expected caseload of every township and village of the batch: the sum of the
+    probabilities with the 90% interval of the count (calibrate.caseload_table)."""
+    from riskmodel.calibrate import caseload_table
+
+    if rows.empty:
+        return
+    table = caseload_table(rows)
+    table["new_interval"] = [
+        f"{a}–{b}" for a, b in table[["expected_new_low", "expected_new_high"]].to_numpy()
+    ]
+    table["persistent_interval"] = [
+        f"{a}–{b}"
+        for a, b in table[["expected_persistent_low", "expected_persistent_high"]].to_numpy()
+    ]
+    ws = wb.add_worksheet(CASELOAD_SHEET)
+    ws.write(0, 0, f"{title} — 各乡镇、行政村明年预计符合纳入条件的户数（概率之和，90%区间）")
+    for c, (header, _, width) in enumerate(CASELOAD_COLUMNS):
+        ws.set_column(c, c, width)
+        ws.write(1, c, header, head)
+    for r, row in enumerate(table.to_dict("records"), start=2):
+        for c, (_, name, _) in enumerate(CASELOAD_COLUMNS):
+            v = row[name]
+            if name in ("township_id", "village_id"):
+                v = "（全乡镇）" if v is None or v != v else places.get(str(v), str(v))
+            if isinstance(v, float):
+                ws.write_number(r, c, round(v, 1), cell)
+            elif isinstance(v, (int, np.integer)):
+                ws.write_number(r, c, int(v), cell)
+            else:
+                ws.write_string(r, c, str(v), cell)
+    ws.freeze_panes(2, 2)
+    ws.set_landscape()
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 0)
 
 
 def _sheet_name(name: str) -> str:

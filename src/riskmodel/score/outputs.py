@@ -1,5 +1,6 @@
-"""A batch's files: the scores' Parquet and the cadres' workbook, written beside their targets
-and renamed into place only when the caller's work inside (the store) has succeeded."""
+"""A batch's files: the scores' and the caseload's Parquet and the cadres' workbook, written
+beside their targets and renamed into place only when the caller's work inside (the store) has
+succeeded."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from riskmodel.calibrate import caseload_table
 from riskmodel.io import atomic_path
 from riskmodel.store import SERVICE
 from riskmodel.worklist import write_worklist
@@ -49,7 +51,17 @@ def staged_outputs(
     """Write the Parquet file and the workbook (township and village names from `places`) to
     temporary files, run the caller's block, then rename both into place; if anything raises,
     the previous files stay whole."""
-    with atomic_path(parquet) as tmp_parquet, atomic_path(workbook) as tmp_book:
+    with (
+        atomic_path(parquet) as tmp_parquet,
+        atomic_path(caseload_path(parquet)) as tmp_caseload,
+        atomic_path(workbook) as tmp_book,
+    ):
         parquet_rows(rows).to_parquet(tmp_parquet, index=False)
+        caseload_table(rows).to_parquet(tmp_caseload, index=False)
         write_worklist(rows, tmp_book, title, places, visits)
         yield
+
+
+def caseload_path(parquet: Path) -> Path:
+    """The batch's expected caseload per township and village, beside its scores."""
+    return Path(parquet).with_name(Path(parquet).name.replace("scores-", "caseload-", 1))

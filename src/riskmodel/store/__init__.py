@@ -17,8 +17,10 @@ from riskmodel.store.migrate import (
 )
 from riskmodel.store.queries import (
     batch_households,
+    batch_tiers,
     latest_score,
     now,
+    previous_batch,
     read_batch,
     replace_batch,
     score_history,
@@ -64,6 +66,7 @@ __all__ = [
     "api_keys",
     "audit",
     "batch_households",
+    "batch_tiers",
     "batches",
     "commit_staged",
     "current_revision",
@@ -76,6 +79,7 @@ __all__ = [
     "open_engine",
     "ping",
     "preview_scores",
+    "previous_batch",
     "read_batch",
     "replace_batch",
     "runs",

@@ -108,6 +108,35 @@ def batch_households(engine: Engine, year: int, model_version: str, area: str = 
         )
 
 
+def previous_batch(
+    engine: Engine, year: int, model_version: str, area: str = SERVICE
+) -> tuple[int, str] | None:
+    """The batch a new one is compared with: for a preview, the service's batch of the same year
+    (the model it would replace); else the service batch scored most recently before, other than
+    this one. None when there is none."""
+    q = sa.select(runs.c.year, runs.c.model_version).where(runs.c.area == SERVICE)
+    if area != SERVICE:
+        q = q.where(runs.c.year == year)
+    else:
+        q = q.where(sa.or_(runs.c.year != year, runs.c.model_version != model_version))
+    with engine.connect() as conn:
+        row = conn.execute(q.order_by(runs.c.id.desc()).limit(1)).first()
+    return None if row is None else (int(row.year), str(row.model_version))
+
+
+def batch_tiers(engine: Engine, year: int, model_version: str, area: str = SERVICE) -> pd.DataFrame:
+    """hh_id, village_id, tier and on_worklist of a stored batch (what stability compares)."""
+    import pandas as pd
+
+    table = TABLES[area]
+    columns = ["hh_id", "village_id", "tier", "on_worklist"]
+    with engine.connect() as conn:
+        q = sa.select(*[table.c[c] for c in columns]).where(
+            table.c.year == year, table.c.model_version == model_version
+        )
+        return pd.DataFrame(conn.execute(q).all(), columns=columns)
+
+
 def score_runs(engine: Engine, year: int | None = None) -> pd.DataFrame:
     """The scoring runs, oldest first (optionally of one year)."""
     import pandas as pd
