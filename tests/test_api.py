@@ -329,6 +329,19 @@ def test_household_returns_the_latest_batch_with_reasons(api, service):
     assert body["contributions"] is None
 
 
+def test_scores_and_stored_households_carry_the_probabilitys_interval(api, service):
+    r = api.post("/v1/scores", json={"records": [EXAMPLE_RECORD]}, headers=auth(service, "county"))
+    res = r.json()["results"][0]
+    low, high = res["probability_interval"]
+    assert 0 < low < res["probability"] < high < 1
+    rows = service["rows"]
+    row = rows[rows["probability"].notna()].iloc[0]
+    body = api.get(f"/v1/households/{row['hh_id']}", headers=auth(service, "county")).json()
+    assert body["probability_interval"] == pytest.approx(
+        [row["probability_low"], row["probability_high"]]
+    )
+
+
 def test_unusual_households_are_flagged_in_scores_and_stored_households(api, service):
     far = {**EXAMPLE_RECORD, "village_collective_income": 9_000.0, "hh_id": "H000126"}
 

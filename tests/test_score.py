@@ -313,9 +313,10 @@ def test_workbook_is_a_taizhang_in_sections(both, training_county, tmp_path):
             if r["status"] == "meets_criteria":
                 assert h["风险概率"] == "—" and h["等级"] == "应纳" and h["符合的纳入条件"]
             elif r["probability"] == r["probability"]:
-                assert (
-                    h["风险概率"] == f"{r['probability']:.1%}" and h["等级"] == TIER_ZH[r["tier"]]
-                )
+                low, high = r["probability_low"], r["probability_high"]
+                assert h["风险概率"].split("\n")[0] == f"{r['probability']:.1%}"
+                assert h["风险概率"].endswith(f"（{low:.1%}–{high:.1%}）") and low <= high
+                assert h["等级"] == TIER_ZH[r["tier"]]
             if r["status"] == "monitored":
                 category = PANEL["monitor_category"].categories[f["monitor_category"]]
                 assert h["监测对象类别"] == category and h["识别年度"] != "—"

@@ -99,3 +99,32 @@ def test_champion_style_model_matches_shap(trained):
     np.testing.assert_allclose(
         ours.sum(axis=1), model.booster.predict(X, raw_score=True), atol=1e-6
     )
+
+
+@pytest.mark.parametrize("params", [{"num_leaves": 7, "lambda_l2": 1.0}, {"num_leaves": 15}])
+def test_raw_score_variance_sums_the_reached_leaves_as_lightgbm_places_the_rows(params):
+    """Each row's variance against LightGBM's own leaf placement (pred_leaf) and the leaves'
+    hessian sums from its JSON dump: sum over trees of lr^2 H / (H + l2)^2."""
+    booster, X = _booster({"learning_rate": 0.1, **params})
+    X_test = X[:400].copy()
+    X_test[0, 1], X_test[1, 0] = 9, np.nan
+
+    _, ours = TreeShap(booster).contributions_and_variance(X_test)
+
+    leaves = booster.predict(X_test, pred_leaf=True)
+    l2 = params.get("lambda_l2", 0.0)
+    expected = np.zeros(len(X_test))
+    for t, tree in enumerate(booster.dump_model()["tree_info"]):
+        weight = {}
+        stack = [tree["tree_structure"]]
+        while stack:
+            node = stack.pop()
+            if "leaf_index" in node:
+                weight[node["leaf_index"]] = node["leaf_weight"]
+            else:
+                stack += [node["left_child"], node["right_child"]]
+        if len(weight) < 2:
+            continue
+        h = np.array([weight[i] for i in leaves[:, t]])
+        expected += 0.1**2 * h / (h + l2) ** 2
+    np.testing.assert_allclose(ours, expected, rtol=1e-9)

@@ -15,6 +15,8 @@ SERVED_LABELS = ("meets_criteria", "persistent")
 UNSEEN_SEEDS = (101, 202)
 TIER_TOLERANCE = 0.10
 """Red and amber tiers: mean predicted probability within ±10% (relative) of the oracle's mean."""
+INTERVAL_COVERAGE = (0.85, 0.95)
+"""The 90% intervals should hold the oracle for 85-95% of households in every tier."""
 
 
 def bench_train(
@@ -65,6 +67,10 @@ def bench_train(
     for f in figures.values():
         for s, tiers in f["unseen_seeds"].items():
             f["targets"][f"seed_{s}_tiers_within_10pct_of_oracle"] = _within(tiers)
+            if "interval_coverage" in tiers:
+                f["targets"][f"seed_{s}_interval_covers_85_95pct_per_tier"] = _covers(
+                    tiers["interval_coverage"]
+                )
     return {
         "seed": seed,
         "simulate_s": round(t1 - t0, 1),
@@ -103,7 +109,7 @@ def _unseen_calibration(results: dict, seeds: tuple[int, ...], households: int |
     and top-share calibration beside the oracle, by label and seed."""
     from riskmodel.calibrate import calibration_table
     from riskmodel.simulate import SimulationConfig, simulate
-    from riskmodel.train import labelled_records
+    from riskmodel.train import interval_metrics, labelled_records
 
     out: dict = {label: {} for label in results}
     for s in seeds:
@@ -126,7 +132,23 @@ def _unseen_calibration(results: dict, seeds: tuple[int, ...], households: int |
                 o[column].to_numpy(),
             )
             out[label][s] = _tier_rows(table)
+            if r.model.meta.interval:
+                coverage = interval_metrics(r.model, rec, o[column].to_numpy())
+                out[label][s]["interval_coverage"] = _coverage(coverage)
     return out
+
+
+def _coverage(metrics: dict) -> dict:
+    """The interval's coverage of the oracle per tier (interval_metrics' keys, shortened)."""
+    prefix = "test_interval_coverage_"
+    return {k[len(prefix) :]: round(v, 3) for k, v in metrics.items() if k.startswith(prefix)}
+
+
+def _covers(coverage: dict) -> bool:
+    """Coverage of the oracle between 85% and 95% in every tier."""
+    return bool(coverage) and all(
+        INTERVAL_COVERAGE[0] <= v <= INTERVAL_COVERAGE[1] for k, v in coverage.items() if k != "all"
+    )
 
 
 def _label_figures(evaluation, label: str) -> dict:
@@ -139,6 +161,7 @@ def _label_figures(evaluation, label: str) -> dict:
         "base_rate": round(m["test_positive_rate"], 4),
         "oracle_note": evaluation.extra["oracle_note"],
         "calibration": _tier_rows(evaluation.extra["calibration"]),
+        "interval_coverage": _coverage(m),
     }
     for prefix, name in (
         ("", "ours"),
@@ -152,6 +175,7 @@ def _label_figures(evaluation, label: str) -> dict:
     targets = {"ece_at_most_0.01": ours["ece"] <= 0.01}
     if oracle:
         targets["test_tiers_within_10pct_of_oracle"] = _within(out["calibration"])
+        targets["test_interval_covers_85_95pct_per_tier"] = _covers(out["interval_coverage"])
         targets["auc_within_0.01_of_oracle"] = ours["roc_auc"] >= oracle["roc_auc"] - 0.01
         targets["recall_at_least_0.95_oracle"] = (
             ours["recall_at_10pct_village"] >= 0.95 * oracle["recall_at_10pct_village"]

@@ -52,6 +52,15 @@ class TierConfig(_Strict):
         return self
 
 
+class IntervalConfig(_Strict):
+    """The 90% interval's scale per tier (riskmodel.interval), used when the panel has no oracle
+    to fit it on; measured on the default simulated county."""
+
+    red: float = Field(gt=0)
+    amber: float = Field(gt=0)
+    green: float = Field(gt=0)
+
+
 class PromotionConfig(_Strict):
     max_auc_drop_vs_champion: float = Field(0.005, ge=0)
     min_subgroup_recall_ratio: float = Field(0.8, ge=0, le=1)
@@ -122,6 +131,9 @@ class TrainConfig(_Strict):
     seed: int = 0
     lightgbm: LightGBMParams = LightGBMParams()
     tiers: TierConfig = TierConfig()
+    interval: IntervalConfig | None = Field(
+        None, description="interval scales without an oracle (none: no interval)"
+    )
     promotion: PromotionConfig = PromotionConfig()
     criteria: CriteriaConfig = CriteriaConfig()
     monitor: MonitorConfig = MonitorConfig()

@@ -19,6 +19,7 @@ import pandas as pd
 
 from riskmodel.calibrate import apply_beta
 from riskmodel.catalogue import FEATURES
+from riskmodel.interval import bounds, logit_sd
 from riskmodel.support import Support
 from riskmodel.treeshap import TreeShap
 
@@ -53,6 +54,9 @@ class Meta:
     criteria: dict = field(default_factory=dict)
     """The thresholds of the 纳入条件 the label was built with (CriteriaConfig): the status of a
     scored household uses the same ones."""
+    interval: dict = field(default_factory=dict)
+    """The 90% interval's scale per tier and where it was fitted (riskmodel.interval): {"scales":
+    {tier: k}, "fitted_on": ...}. Empty: no interval."""
     support: dict = field(default_factory=dict)
     """What the training rows looked like (riskmodel.support): records outside it are flagged as
     unusual. Empty for a model trained before the checks existed (nothing is flagged)."""
@@ -151,6 +155,17 @@ class RelapseModel:
         """TreeSHAP per feature plus the base value in the last column (log-odds, raw score)."""
         return self.explainer.contributions(X)
 
+    def contributions_and_variance(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`contributions` and each row's raw-score variance (riskmodel.interval)."""
+        return self.explainer.contributions_and_variance(X)
+
+    def bounds(
+        self, raw: np.ndarray, variance: np.ndarray, prob: np.ndarray, tiers: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The 90% interval of each probability (NaN without fitted scales)."""
+        sd = logit_sd(raw, variance, self.meta.calibration)
+        return bounds(prob, sd, tiers, self.meta.interval.get("scales", {}))
+
     def unusual(self, X: np.ndarray) -> tuple[np.ndarray, list[list[str]], list[list[str]]]:
         """Each row's unusual-household flag with its reasons (Chinese, English)."""
         if self._support is None:
@@ -200,6 +215,7 @@ class RelapseModel:
             tiers=Tiers(**raw["tiers"]),
             label=raw["label"],
             criteria=raw.get("criteria", {}),
+            interval=raw.get("interval", {}),
             support=raw.get("support", {}),
         )
         model = cls(None, meta, folder)

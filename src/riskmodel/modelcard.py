@@ -139,6 +139,8 @@ def model_card(result, version: str | None = None, run_id: str | None = None) ->
         "",
         _markdown(extra["calibration"]) if "calibration" in extra else "",
         "",
+        _interval_text(result.model.meta.interval, m),
+        "",
         "## Subgroups at the operating point",
         "",
         f"Population: {extra.get('population', '')}.",
@@ -178,3 +180,25 @@ def subgroup_markdown(subgroups: pd.DataFrame) -> str:
         return _markdown(subgroups)
     head = f"Population: {subgroups['population'].iloc[0]}.\n\n"
     return head + _markdown(subgroups.drop(columns="population"))
+
+
+def _interval_text(interval: dict, m: dict) -> str:
+    """How the 90% interval per household was set and how often it holds the oracle."""
+    if not interval:
+        return "No interval per household (no oracle to fit its scale on, none configured)."
+    scales = ", ".join(f"{k} {v:.1f}" for k, v in interval["scales"].items())
+    text = (
+        "Each probability carries a 90% interval (riskmodel.interval): its log-odds plus or "
+        f"minus a scale per tier ({scales}, fitted on {interval['fitted_on']}) times the "
+        "household's own spread."
+    )
+    covered = [
+        f"{k} {m[f'test_interval_coverage_{k}']:.1%}"
+        for k in ("red", "amber", "green", "all")
+        if f"test_interval_coverage_{k}" in m
+    ]
+    if covered:
+        text += (
+            f" Share of the test year's households whose oracle lies inside: {', '.join(covered)}."
+        )
+    return text

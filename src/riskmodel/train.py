@@ -25,6 +25,7 @@ from riskmodel.catalogue import FEATURE_NAMES
 from riskmodel.config import TrainConfig
 from riskmodel.criteria import CriteriaConfig
 from riskmodel.features import build_features
+from riskmodel.interval import coverage, fit_scales, logit_sd
 from riskmodel.io import panel_file, read_panel
 from riskmodel.labels import LABEL_NEEDS, POPULATIONS, add_labels, supported_labels
 from riskmodel.model import Meta, RelapseModel, Tiers, categorical_levels, feature_matrix
@@ -172,6 +173,11 @@ def fit_model(split: Split, cfg: TrainConfig) -> tuple[RelapseModel, dict]:
         label=label,
         criteria=cfg.criteria.model_dump(),
         support=fit_support(dtrain.get_data(), features, levels),
+        interval=(
+            {"scales": cfg.interval.model_dump(), "fitted_on": "the configuration"}
+            if cfg.interval is not None
+            else {}
+        ),
     )
     info = {
         "best_iteration": booster.current_iteration(),
@@ -267,6 +273,39 @@ class Evaluation:
     extra: dict = field(default_factory=dict)
 
 
+def _on_oracle(rows: pd.DataFrame, oracle: pd.DataFrame) -> np.ndarray | None:
+    """The oracle's probability of each row (None unless it has every row)."""
+    o = rows[["hh_id", "year"]].merge(oracle, on=["hh_id", "year"], how="left")
+    return None if o["p"].isna().any() else o["p"].to_numpy()
+
+
+def fit_interval(model: RelapseModel, rows: pd.DataFrame, oracle: pd.DataFrame) -> dict | None:
+    """The interval's scale per tier fitted on the oracle of `rows` (the calibration year):
+    see riskmodel.interval. None when the oracle lacks rows."""
+    truth = _on_oracle(rows, oracle)
+    if truth is None:
+        return None
+    contrib, variance = model.contributions_and_variance(model.matrix(rows))
+    raw = contrib.sum(axis=1)
+    prob = model.calibrate(raw)
+    sd = logit_sd(raw, variance, model.meta.calibration)
+    scales = fit_scales(prob, sd, truth, model.meta.tiers.assign(prob))
+    year = int(rows["year"].max())
+    return {"scales": scales, "fitted_on": f"the simulator's oracle, {year}"}
+
+
+def interval_metrics(model: RelapseModel, rows: pd.DataFrame, truth: np.ndarray) -> dict:
+    """Coverage of the oracle by the 90% intervals per tier, and the median width."""
+    contrib, variance = model.contributions_and_variance(model.matrix(rows))
+    raw = contrib.sum(axis=1)
+    prob = model.calibrate(raw)
+    tiers = model.meta.tiers.assign(prob)
+    low, high = model.bounds(raw, variance, prob, tiers)
+    out = {f"test_interval_coverage_{k}": v for k, v in coverage(low, high, truth, tiers).items()}
+    out["test_interval_width_median"] = float(np.nanmedian(high - low))
+    return out
+
+
 def _as_batch(
     rows: pd.DataFrame, prob: np.ndarray, model: RelapseModel, cfg: TrainConfig
 ) -> pd.DataFrame:
@@ -318,6 +357,8 @@ def evaluate(
             y, score, village, cfg.select_share, cfg.bootstrap, cfg.seed
         ).items():
             out[f"{prefix}test_{k}_ci_low"], out[f"{prefix}test_{k}_ci_high"] = lo, hi
+    if "oracle" in scores and model.meta.interval:
+        out |= interval_metrics(model, test, scores["oracle"])
     if champion is not None:
         theirs = champion.predict_proba(test)
         out["champion_test_roc_auc"] = float(roc_auc_score(y, theirs))
@@ -390,8 +431,13 @@ def run_training(cfg: TrainConfig, champion: RelapseModel | None = None) -> Trai
     records = labelled_records(panel, cfg.label, cfg.criteria)
     split = split_by_year(records, cfg.test_year)
     model, info = fit_model(split, cfg)
+    oracle = load_oracle(cfg.data, cfg.label)
+    if oracle is not None:
+        fitted = fit_interval(model, split.valid, oracle)
+        if fitted is not None:
+            model.meta.interval = fitted
     bt = backtest(records[records["year"] <= split.test_year], cfg)
-    evaluation = evaluate(model, split, panel, cfg, load_oracle(cfg.data, cfg.label), champion)
+    evaluation = evaluate(model, split, panel, cfg, oracle, champion)
     info["total_seconds"] = time.perf_counter() - t0
     log.info("trained %s model in %.1f s", cfg.label, info["total_seconds"])
     return TrainResult(model, split, evaluation, bt, info, digest, cfg)

@@ -12,6 +12,7 @@ leaf's pattern and adding table entries. The values equal LightGBM's `pred_contr
 
 from __future__ import annotations
 
+import re
 import types
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -45,6 +46,9 @@ class _Parsed:
     leaf_zero: np.ndarray  # (leaves, MAX) zero fraction per slot
     leaf_value: np.ndarray
     expected_value: float
+    leaf_variance: np.ndarray | None = None
+    """Sampling variance of each leaf's value (see `leaf_variances`); None for tables saved
+    before it was kept."""
 
 
 def _arrays(kv: dict[str, str], key: str, dtype) -> np.ndarray:
@@ -56,8 +60,9 @@ def _parse(booster: lgb.Booster) -> _Parsed:
     nodes: dict[str, list] = {k: [] for k in ("f", "t", "c", "dl", "m", "cs", "cl")}
     cat_bits: list[int] = []
     edges_start, e_node, e_left, e_slot = [0], [], [], []
-    depth, feats, zeros, values = [], [], [], []
+    depth, feats, zeros, values, variances = [], [], [], [], []
     expected = 0.0
+    shrinkage, l2 = _parameter(text, "learning_rate", 0.1), _parameter(text, "lambda_l2", 0.0)
     for block in text.split("\nTree=")[1:]:
         body = block.split("\n\n", 1)[0]
         kv = dict(line.split("=", 1) for line in body.splitlines()[1:] if "=" in line)
@@ -72,6 +77,7 @@ def _parse(booster: lgb.Booster) -> _Parsed:
         left, right = _arrays(kv, "left_child", np.int64), _arrays(kv, "right_child", np.int64)
         internal_count = _arrays(kv, "internal_count", np.float64)
         leaf_count = _arrays(kv, "leaf_count", np.float64)
+        leaf_var = leaf_variances(_arrays(kv, "leaf_weight", np.float64), shrinkage, l2)
         cat_bound = _arrays(kv, "cat_boundaries", np.int64)
         cat_thr = _arrays(kv, "cat_threshold", np.int64)
         cat_offset = len(cat_bits)
@@ -128,6 +134,7 @@ def _parse(booster: lgb.Booster) -> _Parsed:
                 feats.append(row_f)
                 zeros.append(row_z)
                 values.append(leaf_value[~child])
+                variances.append(leaf_var[~child] if len(leaf_var) else 0.0)
                 expected += leaf_value[~child] * leaf_count[~child] / root
     return _Parsed(
         node_feature=np.array(nodes["f"], np.int64),
@@ -147,7 +154,22 @@ def _parse(booster: lgb.Booster) -> _Parsed:
         leaf_zero=np.array(zeros, np.float64).reshape(-1, MAX_PATH_FEATURES),
         leaf_value=np.array(values, np.float64),
         expected_value=float(expected),
+        leaf_variance=np.array(variances, np.float64),
     )
+
+
+def _parameter(text: str, name: str, default: float) -> float:
+    """A training parameter from the model text's parameters section ([name: value])."""
+    found = re.search(rf"^\[{name}: ([^\]]+)\]$", text, re.MULTILINE)
+    return float(found.group(1)) if found else default
+
+
+def leaf_variances(hessian: np.ndarray, shrinkage: float, l2: float) -> np.ndarray:
+    """Sampling variance of leaf values: a leaf's value is -shrinkage * G / (H + l2), with G
+    and H the sums of the log-loss gradients and hessians of its training rows; for calibrated
+    rows a gradient's variance is its hessian, so Var(G) = H and the value's variance is
+    shrinkage^2 * H / (H + l2)^2 (the delta method, rows independent)."""
+    return shrinkage**2 * hessian / (hessian + l2) ** 2
 
 
 @nb.njit(cache=True)
@@ -251,10 +273,11 @@ def _contributions_py(
     leaf_features,
     table,
     offsets,
+    leaf_variance,
 ):
     n = X.shape[0]
     n_nodes = len(node_feature)
-    out = np.zeros((n, n_features + 1))
+    out = np.zeros((n, n_features + 2))  # contributions, expected value, raw-score variance
     n_blocks = (n + BLOCK - 1) // BLOCK
     for blk in nb.prange(n_blocks):
         lo = blk * BLOCK
@@ -286,6 +309,8 @@ def _contributions_py(
                         failed[r] |= bit
             off = offsets[leaf]
             for r in range(hi - lo):
+                if failed[r] == 0:  # the row reaches this leaf
+                    out[lo + r, n_features + 1] += leaf_variance[leaf]
                 base = off + (full & ~failed[r]) * d
                 for s in range(d):
                     out[lo + r, leaf_features[leaf, s]] += table[base + s]
@@ -353,12 +378,18 @@ class TreeShap:
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """(rows, features + 1): one column per feature, the expected value last."""
+        return self.contributions_and_variance(X)[0]
+
+    def contributions_and_variance(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`contributions`, and each row's raw-score variance: the sum over trees of the
+        sampling variance of the leaf the row reaches (`leaf_variances`; trees taken as
+        independent, so it sets the interval's shape, its scale is fitted)."""
         p = self._p
         X = np.ascontiguousarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ValueError(f"expected a matrix with {self.n_features} columns, got {X.shape}")
         kernel = _contributions_serial if len(X) < SERIAL_BELOW else _contributions_parallel
-        return kernel(
+        out = kernel(
             X,
             self.n_features,
             p.expected_value,
@@ -378,4 +409,11 @@ class TreeShap:
             p.leaf_features,
             self._table,
             self._offsets,
+            self._leaf_variance,
         )
+        return out[:, :-1], out[:, -1]
+
+    @property
+    def _leaf_variance(self) -> np.ndarray:
+        v = self._p.leaf_variance
+        return np.zeros(len(self._p.leaf_value)) if v is None else v

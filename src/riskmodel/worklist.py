@@ -77,7 +77,8 @@ COLUMNS = [  # (header, width)
     *VISIT_COLUMNS,
 ]
 WRAPPED = {
-    "监测状态", "风险类型", "预警来源", "符合的纳入条件", "主要风险原因", "建议帮扶措施", "数据待核实",
+    "监测状态", "风险类型", "预警来源", "风险概率", "符合的纳入条件", "主要风险原因", "建议帮扶措施",
+    "数据待核实",
 }  # fmt: skip
 PROBABILITY_ZH = {
     "meets_criteria": "未纳入监测农户下年符合纳入条件",
@@ -96,7 +97,7 @@ FACTS = [
 SHOWN = [
     *["township_id", "village_id", "rank_in_village", "hh_id", "status", "label", "probability"],
     *["tier", "warning_source", "top_risk_types", "criteria_zh", "reasons_zh", "measures_zh"],
-    *["data_check", "unusual", "unusual_zh", *FACTS],
+    *["data_check", "unusual", "unusual_zh", "probability_low", "probability_high", *FACTS],
 ]
 """The batch columns a sheet reads."""
 PLACES_FILE = "places.csv"
@@ -186,6 +187,15 @@ def _category(name: str, code) -> str:
     return PANEL[name].categories.get(str(code), str(code))
 
 
+def probability_cell(row: dict) -> str:
+    """The probability, with its 90% interval below it when the model gives one."""
+    text = f"{row['probability']:.1%}"
+    low, high = row.get("probability_low"), row.get("probability_high")
+    if low is None or high is None or low != low or high != high:
+        return text
+    return f"{text}\n（{low:.1%}–{high:.1%}）"
+
+
 def _checks(row: dict) -> str:
     """The 数据待核实 cell: the rules the household's data failed, and whether it is unlike the
     households the model learned from."""
@@ -247,7 +257,7 @@ def sheet_rows(
                         _text(r.get("monitor_line"), "{:,.0f}"),
                         risk_types_zh(r),
                         SOURCES.get(r.get("warning_source"), ("—",))[0],
-                        f"{r['probability']:.1%}" if has_prob else "—",
+                        probability_cell(r) if has_prob else "—",
                         TIER_ZH[tier] if tier else "—",
                         r["criteria_zh"],
                         r["reasons_zh"],

@@ -320,6 +320,13 @@ class Unusual(BaseModel):
     reasons_en: list[str]
 
 
+def interval_of(low, high) -> list[float] | None:
+    """[low, high] of a probability's interval, None where there is none (NaN or NULL)."""
+    if low is None or high is None or low != low or high != high:
+        return None
+    return [float(low), float(high)]
+
+
 def unusual_item(flagged: bool, zh: str | list[str], en: str | list[str]) -> dict:
     """The `unusual` object from a score's flag and reasons (lists, or text as stored)."""
     from riskmodel.support import UNUSUAL_ZH
@@ -357,6 +364,13 @@ class HouseholdScore(BaseModel):
         ge=0, le=1, description="probability of the label's event next year; null when none"
     )
     tier: Tier | None = Field(description="null when there is no probability")
+    probability_interval: list[float] | None = Field(
+        None,
+        min_length=2,
+        max_length=2,
+        description="90% interval [low, high] of the probability (riskmodel.interval); null "
+        "when there is no probability or the model has no interval",
+    )
     criteria: list[Criterion] = Field(description="the 纳入条件 the household meets now")
     rule_flags: RuleFlags  # type: ignore[valid-type]
     reasons: list[Reason]
@@ -402,6 +416,7 @@ class WorklistEntry(BaseModel):
     status: StoredStatus = Field(description=STATUS_DOC)
     label: ServedLabel | None = Field(description=LABEL_DOC)
     probability: float | None = Field(ge=0, le=1)
+    probability_interval: list[float] | None = Field(None, min_length=2, max_length=2)
     tier: Tier | None
     criteria: list[Criterion]
     data_check: str = ""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from riskmodel.api.schemas import EXAMPLE_RECORD, criteria_list, unusual_item
+from riskmodel.api.schemas import EXAMPLE_RECORD, criteria_list, interval_of, unusual_item
 from riskmodel.criteria import CRITERIA
 from riskmodel.labels import MAIN_LABEL
 from riskmodel.model import RelapseModel
@@ -177,6 +177,7 @@ def score_columns(
                 "label": label,
                 "probability": None if label is None else float(a.probability[i]),
                 "tier": None if label is None else str(a.tier[i]),
+                "probability_interval": interval_of(a.probability_low[i], a.probability_high[i]),
                 "criteria": criteria_list(
                     ",".join(k for k in CRITERIA if k in a.criteria and a.criteria[k][i])
                 ),

@@ -182,6 +182,9 @@ class Assessment:
     red_screen: np.ndarray | None = None
     """Households meeting the criteria whose main-model probability (not shown: they are to be
     verified, not predicted) is in the red tier: the model would have listed them too."""
+    probability_low: np.ndarray | None = None
+    probability_high: np.ndarray | None = None
+    """The probability's 90% interval (riskmodel.interval); NaN where there is none."""
     unusual: np.ndarray | None = None
     """Records unlike the training data of the model that explains them (riskmodel.support)."""
     unusual_zh: list[list[str]] | None = None
@@ -203,6 +206,7 @@ def assess(records: Mapping, models: RelapseModel | Models) -> Assessment:
     tier = np.full(n, None, dtype=object)
     label = np.full(n, None, dtype=object)
     red_screen = np.zeros(n, bool)
+    low, high = np.full(n, np.nan), np.full(n, np.nan)
     unusual = np.zeros(n, bool)
     unusual_zh: list[list[str]] = [[] for _ in range(n)]
     unusual_en: list[list[str]] = [[] for _ in range(n)]
@@ -211,10 +215,13 @@ def assess(records: Mapping, models: RelapseModel | Models) -> Assessment:
         model = models.get(by)
         if model is None or not len(rows):
             continue
-        contrib[rows] = model.contributions(X[rows])
-        p = model.calibrate(contrib[rows].sum(axis=1))
+        contrib[rows], variance = model.contributions_and_variance(X[rows])
+        raw = contrib[rows].sum(axis=1)
+        p = model.calibrate(raw)
         if SERVED_BY.get(state) == by:
-            prob[rows], tier[rows], label[rows] = p, model.meta.tiers.assign(p), by
+            tiers = model.meta.tiers.assign(p)
+            prob[rows], tier[rows], label[rows] = p, tiers, by
+            low[rows], high[rows] = model.bounds(raw, variance, p, tiers)
             flag, zh, en = model.unusual(X[rows])  # only where a probability is shown
             unusual[rows] = flag
             for k in np.flatnonzero(flag):
@@ -231,6 +238,8 @@ def assess(records: Mapping, models: RelapseModel | Models) -> Assessment:
         rule_flags(records),
         explain(records, contrib, first.features, blocked=blocked),
         red_screen,
+        low,
+        high,
         unusual,
         unusual_zh,
         unusual_en,
@@ -261,6 +270,8 @@ def _score_records(
             "status": a.status,
             "label": a.label,
             "probability": prob,
+            "probability_low": a.probability_low,
+            "probability_high": a.probability_high,
             "tier": a.tier,
             "criteria": codes,
             "criteria_zh": [describe(c) for c in codes],
@@ -361,6 +372,8 @@ def with_data_checks(
             "status": DATA_CHECK,
             "label": None,
             "probability": np.nan,
+            "probability_low": np.nan,
+            "probability_high": np.nan,
             "tier": None,
             "criteria": "",
             "criteria_zh": "",

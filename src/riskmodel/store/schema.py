@@ -65,6 +65,8 @@ def _score_columns() -> list[sa.Column]:
         sa.Column("net_income_pc", sa.Float, nullable=True),
         sa.Column("monitor_line", sa.Float, nullable=True),
         sa.Column("recorded_risk_type", sa.String(32), nullable=True),
+        sa.Column("probability_low", sa.Float, nullable=True),
+        sa.Column("probability_high", sa.Float, nullable=True),
         sa.Column("unusual", sa.Boolean, nullable=False, default=False),
         sa.Column("unusual_zh", sa.Text, nullable=False, default=""),
         sa.Column("unusual_en", sa.Text, nullable=False, default=""),

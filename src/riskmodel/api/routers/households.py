@@ -12,6 +12,7 @@ from riskmodel.api.schemas import (
     Problem,
     StoredHousehold,
     criteria_list,
+    interval_of,
     unusual_item,
 )
 from riskmodel.api.security import write_audit
@@ -75,6 +76,7 @@ def household(
         "dimensions": item.get("dimensions", dict.fromkeys(DIMENSIONS, 0.0)),
         "contributions": item.get("contributions"),
         "unusual": unusual_item(row["unusual"], row["unusual_zh"], row["unusual_en"]),
+        "probability_interval": interval_of(row["probability_low"], row["probability_high"]),
         "scored_at": row["scored_at"].isoformat(),
         **service_note(row["model_version"], version),
     }

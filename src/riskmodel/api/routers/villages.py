@@ -8,7 +8,14 @@ import pandas as pd
 from fastapi import APIRouter, HTTPException, Path
 
 from riskmodel.api.deps import ERRORS, Key, ServiceDep, out_of_scope, rule_flags, service_note
-from riskmodel.api.schemas import Identifier, Problem, Worklist, criteria_list, unusual_item
+from riskmodel.api.schemas import (
+    Identifier,
+    Problem,
+    Worklist,
+    criteria_list,
+    interval_of,
+    unusual_item,
+)
 from riskmodel.api.security import write_audit
 from riskmodel.calibrate import caseload
 from riskmodel.store import village_worklist
@@ -57,6 +64,7 @@ def worklist(who: Key, svc: ServiceDep, village_id: Annotated[Identifier, Path()
                 "label": r["label"],
                 "probability": r["probability"],
                 "tier": r["tier"],
+                "probability_interval": interval_of(r["probability_low"], r["probability_high"]),
                 "criteria": criteria_list(r["criteria"]),
                 "data_check": r["data_check"],
                 "rule_flags": rule_flags(r),

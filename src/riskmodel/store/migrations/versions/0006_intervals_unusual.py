@@ -1,5 +1,5 @@
-"""Unusual households: the flag and its reasons on every score row (riskmodel.support). Rows
-scored before have no flag (their models had no support to check against)."""
+"""Probabilities a county can plan with: each score's 90% interval (riskmodel.interval) and the
+unusual-household flag with its reasons (riskmodel.support). Rows scored before have neither."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -13,6 +13,8 @@ TABLES = ("scores", "preview_scores", "staged_scores")
 def upgrade() -> None:
     for table in TABLES:
         with op.batch_alter_table(table) as batch:
+            batch.add_column(sa.Column("probability_low", sa.Float, nullable=True))
+            batch.add_column(sa.Column("probability_high", sa.Float, nullable=True))
             batch.add_column(
                 sa.Column("unusual", sa.Boolean, nullable=False, server_default=sa.false())
             )
@@ -27,5 +29,11 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in TABLES:
         with op.batch_alter_table(table) as batch:
-            for name in ("unusual_en", "unusual_zh", "unusual"):
+            for name in (
+                "unusual_en",
+                "unusual_zh",
+                "unusual",
+                "probability_high",
+                "probability_low",
+            ):
                 batch.drop_column(name)
