@@ -68,8 +68,8 @@ def test_intervals_hold_the_oracle_in_about_ninety_percent_of_a_later_year(fitte
     m = interval_metrics(model, split.test, _on_oracle(split.test, oracle))
 
     for tier in ("amber", "green", "all"):  # the red tier has too few households here
-        assert 0.82 <= m[f"test_interval_coverage_{tier}"] <= 0.97, (tier, m)
-    assert 0 < m["test_interval_width_median"] < 0.2
+        assert 0.82 <= m[f"oracle_test_interval_coverage_{tier}"] <= 0.97, (tier, m)
+    assert 0 < m["oracle_test_interval_width_median"] < 0.2
 
 
 def test_the_batch_and_the_api_carry_the_interval(service):

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from riskmodel.score import run_batch
 from riskmodel.score.dask import local_client, run_distributed
+from riskmodel.score.outputs import caseload_path
 from riskmodel.store import batches, engine_for, read_batch, score_runs, staged
 
 VERSIONS = {"meets_criteria": "7", "persistent": "2"}
@@ -85,6 +86,19 @@ def test_the_worklists_are_the_same(local, distributed):
         assert scores[column].tolist() == listed[column].tolist(), column
     books = sorted(p.name for p in result.worklists.glob("*.xlsx"))
     assert books == [f"worklist-{t}.xlsx" for t in sorted(listed["township_id"].unique())]
+
+
+def test_both_engines_give_the_same_caseload(local, distributed):
+    result, _ = distributed
+    ours = pd.read_parquet(result.caseload)
+    ours["township_id"] = ours["township_id"].astype(str)
+    theirs = pd.read_parquet(caseload_path(local.parquet))
+    key = ["level", "township_id", "village_id"]
+    ours, theirs = (f.sort_values(key).reset_index(drop=True) for f in (ours, theirs))
+
+    assert len(ours) == len(theirs) > 0
+    for column in theirs.columns.drop(key):
+        np.testing.assert_allclose(ours[column].to_numpy(float), theirs[column].to_numpy(float))
 
 
 def test_the_batch_is_complete_and_the_run_recorded(distributed, trained):

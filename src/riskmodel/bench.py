@@ -140,7 +140,7 @@ def _unseen_calibration(results: dict, seeds: tuple[int, ...], households: int |
 
 def _coverage(metrics: dict) -> dict:
     """The interval's coverage of the oracle per tier (interval_metrics' keys, shortened)."""
-    prefix = "test_interval_coverage_"
+    prefix = "oracle_test_interval_coverage_"
     return {k[len(prefix) :]: round(v, 3) for k, v in metrics.items() if k.startswith(prefix)}
 
 

@@ -222,7 +222,7 @@ def _score_dask(
         f"townships on {len(result.workers)} Dask workers (peak {peak / 2**20:,.0f} MB per "
         f"worker); batch: {change['added']:,} added, {change['replaced']:,} replaced, "
         f"{change['dropped']:,} dropped\n"
-        f"  scores    {result.scores}/\n  worklists {result.worklists}/\n"
+        f"  scores    {result.scores}/\n  caseload  {result.caseload}/\n  worklists {result.worklists}/\n"
         f"  store     {db_url} (table {TABLES[area].name})\n"
         f"  seconds   load model {loaded - started:.2f}, "
         + ", ".join(f"{k} {v:.2f}" for k, v in result.seconds.items())

@@ -193,9 +193,9 @@ def _interval_text(interval: dict, m: dict) -> str:
         "household's own spread."
     )
     covered = [
-        f"{k} {m[f'test_interval_coverage_{k}']:.1%}"
+        f"{k} {m[f'oracle_test_interval_coverage_{k}']:.1%}"
         for k in ("red", "amber", "green", "all")
-        if f"test_interval_coverage_{k}" in m
+        if f"oracle_test_interval_coverage_{k}" in m
     ]
     if covered:
         text += (

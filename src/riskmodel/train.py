@@ -301,8 +301,11 @@ def interval_metrics(model: RelapseModel, rows: pd.DataFrame, truth: np.ndarray)
     prob = model.calibrate(raw)
     tiers = model.meta.tiers.assign(prob)
     low, high = model.bounds(raw, variance, prob, tiers)
-    out = {f"test_interval_coverage_{k}": v for k, v in coverage(low, high, truth, tiers).items()}
-    out["test_interval_width_median"] = float(np.nanmedian(high - low))
+    out = {
+        f"oracle_test_interval_coverage_{k}": v
+        for k, v in coverage(low, high, truth, tiers).items()
+    }
+    out["oracle_test_interval_width_median"] = float(np.nanmedian(high - low))
     return out
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
+from riskmodel.calibrate import caseload_table
 from riskmodel.io import file_digest, panel_file, write_parquet
 from riskmodel.model import RelapseModel
 from riskmodel.score.engine import (
@@ -91,6 +92,8 @@ class DistributedResult:
     """The Parquet dataset, partitioned by township."""
     worklists: Path
     """One workbook per township."""
+    caseload: Path
+    """The expected caseload per township and village (Parquet, partitioned by township)."""
     quarantine: Path | None
     households: int
     townships: int
@@ -183,6 +186,8 @@ def score_township(township: Township, job: Job) -> dict:
     staging = Path(job.staging)
     part = f"{PARTITION}={township.name}/part-0.parquet"
     write_parquet(parquet_rows(rows).drop(columns=[PARTITION]), staging / "scores" / part)
+    load = caseload_table(rows)
+    write_parquet(load.drop(columns=[PARTITION]), staging / "caseload" / part)
     if len(checked.quarantined):
         write_parquet(checked.quarantined, staging / "quarantine" / part)
     book = staging / "worklists" / f"worklist-{township.name}.xlsx"
@@ -230,8 +235,9 @@ def run_distributed(
     `client`'s workers with the models at `models` (label -> `models:/name/N` or a saved model's
     folder, readable by every worker) and replace the batch of (year, model_version) with them.
 
-    Writes OUT/scores-Y-vN/ (Parquet, a partition per township), OUT/worklists-Y-vN/ (a workbook
-    per township) and OUT/quarantine-Y/ (invalid rows, when any); preview runs write under
+    Writes OUT/scores-Y-vN/ (Parquet, a partition per township), OUT/caseload-Y-vN/ (likewise),
+    OUT/worklists-Y-vN/ (a workbook per township) and OUT/quarantine-Y/ (invalid rows, when any);
+    preview runs write under
     OUT/preview/. `on_township` sees each township's summary as it comes in."""
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -310,6 +316,7 @@ def run_distributed(
         stem = f"{Y}-v{model_version}"
         scores = _replace_folder(staging / "scores", folder / f"scores-{stem}")
         worklists = _replace_folder(staging / "worklists", folder / f"worklists-{stem}")
+        caseload = _replace_folder(staging / "caseload", folder / f"caseload-{stem}")
         seconds["commit"] = round(time.perf_counter() - t1, 3)
     except BaseException:
         drop_staged(engine, Y, model_version)
@@ -326,6 +333,7 @@ def run_distributed(
         model_version=model_version,
         scores=scores,
         worklists=worklists,
+        caseload=caseload,
         quarantine=quarantine,
         households=sum(s["rows"] for s in summaries),
         townships=len(summaries),
