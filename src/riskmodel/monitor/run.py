@@ -179,20 +179,19 @@ def latest(engine) -> list[dict]:
 
 
 def write_reports(report: dict, out: Path) -> dict[str, Path]:
-    """JSON, Markdown (plots beside it) and HTML (plots inlined), each written atomically."""
-    from riskmodel.io import _write
+    """JSON, Markdown (SVG plots beside it) and HTML (plots inlined), each written atomically."""
     from riskmodel.monitor.report import render
 
     out.mkdir(parents=True, exist_ok=True)
     stem = f"monitor-{report['batch']['year']}-v{report['model']['version']}"
-    md, page, pngs = render(report, stem)
+    md, page, plots = render(report, stem)
     paths = {
         "json": write_text(json.dumps(report, indent=1, default=_plain), out / f"{stem}.json"),
         "markdown": write_text(md, out / f"{stem}.md"),
         "html": write_text(page, out / f"{stem}.html"),
     }
-    for name, data in pngs.items():
-        paths[name] = _write(out / name, lambda tmp, data=data: tmp.write_bytes(data))
+    for name, text in plots.items():
+        paths[name] = write_text(text, out / name)
     return paths
 
 
