@@ -76,9 +76,13 @@ def test_walking_the_trees_gives_lightgbm_raw_score(params, tmp_path):
     X_test[1, 1] = np.nan
     TreeShap(booster).save(tmp_path / "t.npz")
 
-    ours = TreeShap.load(tmp_path / "t.npz").raw_score(X_test)
+    loaded = TreeShap.load(tmp_path / "t.npz")
+    ours = loaded.raw_score(X_test)  # the parallel kernel
+    few = loaded.raw_score(X_test[:20])  # the serial one
 
-    np.testing.assert_allclose(ours, booster.predict(X_test, raw_score=True), atol=1e-9)
+    reference = booster.predict(X_test, raw_score=True)
+    np.testing.assert_allclose(ours, reference, atol=1e-9)
+    np.testing.assert_allclose(few, reference[:20], atol=1e-9)
 
 
 def test_single_rows_and_batches_agree():

@@ -314,8 +314,7 @@ SERIAL_BELOW = 256
 """Batches smaller than this run on one thread: starting the pool costs more than it saves."""
 
 
-@nb.njit(cache=True, nogil=True)
-def _predict(
+def _predict_py(
     X,
     constant,
     roots,
@@ -332,10 +331,10 @@ def _predict(
     leaf_value,
 ):
     out = np.full(X.shape[0], constant)
-    for r in range(X.shape[0]):
+    for r in nb.prange(X.shape[0]):
         total = 0.0
-        for root in roots:
-            node = root
+        for t in range(len(roots)):
+            node = roots[t]
             while True:
                 if _goes_left(
                     X[r, node_feature[node]],
@@ -357,6 +356,12 @@ def _predict(
                 node = child
         out[r] += total
     return out
+
+
+_predict_serial = nb.njit(cache=True, nogil=True)(_renamed(_predict_py, "_predict_serial"))
+_predict_parallel = nb.njit(cache=True, nogil=True, parallel=True)(
+    _renamed(_predict_py, "_predict_parallel")
+)
 
 
 def _trees(p: _Parsed) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -427,7 +432,8 @@ class TreeShap:
         if self._walk is None:
             self._walk = _trees(p)
         roots, left, right, constant = self._walk
-        return _predict(
+        kernel = _predict_serial if len(X) < SERIAL_BELOW else _predict_parallel
+        return kernel(
             X,
             constant,
             roots,
