@@ -66,7 +66,7 @@ def test_contributions_plus_base_equal_the_raw_score():
         {"num_leaves": 15, "zero_as_missing": True},
         {"num_leaves": 15, "max_cat_to_onehot": 1, "min_data_per_group": 5, "cat_smooth": 1},
         {"num_leaves": 4, "use_missing": False},
-        {"num_leaves": 7, "min_gain_to_split": 50.0},  # later trees have one leaf
+        {"num_leaves": 7, "min_data_in_leaf": 2000},  # one tree of one leaf: the constant alone
     ],
 )
 def test_walking_the_trees_gives_lightgbm_raw_score(params, tmp_path):
