@@ -21,7 +21,6 @@ from riskmodel.store.schema import monitor_runs
 
 log = logging.getLogger(__name__)
 
-EXPERIMENT = "relapse-risk-monitoring"
 
 
 class MonitorError(RuntimeError):
@@ -201,54 +200,6 @@ def _plain(value):
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(f"not JSON: {type(value).__name__}")
-
-
-def log_run(report: dict, files: dict[str, Path]) -> str:
-    """A monitoring run in MLflow, tagged with the version it monitored; the version is tagged
-    with its latest monitoring run and alarm."""
-    import mlflow
-
-    from riskmodel.registry import _experiment, connect
-
-    client = connect()
-    exp = _experiment(client, EXPERIMENT)
-    b, m = report["batch"], report["model"]
-    est, real = b["estimated"], b.get("realised") or {}
-    metrics = {
-        "psi_max": b["psi_max"],
-        "score_psi": b["score_psi"],
-        "alarm": float(b["alarm"]),
-        **{f"estimated_{k}": v for k, v in est.items() if isinstance(v, (int, float))},
-        **{f"realised_{k}": v for k, v in real.items() if isinstance(v, (int, float))},
-    }
-    for past in report["past"]:
-        if past.get("realised"):
-            metrics[f"past_{past['year']}_realised_roc_auc"] = past["realised"]["roc_auc"]
-            metrics[f"past_{past['year']}_estimated_roc_auc"] = past["estimated"]["roc_auc"]
-    with mlflow.start_run(
-        experiment_id=exp, run_name=f"monitor {b['year']} v{m['version']}"
-    ) as run:
-        mlflow.set_tags(
-            {
-                "model_name": m["name"],
-                "model_version": m["version"],
-                "model_run_id": m["run_id"],
-                "batch_year": b["year"],
-                "alarm": str(b["alarm"]).lower(),
-                "recommendation": b["recommendation"],
-            }
-        )
-        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v == v})
-        for path in files.values():
-            mlflow.log_artifact(str(path), "monitoring")
-    if m["name"] and m["version"]:
-        client.set_model_version_tag(
-            m["name"], m["version"], "last_monitoring_run", run.info.run_id
-        )
-        client.set_model_version_tag(
-            m["name"], m["version"], "last_monitoring", f"{b['year']}: {b['recommendation']}"
-        )
-    return run.info.run_id
 
 
 def alarm_line(report: dict) -> str:
