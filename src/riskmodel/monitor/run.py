@@ -22,7 +22,6 @@ from riskmodel.store.schema import monitor_runs
 log = logging.getLogger(__name__)
 
 
-
 class MonitorError(RuntimeError):
     """The version or the data cannot be monitored (for example no reference stored)."""
 
