@@ -9,7 +9,10 @@ from sklearn.metrics import roc_auc_score
 
 from riskmodel.labels import add_labels, in_population
 from riskmodel.monitor.stats import (
+    Z95,
     MonitorConfig,
+    allowance,
+    apply_calibrator,
     calibration_table,
     estimate,
     feature_drift,
@@ -17,6 +20,7 @@ from riskmodel.monitor.stats import (
     judge,
     psi,
     shares,
+    widen,
 )
 from riskmodel.ranking import flag_top_share
 
@@ -66,6 +70,37 @@ def test_estimates_and_intervals_match_monte_carlo_draws_of_the_labels():
         assert sample.std() == pytest.approx(sd, rel=0.1), name
         inside = ((sample >= est[f"{name}_low"]) & (sample <= est[f"{name}_high"])).mean()
         assert 0.93 < inside < 0.97, (name, inside)
+
+
+def test_the_interval_widens_by_one_year_of_calibration_change():
+    """A reference whose calibrator a year earlier gave probabilities 1.5 times as high, and
+    whose estimator missed the reference year's AUC by 0.02: the allowance is the larger of
+    that miss and the batch's own shift under the older calibrator (the expected ROC of the
+    older probabilities, by NannyML's construction), and the interval's half-width is
+    Z95 * sqrt(sampling sd^2 + allowance^2)."""
+    p, village = _probabilities(3000, 5)
+    raw = np.log(p / (1 - p))
+    grid = np.linspace(raw.min(), raw.max(), 400)
+    now = {"x": grid.tolist(), "y": (1 / (1 + np.exp(-grid))).tolist()}
+    older = {"x": grid.tolist(), "y": (1.5 / (1 + np.exp(-grid))).clip(max=0.99).tolist()}
+    base = estimate(apply_calibrator(now, raw), village, 0.1)
+    check = {
+        "estimated": {"roc_auc": 0.80, "recall_at_capacity": 0.40, "positives": 110.0},
+        "realised": {"roc_auc": 0.78, "recall_at_capacity": 0.41, "positives": 100, "n": 1000},
+    }
+    reference = {"calibrator_previous": older, "estimator_check": check, "select_share": 0.1}
+
+    tau = allowance(reference, raw, village, base)
+    wide = widen(base, tau)
+
+    shift = abs(_cbpe_auc(apply_calibrator(older, raw)) - _cbpe_auc(apply_calibrator(now, raw)))
+    assert tau["roc_auc"] == pytest.approx(max(0.02, shift), abs=2e-3)
+    assert tau["positives"] >= 10 * len(p) / 1000 - 1e-9
+    sd = (base["roc_auc_high"] - base["roc_auc_low"]) / (2 * Z95)
+    half = (wide["roc_auc_high"] - wide["roc_auc_low"]) / 2
+    assert half == pytest.approx(Z95 * np.hypot(sd, tau["roc_auc"]))
+    assert wide["roc_auc"] == base["roc_auc"] and wide["roc_auc_sampling_sd"] == pytest.approx(sd)
+    assert allowance({}, raw, village, base) == {}
 
 
 def test_psi_by_hand():

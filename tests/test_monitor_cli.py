@@ -70,8 +70,12 @@ def test_monitor_json_reports_and_mlflow_run(monitored, service):
         "recommendation"
     ].startswith("investigate")
     page = (out / f"monitor-2025-v{version}.html").read_text()
-    assert "data:image/png;base64" in page and "estimated AUC" in page
-    assert (out / f"monitor-2025-v{version}-drift.png").stat().st_size > 1000
+    assert page.count("<svg") == 3 and "estimated AUC" in page
+    drift = (out / f"monitor-2025-v{version}-drift.svg").read_text()
+    top = batch["drift"][0]
+    assert drift.count("<rect") >= 12 and f"{top['feature']}: {top['psi']:.3f}" in drift
+    markdown = (out / f"monitor-2025-v{version}.md").read_text()
+    assert f"![monitor-2025-v{version}-performance.svg]" in markdown
     client = service["client"]
     run = client.get_run(report["mlflow_run_id"])
     assert run.data.tags["model_version"] == version

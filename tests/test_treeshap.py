@@ -58,6 +58,33 @@ def test_contributions_plus_base_equal_the_raw_score():
     np.testing.assert_allclose(ours.sum(axis=1), booster.predict(X, raw_score=True), atol=1e-6)
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"num_leaves": 7},
+        {"num_leaves": 31, "max_depth": 8, "min_data_in_leaf": 5},
+        {"num_leaves": 15, "zero_as_missing": True},
+        {"num_leaves": 15, "max_cat_to_onehot": 1, "min_data_per_group": 5, "cat_smooth": 1},
+        {"num_leaves": 4, "use_missing": False},
+        {"num_leaves": 7, "min_data_in_leaf": 2000},  # one tree of one leaf: the constant alone
+    ],
+)
+def test_walking_the_trees_gives_lightgbm_raw_score(params, tmp_path):
+    booster, X = _booster(params)
+    X_test = X[:500].copy()
+    X_test[0, 1] = 9  # a category never seen in training
+    X_test[1, 1] = np.nan
+    TreeShap(booster).save(tmp_path / "t.npz")
+
+    loaded = TreeShap.load(tmp_path / "t.npz")
+    ours = loaded.raw_score(X_test)  # the parallel kernel
+    few = loaded.raw_score(X_test[:20])  # the serial one
+
+    reference = booster.predict(X_test, raw_score=True)
+    np.testing.assert_allclose(ours, reference, atol=1e-9)
+    np.testing.assert_allclose(few, reference[:20], atol=1e-9)
+
+
 def test_single_rows_and_batches_agree():
     booster, X = _booster({"num_leaves": 7})
     ts = TreeShap(booster)

@@ -175,3 +175,38 @@ def test_report_shows_missing_values_plainly(panel):
     assert "np." not in text
     assert "oop_medical: required: missing or NaN (got (missing))" in text
     assert "head_age: at most 120 (got 130)" in text
+
+
+def test_numpy_checks_find_exactly_what_the_pandera_schema_finds(panel):
+    import pandera.pandas as pa
+
+    from riskmodel.catalogue import PANEL_COLUMNS
+    from riskmodel.validate import _coerce, _schema_failures, panel_schema
+
+    rng = np.random.default_rng(3)
+    bad = panel.astype(object).reset_index(drop=True)
+    cols = [c for c in PANEL_COLUMNS if c.name in bad]
+    for c in cols:  # every rule broken in a few random rows, some cells left missing
+        rows = rng.choice(len(bad), 4, replace=False)
+        values = {
+            "float": [-1e9, 1e12, np.inf, None],
+            "int": [-5, 10_000, None, 1],
+            "category": ["rubber", "", None, c.levels[0] if c.levels else "x"],
+            "string": ["", " ", None, "V999"],
+            "bool": [None, True, False, None],
+        }[c.dtype]
+        for r, v in zip(rows, values, strict=True):
+            bad.at[r, c.name] = v
+    coerced, _ = _coerce(bad, cols)
+    try:
+        panel_schema(cols).validate(coerced, lazy=True)
+        expected = set()
+    except pa.errors.SchemaErrors as exc:
+        fc = exc.failure_cases
+        fc = fc[fc["index"].notna() & fc["column"].notna() & fc["failure_case"].notna()]
+        expected = {(int(r.index), r.column, r.check) for r in fc.itertuples(index=False)}
+
+    ours = {(r, c, rule) for r, c, rule, _ in _schema_failures(coerced, cols)}
+
+    assert len(expected) > 2 * len({c for _, c, _ in expected}) > 60
+    assert ours == expected

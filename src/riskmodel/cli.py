@@ -701,41 +701,15 @@ def monitor(
     import json as _json
     import sys
 
-    from riskmodel.config import Settings
-    from riskmodel.monitor.batch import HISTORY_YEARS
-    from riskmodel.monitor.run import (
-        alarm_line,
-        load_reference,
-        log_run,
-        read_years,
-        record,
-        stored_runs,
-        write_reports,
-    )
-    from riskmodel.monitor.run import monitor as run_monitor
-    from riskmodel.registry import load_model
-    from riskmodel.store import engine_for
+    from riskmodel.monitor.run import alarm_line
+    from riskmodel.monitor.tracking import TrackingProcess
 
-    cfg = _models_config(config, label)
-    name = cfg.registered_model
-    uri = f"models:/{name}/{model_version}" if model_version else f"models:/{name}@champion"
-    model, meta = load_model(uri)
-    reference = load_reference(model, meta["version"])
-    first = min(year or reference["reference_year"] + 1, reference["reference_year"] + 1)
-    panel = read_years(data, first - HISTORY_YEARS)
-    engine = engine_for(Settings().db_url)
-    report = run_monitor(
-        model,
-        meta | {"name": name},
-        panel,
-        year,
-        cfg.monitor,
-        stored=stored_runs(engine, name),
-    )
-    files = write_reports(report, out)
-    run_id = log_run(report, files) if log_mlflow else None
-    report["mlflow_run_id"] = run_id
-    record(engine, report, run_id)
+    tracking = TrackingProcess() if log_mlflow else None  # MLflow's imports, alongside
+    try:
+        report, files = _monitor_and_log(year, model_version, data, out, label, config, tracking)
+    finally:
+        if tracking is not None:
+            tracking.close()
     if as_json:
         sys.stdout.write(_json.dumps(report, default=str, ensure_ascii=False) + "\n")
         return
@@ -751,8 +725,55 @@ def monitor(
             highlight=False,
         )
     console.print(f"  report    {files['html']}\n  markdown  {files['markdown']}")
-    if run_id:
-        console.print(f"  mlflow    run {run_id}")
+    if report["mlflow_run_id"]:
+        console.print(f"  mlflow    run {report['mlflow_run_id']}")
+
+
+def _monitor_and_log(
+    year: int | None,
+    model_version: str | None,
+    data: Path,
+    out: Path,
+    label: str | None,
+    config: Path | None,
+    tracking: Any,
+) -> tuple[dict, dict]:
+    """The monitor's work: the version (its deployed copy when current, without MLflow), the
+    panel, the report, its files, the MLflow run (by `tracking`) and the store's rows."""
+    from riskmodel.config import Settings
+    from riskmodel.deploy import load as load_model
+    from riskmodel.monitor.batch import HISTORY_YEARS
+    from riskmodel.monitor.run import (
+        load_reference,
+        read_years,
+        record,
+        stored_runs,
+        write_reports,
+    )
+    from riskmodel.monitor.run import monitor as run_monitor
+    from riskmodel.store import engine_for
+
+    cfg = _models_config(config, label)
+    name = cfg.registered_model
+    uri = f"models:/{name}/{model_version}" if model_version else f"models:/{name}@champion"
+    model, meta = load_model(uri)
+    reference = load_reference(model, meta["version"])
+    first = min(year or reference["reference_year"] + 1, reference["reference_year"] + 1)
+    panel = read_years(data, first - HISTORY_YEARS)
+    engine = engine_for(Settings().db_url)
+    report = run_monitor(
+        model,
+        {"name": name, "version": meta["version"], "run_id": meta["run_id"]},
+        panel,
+        year,
+        cfg.monitor,
+        stored=stored_runs(engine, name),
+    )
+    files = write_reports(report, out)
+    run_id = tracking.log(report, files) if tracking is not None else None
+    report["mlflow_run_id"] = run_id
+    record(engine, report, run_id)
+    return report, files
 
 
 def _print_frame(df: Any, title: str) -> None:

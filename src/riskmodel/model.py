@@ -145,7 +145,7 @@ class RelapseModel:
 
     def raw_score(self, X: np.ndarray) -> np.ndarray:
         if self._booster is None and self._shap is not None:
-            return self.contributions(X).sum(axis=1)  # the same score, without loading LightGBM
+            return self._shap.raw_score(X)  # the same score, without loading LightGBM
         return self.booster.predict(X, raw_score=True)
 
     def calibrate(self, raw: np.ndarray) -> np.ndarray:

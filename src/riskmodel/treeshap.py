@@ -339,6 +339,75 @@ SERIAL_BELOW = 256
 """Batches smaller than this run on one thread: starting the pool costs more than it saves."""
 
 
+def _predict_py(
+    X,
+    constant,
+    roots,
+    left_child,
+    right_child,
+    node_feature,
+    node_threshold,
+    node_categorical,
+    node_default_left,
+    node_missing,
+    node_cat_start,
+    node_cat_len,
+    cat_bits,
+    leaf_value,
+):
+    out = np.full(X.shape[0], constant)
+    for r in nb.prange(X.shape[0]):
+        total = 0.0
+        for t in range(len(roots)):
+            node = roots[t]
+            while True:
+                if _goes_left(
+                    X[r, node_feature[node]],
+                    node,
+                    node_threshold,
+                    node_categorical,
+                    node_default_left,
+                    node_missing,
+                    node_cat_start,
+                    node_cat_len,
+                    cat_bits,
+                ):
+                    child = left_child[node]
+                else:
+                    child = right_child[node]
+                if child < 0:
+                    total += leaf_value[~child]
+                    break
+                node = child
+        out[r] += total
+    return out
+
+
+_predict_serial = nb.njit(cache=True, nogil=True)(_renamed(_predict_py, "_predict_serial"))
+_predict_parallel = nb.njit(cache=True, nogil=True, parallel=True)(
+    _renamed(_predict_py, "_predict_parallel")
+)
+
+
+def _trees(p: _Parsed) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Roots and children (a leaf as ~its index) from the leaves' root-first paths, and the
+    constant the one-leaf trees add (the expected value less every leaf's value times its
+    share of the training rows: the product of its path's cover ratios)."""
+    n_nodes = len(p.node_feature)
+    left, right = np.zeros(n_nodes, np.int64), np.zeros(n_nodes, np.int64)
+    roots = set()
+    for leaf in range(len(p.leaf_depth)):
+        lo, hi = p.edge_start[leaf], p.edge_start[leaf + 1]
+        roots.add(int(p.edge_node[lo]))
+        for e in range(lo, hi):
+            child = p.edge_node[e + 1] if e + 1 < hi else ~leaf
+            (left if p.edge_left[e] else right)[p.edge_node[e]] = child
+    slots = np.arange(MAX_PATH_FEATURES)[None, :] < p.leaf_depth[:, None]
+    share = np.where(slots, p.leaf_zero, 1.0).prod(axis=1)
+    constant = p.expected_value - float((p.leaf_value * share).sum())
+    return np.array(sorted(roots), np.int64), left, right, constant
+
+
 class TreeShap:
     """Exact SHAP contributions of a LightGBM binary booster, in raw log-odds."""
 
@@ -348,6 +417,7 @@ class TreeShap:
         self._table, self._offsets = _tables(
             self._p.leaf_depth, self._p.leaf_zero, self._p.leaf_value
         )
+        self._walk = None
 
     def save(self, path) -> None:
         """Store the parsed trees and tables (derived from the booster; saves work at load)."""
@@ -370,11 +440,40 @@ class TreeShap:
         self._table, self._offsets = data.pop("table"), data.pop("offsets")
         data["expected_value"] = float(data["expected_value"])
         self._p = _Parsed(**data)
+        self._walk = None
         return self
 
     @property
     def expected_value(self) -> float:
         return self._p.expected_value
+
+    def raw_score(self, X: np.ndarray) -> np.ndarray:
+        """The model's raw score (log-odds) by walking each tree once per row: the sum of the
+        contributions, at a fraction of their cost."""
+        p = self._p
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise ValueError(f"expected a matrix with {self.n_features} columns, got {X.shape}")
+        if self._walk is None:
+            self._walk = _trees(p)
+        roots, left, right, constant = self._walk
+        kernel = _predict_serial if len(X) < SERIAL_BELOW else _predict_parallel
+        return kernel(
+            X,
+            constant,
+            roots,
+            left,
+            right,
+            p.node_feature,
+            p.node_threshold,
+            p.node_categorical,
+            p.node_default_left,
+            p.node_missing,
+            p.node_cat_start,
+            p.node_cat_len,
+            p.cat_bits,
+            p.leaf_value,
+        )
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """(rows, features + 1): one column per feature, the expected value last."""

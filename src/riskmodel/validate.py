@@ -2,7 +2,8 @@
 
 `validate_panel` splits a frame into valid rows and quarantined rows, each quarantined row with the
 reasons (column, rule, value). A cell that does not parse is a failure like any other, never a crash.
-Rows are numbered as a spreadsheet shows the file: the header is row 1, the first data row row 2. Rules come from the catalogue through a generated pandera schema,
+Rows are numbered as a spreadsheet shows the file: the header is row 1, the first data row row 2. Rules come from the catalogue: a generated pandera schema states them
+and NumPy runs the same checks (pandera's own run cost a second on a county's three years),
 plus the rules a schema cannot state per column: duplicate keys and cross-column consistency.
 """
 
@@ -12,12 +13,15 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 
 from riskmodel.catalogue import KEY, PANEL_COLUMNS, REQUIRED_FIELDS, Column
+
+if TYPE_CHECKING:
+    import pandera.pandas as pa
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +49,10 @@ def cast_to_catalogue(df: pd.DataFrame, columns: list[Column] | None = None) -> 
 
 
 def panel_schema(columns: list[Column] | None = None) -> pa.DataFrameSchema:
-    """The pandera schema of the panel, generated from the catalogue."""
+    """The pandera schema of the panel, generated from the catalogue (validation runs the same
+    checks with NumPy, `_schema_failures`; tests hold the two to the same failures)."""
+    import pandera.pandas as pa
+
     schema_cols = {}
     for c in columns or PANEL_COLUMNS:
         checks = []
@@ -258,17 +265,35 @@ def _parse_bool(v: object) -> object:
 
 
 def _schema_failures(df: pd.DataFrame, cols: list[Column]) -> list[tuple]:
-    try:
-        panel_schema(cols).validate(df, lazy=True)
-    except pa.errors.SchemaErrors as exc:
-        fc = exc.failure_cases
-        fc = fc[fc["index"].notna() & fc["column"].notna()]
-        return [
-            (int(r.index), r.column, r.check, r.failure_case)
-            for r in fc.itertuples(index=False)
-            if not (pd.isna(r.failure_case) and r.check.startswith("not_nullable"))
-        ]
-    return []
+    """The checks of `panel_schema` (range, levels, finite, not empty; missing values pass, as
+    pandera's checks ignore them), run column by column with NumPy: the same failures as the
+    pandera schema (tests compare them) at a fraction of its cost."""
+    errors: list[tuple] = []
+    for c in cols:
+        if c.name not in df:
+            continue
+        s = df[c.name]
+        present = s.notna().to_numpy()
+        checks: list[tuple[str, np.ndarray]] = []
+        if c.min is not None or c.max is not None or c.dtype == "float":
+            x = as_float(s)
+            with np.errstate(invalid="ignore"):
+                if c.min is not None:
+                    checks.append((f"at least {c.min:g}", ~(x >= c.min)))
+                if c.max is not None:
+                    checks.append((f"at most {c.max:g}", ~(x <= c.max)))
+        if c.categories:
+            checks.append((f"one of {', '.join(c.levels)}", ~s.isin(c.levels).to_numpy()))
+        if c.dtype == "float":
+            checks.append(("finite number", ~np.isfinite(x)))
+        if c.dtype == "string":
+            text = s[present].astype(str)
+            empty = np.zeros(len(s), bool)
+            empty[np.flatnonzero(present)] = (text.str.len() < 1).to_numpy()
+            checks.append(("not empty", empty))
+        for rule, bad in checks:
+            errors += [(i, c.name, rule, s.iloc[i]) for i in np.flatnonzero(bad & present)]
+    return errors
 
 
 def _duplicate_keys(df: pd.DataFrame) -> list[tuple]:

@@ -1,27 +1,29 @@
 """Monitoring a model in service (see `stats` for the methods): the reference stored with each
 version, a batch's drift and estimated performance, realised performance once labels arrive,
-and the alarm; `report` writes what a data scientist reads."""
+and the alarm; `report` writes what a data scientist reads, `tracking` logs the MLflow run.
 
-from riskmodel.monitor.batch import BatchMonitor, batch_rows, monitor_batch
-from riskmodel.monitor.stats import (
-    REFERENCE_FILE,
-    MonitorConfig,
-    build_reference,
-    estimate,
-    feature_drift,
-    psi,
-    realised,
-)
+The names below are read from their modules on first use, so that a process importing only
+`riskmodel.monitor.tracking` (the MLflow logger) does not import pandas or the model."""
 
-__all__ = [
-    "REFERENCE_FILE",
-    "BatchMonitor",
-    "MonitorConfig",
-    "batch_rows",
-    "build_reference",
-    "estimate",
-    "feature_drift",
-    "monitor_batch",
-    "psi",
-    "realised",
-]
+from importlib import import_module
+
+_HOMES = {
+    "BatchMonitor": "batch",
+    "batch_rows": "batch",
+    "monitor_batch": "batch",
+    "REFERENCE_FILE": "stats",
+    "MonitorConfig": "stats",
+    "build_reference": "stats",
+    "estimate": "stats",
+    "feature_drift": "stats",
+    "psi": "stats",
+    "realised": "stats",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_HOMES[name]}"), name)

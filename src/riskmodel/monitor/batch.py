@@ -16,6 +16,7 @@ from riskmodel.model import RelapseModel
 from riskmodel.monitor.stats import (
     Judgement,
     MonitorConfig,
+    allowance,
     apply_calibrator,
     calibration_table,
     estimate,
@@ -23,6 +24,7 @@ from riskmodel.monitor.stats import (
     judge,
     realised,
     score_drift,
+    widen,
 )
 
 HISTORY_YEARS = 2
@@ -131,6 +133,7 @@ def monitor_batch(
     drift = feature_drift(reference, rows)
     s_psi = score_drift(reference, prob)
     est = estimate(apply_calibrator(reference["calibrator"], raw), village, share, seed)
+    est = widen(est, allowance(reference, raw, village, est, seed))
     known = rows[label].notna().to_numpy()
     y = rows.loc[known, label].astype(bool).to_numpy(int) if known.any() else None
     real = realised(y, prob[known], village[known], share, seed) if y is not None else None

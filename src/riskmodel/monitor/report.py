@@ -3,17 +3,10 @@ inlined), from the JSON the command prints."""
 
 from __future__ import annotations
 
-import base64
 import html
-import io
-
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-import numpy as np
 
 from riskmodel.catalogue import FEATURES
+from riskmodel.monitor import svg
 
 TOP = 12
 """Features shown in the report's drift table and plot (all are in the JSON)."""
@@ -135,58 +128,46 @@ def markdown(report: dict, figures: dict[str, str] | None = None) -> str:
     return "\n".join(out)
 
 
-def figures(report: dict) -> dict[str, plt.Figure]:
+def figures(report: dict) -> dict[str, str]:
+    """The drift, performance and calibration plots as SVG."""
     b = report["batch"]
-    out = {}
-    top = b["drift"][:TOP][::-1]
-    fig, ax = plt.subplots(figsize=(7, 0.3 * len(top) + 1.2))
-    ax.barh([d["feature"] for d in top], [d["psi"] for d in top], color="tab:blue", label="PSI")
-    ax.scatter([d["seen_psi"] for d in top], range(len(top)), color="k", marker="|", s=120,
-               label="largest yearly PSI in the model's years")  # fmt: skip
-    ax.set(xlabel="PSI against the reference year", title=f"drift, batch {b['year']}")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    out["drift"] = fig
+    top = b["drift"][:TOP]
+    out = {
+        "drift": svg.bars(
+            [d["feature"] for d in top],
+            [d["psi"] for d in top],
+            [d["seen_psi"] for d in top],
+            f"drift, batch {b['year']}",
+            "PSI against the reference year",
+            "largest yearly PSI in the model's years",
+        )
+    }
     batches = [*report.get("past", []), b]
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    years = [x["year"] for x in batches]
-    est = np.array([x["estimated"]["roc_auc"] for x in batches])
-    lo = est - np.array([x["estimated"]["roc_auc_low"] for x in batches])
-    hi = np.array([x["estimated"]["roc_auc_high"] for x in batches]) - est
-    ax.errorbar(years, est, yerr=[lo, hi], fmt="o", capsize=4, label="estimated (95%)")
-    real = [(x["year"], x["realised"]["roc_auc"]) for x in batches if x.get("realised")]
-    if real:
-        ax.plot(*zip(*real, strict=True), "s", color="tab:red", label="realised")
-    ax.set(xlabel="batch year", ylabel="ROC-AUC", title="estimated and realised AUC")
-    ax.set_xticks(years)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    out["performance"] = fig
+    est = [x["estimated"] for x in batches if "roc_auc" in x["estimated"]]
+    years = [x["year"] for x in batches if "roc_auc" in x["estimated"]]
+    out["performance"] = svg.points(
+        years,
+        [e["roc_auc"] for e in est],
+        [e["roc_auc_low"] for e in est],
+        [e["roc_auc_high"] for e in est],
+        [(x["year"], x["realised"]["roc_auc"]) for x in batches if x.get("realised")],
+        "estimated and realised AUC",
+        "ROC-AUC",
+    )
     tiers = [c for c in b["calibration"] if c["by"] == "tier"]
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    x = np.arange(len(tiers))
-    ax.bar(x - 0.2, [c["expected"] for c in tiers], 0.4, label="expected")
+    series = {"expected": [c["expected"] for c in tiers]}
     if tiers and "observed" in tiers[0]:
-        ax.bar(x + 0.2, [c["observed"] for c in tiers], 0.4, label="observed")
-    ax.set_xticks(x, [c["group"] for c in tiers])
-    ax.set(ylabel="positives", title="calibration per tier")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    out["calibration"] = fig
+        series["observed"] = [c["observed"] for c in tiers]
+    out["calibration"] = svg.grouped(
+        [c["group"] for c in tiers], series, "calibration per tier", "positives"
+    )
     return out
 
 
-def _png(fig: plt.Figure) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return buf.getvalue()
-
-
-def render(report: dict, stem: str = "monitor") -> tuple[str, str, dict[str, bytes]]:
-    """Markdown (plots as files beside it), HTML (plots inlined) and the PNG bytes."""
-    pngs = {f"{stem}-{name}.png": _png(fig) for name, fig in figures(report).items()}
-    md = markdown(report, {name: name for name in pngs})
+def render(report: dict, stem: str = "monitor") -> tuple[str, str, dict[str, str]]:
+    """Markdown (plots as files beside it), HTML (plots inlined) and the SVG texts."""
+    plots = {f"{stem}-{name}.svg": text for name, text in figures(report).items()}
+    md = markdown(report, {name: name for name in plots})
     body = [f"<h1>{html.escape(md.splitlines()[0].lstrip('# '))}</h1>"]
     for block in md.split("\n\n")[1:]:
         block = block.strip()
@@ -207,13 +188,11 @@ def render(report: dict, stem: str = "monitor") -> tuple[str, str, dict[str, byt
             body.append(f"<ul>{items}</ul>")
         else:
             body.append(f"<p>{html.escape(block.replace('**', ''))}</p>")
-    for name, data in pngs.items():
-        b64 = base64.b64encode(data).decode()
-        body.append(f'<p><img alt="{name}" src="data:image/png;base64,{b64}"></p>')
+    body += [f"<p>{text}</p>" for text in plots.values()]
     page = (
         '<!doctype html><html lang="en"><meta charset="utf-8"><title>monitoring</title>'
         "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
         "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;"
         "padding:3px 6px}</style><body>" + "\n".join(body) + "</body></html>"
     )
-    return md, page, pngs
+    return md, page, plots

@@ -21,8 +21,6 @@ from riskmodel.store.schema import monitor_runs
 
 log = logging.getLogger(__name__)
 
-EXPERIMENT = "relapse-risk-monitoring"
-
 
 class MonitorError(RuntimeError):
     """The version or the data cannot be monitored (for example no reference stored)."""
@@ -179,20 +177,19 @@ def latest(engine) -> list[dict]:
 
 
 def write_reports(report: dict, out: Path) -> dict[str, Path]:
-    """JSON, Markdown (plots beside it) and HTML (plots inlined), each written atomically."""
-    from riskmodel.io import _write
+    """JSON, Markdown (SVG plots beside it) and HTML (plots inlined), each written atomically."""
     from riskmodel.monitor.report import render
 
     out.mkdir(parents=True, exist_ok=True)
     stem = f"monitor-{report['batch']['year']}-v{report['model']['version']}"
-    md, page, pngs = render(report, stem)
+    md, page, plots = render(report, stem)
     paths = {
         "json": write_text(json.dumps(report, indent=1, default=_plain), out / f"{stem}.json"),
         "markdown": write_text(md, out / f"{stem}.md"),
         "html": write_text(page, out / f"{stem}.html"),
     }
-    for name, data in pngs.items():
-        paths[name] = _write(out / name, lambda tmp, data=data: tmp.write_bytes(data))
+    for name, text in plots.items():
+        paths[name] = write_text(text, out / name)
     return paths
 
 
@@ -202,54 +199,6 @@ def _plain(value):
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(f"not JSON: {type(value).__name__}")
-
-
-def log_run(report: dict, files: dict[str, Path]) -> str:
-    """A monitoring run in MLflow, tagged with the version it monitored; the version is tagged
-    with its latest monitoring run and alarm."""
-    import mlflow
-
-    from riskmodel.registry import _experiment, connect
-
-    client = connect()
-    exp = _experiment(client, EXPERIMENT)
-    b, m = report["batch"], report["model"]
-    est, real = b["estimated"], b.get("realised") or {}
-    metrics = {
-        "psi_max": b["psi_max"],
-        "score_psi": b["score_psi"],
-        "alarm": float(b["alarm"]),
-        **{f"estimated_{k}": v for k, v in est.items() if isinstance(v, (int, float))},
-        **{f"realised_{k}": v for k, v in real.items() if isinstance(v, (int, float))},
-    }
-    for past in report["past"]:
-        if past.get("realised"):
-            metrics[f"past_{past['year']}_realised_roc_auc"] = past["realised"]["roc_auc"]
-            metrics[f"past_{past['year']}_estimated_roc_auc"] = past["estimated"]["roc_auc"]
-    with mlflow.start_run(
-        experiment_id=exp, run_name=f"monitor {b['year']} v{m['version']}"
-    ) as run:
-        mlflow.set_tags(
-            {
-                "model_name": m["name"],
-                "model_version": m["version"],
-                "model_run_id": m["run_id"],
-                "batch_year": b["year"],
-                "alarm": str(b["alarm"]).lower(),
-                "recommendation": b["recommendation"],
-            }
-        )
-        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v == v})
-        for path in files.values():
-            mlflow.log_artifact(str(path), "monitoring")
-    if m["name"] and m["version"]:
-        client.set_model_version_tag(
-            m["name"], m["version"], "last_monitoring_run", run.info.run_id
-        )
-        client.set_model_version_tag(
-            m["name"], m["version"], "last_monitoring", f"{b['year']}: {b['recommendation']}"
-        )
-    return run.info.run_id
 
 
 def alarm_line(report: dict) -> str:

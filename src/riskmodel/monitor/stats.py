@@ -114,8 +114,11 @@ def build_reference(
     """What a version is monitored against: per feature the bins frozen on the training rows with
     their shares there, on the calibration year and on the test year (the reference period: the
     latest labelled year, closest to the batches to come); the score's distribution; calibration
-    per tier and township on the calibration year; and, as NannyML does, a calibrator of the raw
-    score fitted on the reference period (isotonic), which the estimates read."""
+    per tier and township on the calibration year; as NannyML does, a calibrator of the raw score
+    fitted on the reference period (isotonic), which the estimates read; and the same calibrator
+    fitted a year earlier (the calibration year) with the estimate it gives for the reference
+    year beside the realised figures there: the estimator's error one year out, which widens
+    the intervals (`allowance`)."""
     label = model.meta.label
     features = {}
     for name in model.features:
@@ -131,6 +134,10 @@ def build_reference(
     prob = apply_calibrator(calibrator, raw)
     village = test["village_id"].astype(str).to_numpy()
     served = model.predict_proba(test)
+    previous = fit_calibrator(
+        model.raw_score(model.matrix(calibration)), calibration[label].to_numpy(int)
+    )
+    realised_reference = realised(y, served, village, select_share, seed)
     score = score_spec(served)
     score["reference"] = shares(pd.Series(served), score)
     cal_prob = model.predict_proba(calibration)
@@ -151,8 +158,14 @@ def build_reference(
         "features": features,
         "score": score,
         "calibrator": calibrator,
+        "calibrator_previous": previous,
+        "estimator_check": {
+            "year": int(test["year"].max()),
+            "estimated": estimate(apply_calibrator(previous, raw), village, select_share, seed),
+            "realised": realised_reference,
+        },
         "estimated": estimate(prob, village, select_share, seed),
-        "realised": realised(y, served, village, select_share, seed),
+        "realised": realised_reference,
         "calibration": calibration_table(
             cal_prob, groups, calibration[label].to_numpy(int)
         ).to_dict(orient="records"),
@@ -288,6 +301,43 @@ def estimate(prob: np.ndarray, village: np.ndarray, share: float, seed: int = 0)
         "positives_high": n1 + Z95 * sd_pos,
         "flagged": int(flagged.sum()),
     }
+
+
+FIGURES = ("roc_auc", "recall_at_capacity", "positives")
+
+
+def allowance(
+    reference: dict, raw: np.ndarray, village: np.ndarray, est: dict, seed: int = 0
+) -> dict:
+    """Per figure, how far one year's change in calibration moves the estimate, which the
+    estimate cannot see (it assumes the reference year's calibration still holds): the larger
+    of the estimator's own error on the reference year when calibrated a year earlier, and the
+    change in this batch's estimate with that year-older calibrator. Positives scale with the
+    batch. Empty for a reference stored before these were (the interval is sampling only)."""
+    if "calibrator_previous" not in reference or est.get("n", 0) < 2:
+        return {}
+    share = reference.get("select_share", 0.10)
+    older = estimate(apply_calibrator(reference["calibrator_previous"], raw), village, share, seed)
+    check = reference["estimator_check"]
+    seen = {k: abs(check["estimated"][k] - check["realised"][k]) for k in FIGURES}
+    seen["positives"] *= est["n"] / check["realised"]["n"]
+    return {k: max(seen[k], abs(older[k] - est[k])) for k in FIGURES}
+
+
+def widen(est: dict, extra: dict) -> dict:
+    """The estimate with each interval's half-width Z95 * sqrt(sd^2 + allowance^2): the spread
+    of labels drawn from calibrated probabilities and one year's change in calibration (within
+    the figure's range)."""
+    out = dict(est)
+    for key, tau in extra.items():
+        sd = (est[f"{key}_high"] - est[f"{key}_low"]) / (2 * Z95)
+        half = Z95 * math.hypot(sd, tau)
+        top = est["n"] if key == "positives" else 1.0
+        out[f"{key}_low"] = max(est[key] - half, 0.0)
+        out[f"{key}_high"] = min(est[key] + half, top)
+        out[f"{key}_sampling_sd"] = sd
+    out["allowance"] = extra
+    return out
 
 
 def realised(
