@@ -76,6 +76,10 @@ def test_monitor_json_reports_and_mlflow_run(monitored, service):
     assert drift.count("<rect") >= 12 and f"{top['feature']}: {top['psi']:.3f}" in drift
     markdown = (out / f"monitor-2025-v{version}.md").read_text()
     assert f"![monitor-2025-v{version}-performance.svg]" in markdown
+    stable = report["stability"]
+    assert stable["against_year"] == 2024 and 0 < stable["tier_changed_share"] < 0.5
+    assert 0 < stable["worklist_overlap_mean"] <= 1
+    assert f"Against 2024: {stable['tier_changed_share']:.1%} of" in markdown
     client = service["client"]
     run = client.get_run(report["mlflow_run_id"])
     assert run.data.tags["model_version"] == version

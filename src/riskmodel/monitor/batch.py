@@ -26,6 +26,7 @@ from riskmodel.monitor.stats import (
     score_drift,
     widen,
 )
+from riskmodel.ranking import flag_top_share
 
 HISTORY_YEARS = 2
 """Features of year Y read rows back to Y-2."""
@@ -80,6 +81,9 @@ class BatchMonitor:
     """(share, households) meeting the criteria now, the year before and this year."""
     seconds: dict = field(default_factory=dict)
     prob: np.ndarray | None = None
+    ranks: pd.DataFrame | None = None
+    """hh_id, village_id, tier and on_worklist (the top share of each village), for
+    riskmodel.stability."""
 
     def summary(self) -> dict:
         top = self.drift.iloc[0] if len(self.drift) else None
@@ -159,4 +163,12 @@ def monitor_batch(
         meeting=meeting,
         seconds={"rows": t1 - t0, "score": t2 - t1, "monitor": t3 - t2},
         prob=prob,
+        ranks=pd.DataFrame(
+            {
+                "hh_id": rows["hh_id"].astype(str).to_numpy(),
+                "village_id": village,
+                "tier": model.meta.tiers.assign(prob),
+                "on_worklist": flag_top_share(prob, village, share, seed),
+            }
+        ),
     )

@@ -122,10 +122,27 @@ def markdown(report: dict, figures: dict[str, str] | None = None) -> str:
         "## Calibration: expected against observed positives",
         "",
         _table(calibration_rows(b)),
+        *_stability(report.get("stability")),
     ]
     for name, path in (figures or {}).items():
         out += [f"![{name}]({path})", ""]
     return "\n".join(out)
+
+
+def _stability(stable: dict | None) -> list[str]:
+    """Tier changes and worklist overlaps against the year before (riskmodel.stability)."""
+    if not stable:
+        return []
+    from riskmodel.stability import summary_line
+
+    line = summary_line(stable, str(stable["against_year"]))
+    low = ", ".join(stable["villages_below_ids"])
+    return [
+        "## Stable ranks: this year's tiers and worklists against last year's",
+        "",
+        line[0].upper() + line[1:] + ("." if not low else f"; lowest overlaps: {low}."),
+        "",
+    ]
 
 
 def figures(report: dict) -> dict[str, str]:

@@ -17,6 +17,7 @@ from riskmodel.io import panel_file, read_panel, write_text
 from riskmodel.model import RelapseModel
 from riskmodel.monitor.batch import HISTORY_YEARS, BatchMonitor, monitor_batch
 from riskmodel.monitor.stats import REFERENCE_FILE
+from riskmodel.stability import compare
 from riskmodel.store.schema import monitor_runs
 
 log = logging.getLogger(__name__)
@@ -70,10 +71,16 @@ def monitor(
     t0 = time.perf_counter()
     batch = monitor_batch(model, reference, panel, year, cfg)
     past: list[BatchMonitor] = []
+    stable = None
     if not quick:
         for y in range(reference["reference_year"] + 1, year):
             if y in years and y + 1 in years:
                 past.append(monitor_batch(model, reference, panel, y, cfg))
+        before = next((b for b in past if b.year == year - 1), None)
+        if before is None and year - 1 in years:
+            before = monitor_batch(model, reference, panel, year - 1, cfg)
+        if before is not None:
+            stable = {"against_year": year - 1, **compare(before.ranks, batch.ranks)}
     report = {
         "model": {
             "name": meta.get("name", ""),
@@ -88,6 +95,7 @@ def monitor(
         | {"estimated": reference["estimated"], "realised": reference["realised"]},
         "batch": batch.to_dict(),
         "past": [_with_stored(b.summary(), stored, meta) for b in past],
+        "stability": stable,
         "quick": quick,
         "config": cfg.model_dump(),
         "seconds": time.perf_counter() - t0,
