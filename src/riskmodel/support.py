@@ -10,9 +10,12 @@ booster saw) and kept in the model's meta, tell cadres when a score is only indi
    training row does not set a hard edge, and a year's drift that merely passes the maximum is
    left to monitoring. A missing value is not out of range (the booster has a branch for it).
    `CALENDAR` features are left out of every check: they grow by one every year for every
-   household, so their range is the calendar's, not the household's;
+   household, so their range is the calendar's, not the household's; so are `SHARED` ones (the
+   village's or county's facts), which describe no household;
 2. **unseen combination**: two categorical or yes/no features whose pair of values never occurred
-   together in training (a missing value is a value of its own);
+   together in training although independence would have put at least `MIN_EXPECTED` training
+   rows there (a pair merely too rare to appear proves nothing); a missing value is a value of
+   its own, and a value never seen at all is reported alone;
 3. **rare profile**: the household's surprisal under the independence density of the training
    data, the sum over features of -ln(share of training rows in the household's bin), bins being a
    categorical's levels, a yes/no's two values, a numeric's tails and quartiles (cut at the 0.5%,
@@ -37,6 +40,19 @@ CUTS = (0.005, 0.025, 0.10, 0.25, 0.50, 0.75, 0.90, 0.975, 0.995)
 CALENDAR = ("years_since_exit",)
 """Features whose range is the calendar's: every household that exited in the first year passes
 the training maximum the year after training ends."""
+SHARED = (
+    "is_former_poor_village",
+    "village_flood_prone",
+    "village_disaster",
+    "village_collective_income",
+    "village_monitored_share",
+    "sugarcane_price_index",
+)
+"""Facts of the whole village or county, the same for all its households: they make no household
+unusual (a village whose collective income grew past the training years' would flag every one of
+its households), and their drift is monitoring's to report."""
+MIN_EXPECTED = 5.0
+"""A pair of values absent from training is unusual only where independence expects this many."""
 _FLOOR = 0.5
 """A bin no training row fell in counts as half a row (its share is 0.5 / n, not zero)."""
 
@@ -62,6 +78,8 @@ def fit_support(X: np.ndarray, features: list[str], levels: dict[str, list[str]]
     n = len(X)
     spec: dict[str, dict] = {}
     for j, name in enumerate(features):
+        if name in SHARED:
+            continue
         col = X[:, j]
         finite = col[np.isfinite(col)]
         if _paired(name, levels):
@@ -91,13 +109,16 @@ def fit_support(X: np.ndarray, features: list[str], levels: dict[str, list[str]]
             "shares": _shares(counts, n),
         }
     pairs = []
-    paired = [j for j, name in enumerate(features) if _paired(name, levels)]
+    paired = [j for j, name in enumerate(features) if _paired(name, levels) and name in spec]
     codes = {j: _codes(X[:, j], _size(features[j], levels)) for j in paired}
     for a_pos, a in enumerate(paired):
         for b in paired[a_pos + 1 :]:
             sa, sb = _size(features[a], levels) + 1, _size(features[b], levels) + 1
-            seen = np.zeros(sa * sb, bool)
-            seen[codes[a] * sb + codes[b]] = True
+            count = np.bincount(codes[a] * sb + codes[b], minlength=sa * sb)
+            share_a = np.bincount(codes[a], minlength=sa) / n
+            share_b = np.bincount(codes[b], minlength=sb) / n
+            expected = n * np.outer(share_a, share_b).ravel()
+            seen = (count > 0) | (expected < MIN_EXPECTED)
             if not seen.all():
                 pairs.append({"a": features[a], "b": features[b], "seen": seen.tolist()})
     support = {"features": spec, "pairs": pairs, "n": n, "threshold": None}
