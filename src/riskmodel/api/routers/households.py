@@ -34,6 +34,7 @@ STORED_FIELDS = (
     "on_worklist",
     "run_id",
     "data_check",
+    "head_name",
 )
 
 
