@@ -137,6 +137,13 @@ def test_round_trip_reproduces_every_mapped_field(exported):
             assert _plain(a) == _plain(b), name
     assert result.report.quarantine == [] and not result.report.out_of_vocabulary
     assert result.invalid.empty
+    # the head's name (户主 row's 姓名) and 中职/高职 students, not only the columns' presence
+    assert _plain(got["head_name"]) == _plain(expected["head_name"])
+    assert got["head_name"].notna().all()
+    vocational = got["n_students_vocational"].astype(int)
+    assert vocational.equals(expected["n_students_vocational"].astype(int))
+    assert vocational.sum() > 50
+    assert (vocational < got["n_students_senior"] + got["n_students_tertiary"]).any()
 
 
 def test_round_trip_report_lists_absent_fields_and_quality_counts(exported):
