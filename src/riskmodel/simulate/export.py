@@ -34,7 +34,7 @@ from riskmodel.simulate.county import (
     County,
 )
 from riskmodel.simulate.economy import migrant_months
-from riskmodel.simulate.names import given_names, member_hash, mix, surnames
+from riskmodel.simulate.names import given_names, member_hash, member_key, mix, surnames
 
 ExportFormat = Literal["csv", "xlsx"]
 Columns = dict[str, "np.ndarray | pa.Array"]
@@ -262,9 +262,8 @@ def person_tables(
 
     # identity: hashed from household, birth year, sex and rank among such members (names.py)
     birth_year = year - a
-    key = (h.astype(np.int64) * 4096 + birth_year.astype(np.int64)) * 2 + female
-    dup = pd.Series(key).groupby(key).cumcount().to_numpy()
-    hsh = member_hash(h, birth_year, female, dup)
+    key = member_key(h, birth_year, female)
+    hsh = member_hash(key, pd.Series(key).groupby(key).cumcount().to_numpy())
     month = (hsh % np.uint64(12)).astype(int) + 1
     day = ((hsh >> np.uint64(8)) % np.uint64(28)).astype(int) + 1
     birth = np.char.add(

@@ -22,14 +22,17 @@ def mix(x: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
-def member_hash(
-    hh_index: np.ndarray, birth_year: np.ndarray, female: np.ndarray, rank: np.ndarray
-) -> np.ndarray:
-    """A member's hash: household index, birth year, sex, and rank among the household's members
-    of that birth year and sex (0 for the first listed, the head first); stable across years."""
+def member_key(hh_index: np.ndarray, birth_year: np.ndarray, female: np.ndarray) -> np.ndarray:
+    """Household index, birth year and sex in one integer (members sharing all three are told
+    apart by their rank, `member_hash`)."""
     key = np.asarray(hh_index).astype(np.int64) * 4096 + np.asarray(birth_year).astype(np.int64)
-    key = key * 2 + np.asarray(female).astype(np.int64)
-    return mix(key * 8 + np.asarray(rank).astype(np.int64))
+    return key * 2 + np.asarray(female).astype(np.int64)
+
+
+def member_hash(key: np.ndarray, rank: np.ndarray | int) -> np.ndarray:
+    """A member's hash from its `member_key` and its rank among the household's members with
+    that key (0 for the first listed, the head first); stable across years."""
+    return mix(np.asarray(key, dtype=np.int64) * 8 + np.asarray(rank, dtype=np.int64))
 
 
 def surnames(hsh: np.ndarray) -> np.ndarray:
@@ -49,7 +52,7 @@ def head_names(age: np.ndarray, female: np.ndarray, hh_index: np.ndarray, year: 
     """The head's (member slot 0) full name in `year` for households `hh_index`, given their
     members' ages and sexes (rows of hh_index); None where a household has no member."""
     a = np.asarray(age)
-    hsh = member_hash(hh_index, year - a, female, np.zeros(len(a), np.int64))
+    hsh = member_hash(member_key(hh_index, year - a, female), 0)
     names = np.char.add(surnames(hsh), given_names(hsh)).astype(object)
     names[a < 0] = None
     return names
