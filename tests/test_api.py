@@ -363,6 +363,31 @@ def test_unusual_households_are_flagged_in_scores_and_stored_households(api, ser
     assert "；".join(body["unusual"]["reasons_zh"]) == flagged["unusual_zh"].iloc[0]
 
 
+def test_household_and_worklist_show_the_head_masked_never_the_full_name(
+    api, service, training_county
+):
+    import pandas as pd
+
+    from riskmodel.privacy import mask_name
+
+    panel = pd.read_parquet(
+        training_county / "panel.parquet", columns=["hh_id", "year", "head_name"]
+    )
+    full = panel[panel["year"] == 2025].set_index("hh_id")["head_name"]
+    rows = service["rows"]
+    hh = rows.loc[rows["township_id"] == service["own"], "hh_id"].iloc[0]
+    village = rows.set_index("hh_id").loc[hh, "village_id"]
+
+    one = api.get(f"/v1/households/{hh}", headers=auth(service, "county"))
+    listed = api.get(f"/v1/villages/{village}/worklist", headers=auth(service, "county"))
+
+    assert one.json()["head_name"] == mask_name(full[hh]) and "*" in one.json()["head_name"]
+    entries = listed.json()["households"]
+    assert entries and all(e["head_name"] == mask_name(full[e["hh_id"]]) for e in entries)
+    for text in (one.text, listed.text):
+        assert not any(name in text for name in full)
+
+
 @pytest.mark.parametrize("status", ["meets_criteria", "monitored"])
 def test_household_read_gives_status_label_and_criteria(api, service, status):
     rows = service["rows"]

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.usefixtures("service_env")
 
 
 def _rows(frame: pd.DataFrame) -> list[dict]:
-    cols = [c.name for c in PANEL_COLUMNS]
+    cols = [c.name for c in PANEL_COLUMNS if c.role != "personal"]
     return json.loads(frame[cols].to_json(orient="records"))
 
 

@@ -137,6 +137,13 @@ def test_round_trip_reproduces_every_mapped_field(exported):
             assert _plain(a) == _plain(b), name
     assert result.report.quarantine == [] and not result.report.out_of_vocabulary
     assert result.invalid.empty
+    # the head's name (户主 row's 姓名) and 中职/高职 students, not only the columns' presence
+    assert _plain(got["head_name"]) == _plain(expected["head_name"])
+    assert got["head_name"].notna().all()
+    vocational = got["n_students_vocational"].astype(int)
+    assert vocational.equals(expected["n_students_vocational"].astype(int))
+    assert vocational.sum() > 50
+    assert (vocational < got["n_students_senior"] + got["n_students_tertiary"]).any()
 
 
 def test_round_trip_report_lists_absent_fields_and_quality_counts(exported):
@@ -149,14 +156,32 @@ def test_round_trip_report_lists_absent_fields_and_quality_counts(exported):
     assert result.report.quality["3_11_002"][1] == 0
 
 
+def test_the_exports_head_is_the_panels_head_name(exported):
+    sim, _, _, root = exported
+    for year in (2016, 2025):
+        roster = pd.read_csv(
+            root / "export" / f"（自定义）监测对象信息_{year}1231.csv", skiprows=2, dtype=str
+        ).fillna("")
+        heads = roster[roster["与户主关系"] == "户主"].set_index("户编号")["姓名"]
+        panel = national_ids(sim.panel[sim.panel["year"] == year]).set_index("hh_id")
+        assert heads.sort_index().to_dict() == panel["head_name"].sort_index().to_dict()
+        assert heads.str.len().between(3, 3).all()  # surname + two-character given name
+
+
 def test_names_and_id_numbers_never_reach_the_outputs(exported):
-    _, _, _result, root = exported
+    _, _, result, root = exported
     roster = pd.read_csv(
         root / "export" / "（自定义）监测对象信息_20251231.csv", skiprows=2, dtype=str
     ).fillna("")
     names = set(roster["姓名"])
     ids = set(roster["证件号码"])
+    # the panel keeps the 户主's name in head_name only (personal: shown masked downstream)
+    others = result.panel.drop(columns="head_name").astype(str)
+    assert not others.isin(names | ids).any().any()
+    assert result.panel["head_name"].isin(names).sum() > 0
     for path in (root / "imported").iterdir():
+        if path.name == "panel.parquet":
+            continue
         text = path.read_bytes().decode("utf-8", errors="replace")
         assert not any(n in text for n in list(names)[:200]), path.name
         assert not any(i in text for i in list(ids)[:200]), path.name

@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskmodel.catalogue import AUDIT_COLUMNS, FEATURES, RECORD_COLUMNS
-from riskmodel.features import build_features
+from riskmodel.catalogue import AUDIT_COLUMNS, FEATURES, PERSONAL_COLUMNS, RECORD_COLUMNS
+from riskmodel.features import build_features, with_measure_facts
 
 
 def test_records_have_exactly_the_catalogue_columns_and_types(small_county):
@@ -26,6 +26,20 @@ def test_audit_columns_never_reach_the_model(small_county):
 
     assert not set(AUDIT_COLUMNS) & set(records.columns)
     assert set(AUDIT_COLUMNS) <= set(small_county.panel.columns)
+
+
+def test_the_heads_name_and_vocational_count_never_reach_the_model(small_county):
+    """Records are what training, MLflow's signature and input example and the API see; the
+    measures read n_students_vocational beside them (with_measure_facts), never as a feature."""
+    panel = small_county.panel
+    records = build_features(panel)
+    beside = with_measure_facts(records[records["year"] == 2025], panel)
+
+    assert PERSONAL_COLUMNS == ["head_name"]
+    assert not {"head_name", "n_students_vocational"} & set(records.columns)
+    assert list(beside.columns) == [*records.columns, "n_students_vocational"]
+    expected = panel.loc[panel["year"] == 2025, "n_students_vocational"]
+    assert beside["n_students_vocational"].tolist() == expected.tolist()
 
 
 @pytest.mark.parametrize("cut", [2016, 2019, 2022])

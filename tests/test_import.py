@@ -139,6 +139,29 @@ def test_guizhou_report_accounts_for_every_row_and_header(guizhou):
     assert "monitor_line" in r.fields_present and "n_migrant_workers" in r.fields_absent
 
 
+def test_the_heads_name_and_vocational_students_by_hand(tmp_path):
+    rows = [list(r) for r in GUIZHOU_ROWS]
+    rows[1][11] = "高职高专二年级"  # 陈小花
+    rows[2][11] = "中职一年级"  # 罗小军
+    rows[4][10] = "配偶"  # 张阿婆's household has no 户主 row
+    write_guizhou(tmp_path / "gz", rows)
+
+    result = import_source(tmp_path / "gz", tmp_path / "gz-out")
+
+    a, b = result.panel.set_index("hh_id").loc[["5227290001", "5227290002"]].to_dict("records")
+    assert a["head_name"] == "罗大明" and pd.isna(b["head_name"])  # no 户主: no head's name
+    assert (a["n_students_vocational"], a["n_students_senior"], a["n_students_tertiary"]) == (
+        2,
+        1,
+        1,
+    )
+    assert b["n_students_vocational"] == 0
+    assert result.report.quality["3_11_001"][1] == 1
+    report = (tmp_path / "gz-out" / "IMPORT.md").read_text(encoding="utf-8")
+    assert "head_name" in report
+    assert not any(name in report for name in ("罗大明", "陈小花", "罗小军", "张阿婆"))
+
+
 def test_henan_layout_with_renamed_headers_and_codes(tmp_path):
     write_henan(tmp_path / "ha")
     result = import_source(tmp_path / "ha", tmp_path / "ha-out")

@@ -270,6 +270,7 @@ def _sheets(path) -> dict[str, tuple[list[str], list[dict]]]:
 def test_workbook_is_a_taizhang_in_sections(both, training_county, tmp_path):
     from riskmodel.catalogue import PANEL
     from riskmodel.criteria import STATUSES
+    from riskmodel.privacy import mask_name
     from riskmodel.worklist import COLUMNS, SECTIONS, SOURCES, TIER_ZH, VISIT_COLUMNS
 
     result = run_batch(
@@ -302,6 +303,7 @@ def test_workbook_is_a_taizhang_in_sections(both, training_county, tmp_path):
             seen.add(hh)
             assert h["乡镇"] == sheet and h["行政村"] == names[r["village_id"]] != r["village_id"]
             assert h["监测状态"] == STATUSES[r["status"]][0]
+            assert h["户主"] == mask_name(f["head_name"]) != f["head_name"]
             assert h["户类型"] == PANEL["household_type"].categories[f["household_type"]]
             assert h["家庭人口"] == str(f["hh_size"])
             assert h["人均纯收入（元）"] == f"{f['net_income_pc']:,.0f}"
@@ -325,6 +327,13 @@ def test_workbook_is_a_taizhang_in_sections(both, training_county, tmp_path):
                 assert h["监测对象类别"] == "—" and h["识别年度"] == "—"
     assert seen == set(rows.index[rows["on_worklist"]])
     assert {"meets_criteria", "not_monitored", "monitored"} <= set(rows.loc[list(seen), "status"])
+    full = set(panel["head_name"].dropna())  # never a full name: in the workbook, batch or store
+    cells = {v for ws in book.worksheets for row in ws.iter_rows(values_only=True) for v in row}
+    assert not full & {str(v) for v in cells}
+    assert not any(n in str(v) for v in cells if isinstance(v, str) for n in full)
+    stored = read_batch(engine_for(f"sqlite:///{tmp_path / 's.db'}"), 2025, "7")
+    assert stored["head_name"].str.fullmatch(r".\*+.?").all()
+    assert (rows["head_name"] == facts["head_name"].map(mask_name).reindex(rows.index)).all()
 
 
 def test_identified_year_is_the_start_of_the_monitoring_spell(training_county):

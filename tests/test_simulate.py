@@ -147,3 +147,54 @@ def test_default_county_has_ningming_geography(full_county):
 def test_config_rejects_impossible_county():
     with pytest.raises(ValueError, match="last_year"):
         simulate(SimulationConfig(first_year=2020, last_year=2020))
+
+
+def test_head_names_and_vocational_counts_change_nothing_else(small_county, monkeypatch):
+    """head_name is hashed from the head and n_students_vocational counted from the members'
+    state: a county simulated without them has every other column and the oracle unchanged (the
+    default county, seed 7, was compared the same way with the release before them)."""
+    import riskmodel.simulate as simulation
+    from riskmodel.simulate.county import County
+
+    counts = County.aggregate
+    monkeypatch.setattr(
+        simulation, "head_names", lambda age, *_: np.full(len(age), None, dtype=object)
+    )
+    monkeypatch.setattr(
+        County,
+        "aggregate",
+        lambda self: {**counts(self), "n_students_vocational": np.zeros(self.H, int)},
+    )
+    without = simulate(SimulationConfig(seed=3, households=600))
+
+    assert without.panel["head_name"].isna().all()
+    assert (without.panel["n_students_vocational"] == 0).all()
+    assert small_county.panel["head_name"].notna().all()
+    assert (small_county.panel["n_students_vocational"] > 0).any()
+    others = [
+        c for c in small_county.panel.columns if c not in ("head_name", "n_students_vocational")
+    ]
+    pd.testing.assert_frame_equal(without.panel[others], small_county.panel[others])
+    pd.testing.assert_frame_equal(without.oracle, small_county.oracle)
+
+
+def test_a_heads_name_stays_while_the_head_does(small_county):
+    p = small_county.panel.sort_values(["hh_id", "year"])
+    prev = p.groupby("hh_id").shift(1)
+    same_head = (
+        (prev["year"] == p["year"] - 1)
+        & (prev["head_age"] == p["head_age"] - 1)
+        & (prev["head_sex"] == p["head_sex"])
+        & (p["head_age"] > 16)
+    )
+
+    assert same_head.sum() > 1000
+    assert (p.loc[same_head, "head_name"] == prev.loc[same_head, "head_name"]).all()
+    assert p["head_name"].str.len().eq(3).all()
+
+
+def test_vocational_students_are_among_senior_and_tertiary_students(small_county):
+    p = small_county.panel
+
+    assert (p["n_students_vocational"] <= p["n_students_senior"] + p["n_students_tertiary"]).all()
+    assert (p["n_students_vocational"] > 0).mean() > 0.03

@@ -144,3 +144,25 @@ def test_gb18030_csv_with_chinese_labels_and_a_title_row(tmp_path):
         "t.csv [-] row 5"
     ]
     assert list(result.invalid["hh_id"]) == ["A3"]
+
+
+def test_spec_maps_the_heads_name_and_no_file_but_the_panel_holds_it(tmp_path):
+    heads = ["黄文华", "黄文华", "农秀英", "农秀英", "", "陆海"]
+    public_panel().assign(head=heads).to_csv(tmp_path / "households.csv", index=False)
+    spec = readme_spec() + "  head_name: {column: head}\n"
+    (tmp_path / "spec.yaml").write_text(spec, encoding="utf-8")
+
+    result = import_source(
+        tmp_path / "households.csv", tmp_path / "out", "spec", tmp_path / "spec.yaml"
+    )
+
+    p = result.panel.set_index(["hh_id", "year"])
+    assert p.loc[("A01", 2023), "head_name"] == "黄文华"
+    assert pd.isna(p.loc[("B07", 2022), "head_name"])  # blank: not recorded
+    # B07 2023 ('rice') fails validation: the invalid rows keep the name masked only
+    invalid = pd.read_parquet(tmp_path / "out" / "invalid.parquet")
+    assert invalid["head_name"].tolist() == ["陆*"]
+    for path in (tmp_path / "out").iterdir():
+        if path.name != "panel.parquet":
+            text = path.read_bytes().decode("utf-8", errors="replace")
+            assert not any(name in text for name in ("黄文华", "农秀英", "陆海")), path.name

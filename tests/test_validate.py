@@ -38,6 +38,8 @@ def test_clean_panel_passes_whole(panel):
         ("relocated", "maybe", "wrong type"),
         ("hh_id", None, "required"),
         ("n_serious_ill", 15, "cannot exceed hh_size"),
+        ("n_students_vocational", 9, "cannot exceed n_students_senior"),
+        ("head_name", "", "not empty"),
     ],
 )
 def test_bad_value_is_reported_with_row_key_column_and_rule(panel, column, value, rule):
@@ -52,6 +54,19 @@ def test_bad_value_is_reported_with_row_key_column_and_rule(panel, column, value
     assert hit["hh_id"].iloc[0] == (str(key) if key is not None else "(missing)")
     assert len(result.valid) + len(result.quarantined) == len(panel)
     assert rule.split(":")[0] in result.quarantined["reasons"].iloc[0]
+
+
+def test_a_bad_row_never_shows_the_heads_full_name(panel):
+    bad = _corrupt(panel, 7, "hh_size", -2)
+    name = panel["head_name"].iloc[7]
+
+    result = validate_panel(bad)
+
+    assert result.quarantined["head_name"].tolist() == [name[0] + "*" + name[-1]]
+    assert name not in result.report() and name not in result.errors.to_string()
+    named = validate_panel(_corrupt(panel, 7, "head_name", ""))
+    assert named.errors["column"].tolist() == ["head_name"]
+    assert named.errors["value"].tolist() == ["(personal)"]
 
 
 def test_duplicate_keys_quarantine_both_rows(panel):
@@ -141,7 +156,8 @@ def test_text_in_a_number_column_of_a_csv_names_the_cell(panel, tmp_path):
         "rule": "wrong type: expected int",
         "value": "fifty",
     }
-    assert path.read_text().splitlines()[line_of_cell - 1].split(",")[9] == "fifty"
+    lines = path.read_text().splitlines()
+    assert lines[line_of_cell - 1].split(",")[lines[0].split(",").index("head_age")] == "fifty"
     text = result.report()
     assert f"{path}: row {line_of_cell}:" in text and "'fifty'" in text
     assert len(result.valid) == len(panel) - 1

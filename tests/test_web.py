@@ -15,6 +15,7 @@ from riskmodel.api import create_app
 from riskmodel.api.accounts import AccountError, create_user
 from riskmodel.api.limits import RateLimiter
 from riskmodel.cli import app as cli
+from riskmodel.privacy import mask_name
 from riskmodel.store import (
     audit,
     latest_score,
@@ -292,6 +293,25 @@ def test_household_card_says_when_a_household_is_unusual(web):
     assert "该户情况少见" not in plain
     low, high = ordinary["probability_low"], ordinary["probability_high"]
     assert f"（90%区间 {low * 100:.1f}%–{high * 100:.1f}%）" in plain
+
+
+def test_card_and_village_page_show_the_head_masked_never_the_full_name(web, training_county):
+    c = sign_in(web, "web-township")
+    hh = household_of(web, web["own"])
+    panel = pd.read_parquet(
+        training_county / "panel.parquet", columns=["hh_id", "year", "head_name"]
+    )
+    full = panel[panel["year"] == 2025].set_index("hh_id")["head_name"]
+    village = web["rows"].set_index("hh_id").loc[hh, "village_id"]
+
+    card = c.get(f"/app/households/{hh}").text
+    page = c.get(f"/app/villages/{village}?show=all").text
+
+    masked = mask_name(full[hh])
+    assert "*" in masked and f"<dt>户主</dt><dd>{masked}</dd>" in card
+    assert f'<td data-label="户主">{masked}</td>' in page
+    for text in (card, page):
+        assert not any(name in text for name in full)
 
 
 # --- visits -------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from riskmodel.catalogue import HIDDEN_FROM_REASONS, PROTECTIVE_MIN, PROTECTS_FROM, RISK_WHEN_LOW
-from riskmodel.features import build_features
+from riskmodel.features import build_features, with_measure_facts
 from riskmodel.reasons import stated_fields
 from riskmodel.score import score_records
 
@@ -32,8 +32,9 @@ ZERO_VALUE = re.compile(r"(?<![\d.,])0(?:\.0+)?(?:人|名|元|个月|亩|项|%)"
 @pytest.fixture(scope="module")
 def county(trained):
     _, panel = trained
-    rec = build_features(panel[panel["year"] >= 2023])
-    return rec[rec["year"] == 2025].reset_index(drop=True)
+    window = panel[panel["year"] >= 2023]
+    rec = build_features(window)
+    return with_measure_facts(rec[rec["year"] == 2025], window).reset_index(drop=True)
 
 
 @pytest.fixture(scope="module")
@@ -146,9 +147,31 @@ def test_one_to_three_measures_from_the_systems_categories_that_fit(worklist):
             assert not categories & NEEDS_LABOUR, measures
         if records.at[i, "dibao"]:
             assert not any("低保" in m for m in measures), measures
-        assert not any("雨露计划" in m for m in measures)  # 中职/高职 only: not known here
         for *_, reason_measures in p["reasons"]:
             assert set(reason_measures) <= set(measures)
+
+
+def test_yulu_plan_is_offered_exactly_to_schooling_reasons_with_a_vocational_student(worklist):
+    """雨露计划 covers 中职/高职 students only (research/domain.md B8): among households whose
+    reasons include 因学, those with a vocational student get it, and no other household does."""
+    records, rows, parsed = worklist
+    schooling = np.array([any(r[0] == "schooling" for r in p["reasons"]) for p in parsed])
+    vocational = records["n_students_vocational"].to_numpy(int) > 0
+    offered = rows["measures_zh"].str.contains("雨露计划").to_numpy()
+
+    assert (schooling & vocational).sum() >= 5 and (schooling & ~vocational).sum() >= 5
+    assert (offered == (schooling & vocational)).all()
+    for i in np.flatnonzero(offered):
+        (per_reason,) = [r[5] for r in parsed[i]["reasons"] if r[0] == "schooling"]
+        assert "教育帮扶（雨露计划）" in per_reason
+
+
+def test_yulu_plan_is_not_offered_where_vocational_students_are_not_known(trained, county):
+    """A panel without n_students_vocational (an import that lacks 在校生状况): never a guess."""
+    rows = score_records(county.drop(columns="n_students_vocational"), trained[0], "7", "run")
+
+    assert not rows["measures_zh"].str.contains("雨露计划").any()
+    assert rows["measures_zh"].str.contains("教育帮扶（助学金").any()
 
 
 def test_households_without_labour_are_offered_security_not_jobs(worklist):

@@ -10,7 +10,11 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 Dtype = Literal["int", "float", "bool", "category", "string"]
-Role = Literal["identifier", "input", "audit", "context"]
+Role = Literal["identifier", "input", "audit", "context", "personal"]
+"""identifier: keys; input: household facts (model inputs where FEATURE_NAMES lists them); audit:
+kept for fairness checks, never a model input; context: the year's setting (the line); personal:
+identifies a person (the head's name): never a model input, never in a log, report or MLflow, and
+shown to cadres only masked (riskmodel.privacy)."""
 
 DIMENSIONS: dict[str, tuple[str, str]] = {
     "INC": ("收入/产业", "income and industry"),
@@ -151,6 +155,16 @@ PANEL_COLUMNS: list[Column] = [
         "ethnicity of household head",
         "audit",
         categories={"zhuang": "壮族", "han": "汉族", "yao": "瑶族", "other": "其他民族"},
+    ),
+    # personal: never a model input; shown masked in the 台账, the card and the API (张*明)
+    _c(
+        "head_name",
+        "string",
+        "户主姓名",
+        "name of household head",
+        "personal",
+        nullable=True,
+        description="personal: only its masked form (张*明) leaves the panel",
     ),
     # family
     _c(
@@ -338,6 +352,21 @@ PANEL_COLUMNS: list[Column] = [
         unit="persons",
         min=0,
         max=20,
+    ),
+    _c(
+        "n_students_vocational",
+        "int",
+        "中职/高职在校生",
+        "students in vocational school or college",
+        dimension="EDU",
+        defence_line="L2",
+        risk_type="schooling",
+        unit="persons",
+        min=0,
+        max=20,
+        nullable=True,
+        description="among n_students_senior and n_students_tertiary; not a model input: it "
+        "decides 雨露计划 (empty: not known, not suggested)",
     ),
     _c(
         "n_children_15",
@@ -779,6 +808,10 @@ SCHOOLING_LEVELS: dict[str, str] = {
 }
 """在校生状况 (G5's list): compulsory = 义务教育, senior = 高中/中职/技师学院, tertiary = 高职高专
 and above (the simulator's vocational track is 中职 to 18 and 高职 from 19)."""
+VOCATIONAL_SCHOOLING = frozenset(
+    v for v in SCHOOLING_LEVELS if v.startswith(("中职", "技师学院", "高职高专"))
+)
+"""The 在校生状况 values of vocational students (中职, 技师学院, 高职高专): those 雨露计划 covers."""
 
 RISK_VOCABULARY = {
     "因病": "illness",
@@ -1092,6 +1125,7 @@ NATIONAL_MAPPING: dict[str, tuple[str, str]] = {
     "relocated": ("搬迁", "搬迁 measure not blank"),
     "head_sex": ("性别", "of the 户主 row"),
     "head_ethnicity": ("民族", "of the 户主 row; nationalities other than 壮/汉/瑶 are other"),
+    "head_name": ("姓名", "of the 户主 row (personal: masked wherever it is shown)"),
     "head_age": ("出生日期", "year minus birth year of the 户主 row, at least 16"),
     "head_education": ("文化程度", "of the 户主 row"),
     "hh_size": ("与户主关系", "member rows of the household"),
@@ -1109,6 +1143,7 @@ NATIONAL_MAPPING: dict[str, tuple[str, str]] = {
     "n_students_compulsory": ("在校生状况", "members in 小学 or 七-九年级"),
     "n_students_senior": ("在校生状况", "members in 普通高中, 中职 or 技师学院"),
     "n_students_tertiary": ("在校生状况", "members in 高职高专, 本科 or above"),
+    "n_students_vocational": ("在校生状况", "members in 中职, 技师学院 or 高职高专"),
     "n_children_15": ("出生日期", "members aged 15"),
     "n_dropout": (
         "义务教育阶段未上学原因",
@@ -1173,6 +1208,7 @@ assert {h for h, _ in NATIONAL_MAPPING.values()} <= set(NATIONAL)
 PANEL: dict[str, Column] = {c.name: c for c in PANEL_COLUMNS}
 KEY = ["hh_id", "year"]
 AUDIT_COLUMNS = [c.name for c in PANEL_COLUMNS if c.role == "audit"]
+PERSONAL_COLUMNS = [c.name for c in PANEL_COLUMNS if c.role == "personal"]
 
 
 def column(name: str) -> Column:
@@ -1486,6 +1522,7 @@ RECORD_IDS = ["hh_id", "year", "township_id", "village_id"]
 """Identifiers carried in every model input record beside the features."""
 RECORD_COLUMNS: list[Column] = [PANEL[n] for n in RECORD_IDS] + list(FEATURES.values())
 assert not set(AUDIT_COLUMNS) & set(FEATURE_NAMES), "audit-only columns are never model inputs"
+assert not set(PERSONAL_COLUMNS) & set(FEATURE_NAMES), "personal columns are never model inputs"
 assert set(FEATURE_NEEDS) == set(FEATURE_NAMES)
 
 
@@ -1840,11 +1877,19 @@ MEASURE_CONDITIONS: dict[str, tuple[str, str]] = {
     "no_dibao": ("dibao", "not yet receiving 低保 or 特困供养"),
     "dibao": ("dibao", "already receiving 低保 or 特困供养"),
     "dropout": ("n_dropout", "a child of compulsory-school age out of school"),
+    "vocational": (
+        "n_students_vocational",
+        "a member in 中职, 技师学院 or 高职高专 (known: never assumed where the column is absent)",
+    ),
     "untrained": ("skills_training", "no member has had skills training"),
     "no_microcredit": ("microcredit", "no poverty-alleviation microcredit loan yet"),
 }
 """When a measure fits a household: the column it reads and why (riskmodel.reasons evaluates them;
-a condition whose column a partial panel lacks is not known and does not exclude the measure)."""
+a condition whose column a partial panel lacks is not known and does not exclude the measure,
+except those reasons.KNOWN_ONLY names)."""
+MEASURE_FACTS = sorted({name for name, _ in MEASURE_CONDITIONS.values()} - set(FEATURE_NAMES))
+"""Panel columns that choose measures but are no model input: scoring carries them beside the
+records (features.with_measure_facts)."""
 
 MEASURES: dict[str, list[tuple[str, str, str | None]]] = {
     "illness": [
@@ -1860,6 +1905,11 @@ MEASURES: dict[str, list[tuple[str, str, str | None]]] = {
         ("公益岗位帮扶", "public-welfare job", "labour"),
     ],
     "schooling": [
+        (
+            "教育帮扶（雨露计划）",
+            "education assistance (Yulu Plan grant for vocational students)",
+            "vocational",
+        ),
         (
             "教育帮扶（助学金/生源地助学贷款）",
             "education assistance (grants, student loans)",
@@ -1915,8 +1965,11 @@ national-export.md: 产业帮扶, 就业帮扶, 金融帮扶, 公益岗位帮扶
 义务教育保障, 教育帮扶, 综合保障, 社会帮扶) with the usual item in brackets, and the conditions
 (MEASURE_CONDITIONS, joined by +) under which each fits: development measures need a member able to
 work; 低保 is suggested only to households not receiving it; the measure-risk rules of the system
-(因病 → 健康帮扶; 因学 → 教育帮扶; 因残 → 综合保障; 因安全饮水 → 饮水安全保障) hold. 雨露计划 (中职/高职
-students only) is not suggested: the panel counts 中职 with 高中 and 高职 with 本科."""
+(因病 → 健康帮扶; 因学 → 教育帮扶; 因残 → 综合保障; 因安全饮水 → 饮水安全保障) hold. 雨露计划 is 教育帮扶
+for students in 中职 (技工院校 included) and 高职 only (research/domain.md B8; national-export.md:
+students by level, 中职/高职 → 雨露计划; it pays 脱贫 and monitored households, which a household
+listed here becomes once enrolled): it comes first for a household with such a student
+(n_students_vocational; 0 or absent: not suggested), never for 高中 or 本科 students."""
 FALLBACK_MEASURES = {
     "no_dibao": ("综合保障（纳入低保）", "comprehensive security (dibao)"),
     "dibao": ("社会帮扶（结对帮扶/慈善救助）", "social assistance (paired support, charity)"),

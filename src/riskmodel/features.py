@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from riskmodel.catalogue import RAW_FEATURES, RECORD_COLUMNS, RECORD_IDS, available_features
+from riskmodel.catalogue import (
+    MEASURE_FACTS,
+    RAW_FEATURES,
+    RECORD_COLUMNS,
+    RECORD_IDS,
+    available_features,
+)
 from riskmodel.validate import cast_to_catalogue
 
 RECORD_BY_NAME = {c.name: c for c in RECORD_COLUMNS}
@@ -29,6 +35,14 @@ def build_features(panel: pd.DataFrame) -> pd.DataFrame:
     for name, value in _derived(p, set(have)).items():
         out[name] = value
     return cast_to_catalogue(out[RECORD_IDS + have], [RECORD_BY_NAME[n] for n in RECORD_IDS + have])
+
+
+def with_measure_facts(records: pd.DataFrame, panel: pd.DataFrame) -> pd.DataFrame:
+    """`records` (rows of `build_features(panel)`, which keeps the panel's index) with the panel
+    facts that choose measures but are no model input (catalogue.MEASURE_FACTS), where the panel
+    has them."""
+    have = [name for name in MEASURE_FACTS if name in panel.columns]
+    return records.assign(**{name: panel[name].reindex(records.index) for name in have})
 
 
 def _derived(p: pd.DataFrame, have: set[str]) -> dict[str, object]:

@@ -13,7 +13,8 @@ What a cadre is shown (each rule is tested on a county's whole worklist):
 - a protective factor is a resource the household has (at least PROTECTS_FROM) that lowers its risk
   by at least PROTECTIVE_MIN, quotes no value one of its reasons quotes and no criterion it meets;
 - measures: 1-3 per household from the system's own categories, only those whose conditions
-  (labour capacity, 低保 status, a dropout, ...) the household meets (catalogue.MEASURES).
+  (labour capacity, 低保 status, a dropout, a vocational student for 雨露计划, ...) the household
+  meets (catalogue.MEASURES).
 """
 
 from __future__ import annotations
@@ -248,8 +249,14 @@ def eligibility(records: Mapping, features: list[str]) -> tuple[np.ndarray, np.n
 _CONDITIONS = list(MEASURE_CONDITIONS)
 
 
+KNOWN_ONLY = frozenset({"vocational"})
+"""Conditions met only where known: a measure for one kind of member (雨露计划 for a vocational
+student) is never suggested on a guess. The others, unknown, count as met."""
+
+
 def measure_conditions(records: Mapping) -> np.ndarray:
-    """Per row, a bitmask of the MEASURE_CONDITIONS it meets (unknown conditions count as met)."""
+    """Per row, a bitmask of the MEASURE_CONDITIONS it meets (unknown conditions count as met,
+    except those of KNOWN_ONLY)."""
     n = len(next(iter(records.values()))) if not isinstance(records, pd.DataFrame) else len(records)
 
     def col(name: str) -> np.ndarray:
@@ -264,12 +271,14 @@ def measure_conditions(records: Mapping) -> np.ndarray:
         "dropout": (col("n_dropout"), col("n_dropout") > 0),
         "untrained": (col("skills_training"), col("skills_training") == 0),
         "no_microcredit": (col("microcredit"), col("microcredit") == 0),
+        "vocational": (col("n_students_vocational"), col("n_students_vocational") > 0),
     }
     bits = np.zeros(n, np.int64)
     with np.errstate(invalid="ignore"):
         for k, name in enumerate(_CONDITIONS):
             v, ok = tests[name]
-            bits |= (ok | np.isnan(v)).astype(np.int64) << k
+            unknown_met = np.isnan(v) & (name not in KNOWN_ONLY)
+            bits |= (ok | unknown_met).astype(np.int64) << k
     return bits
 
 

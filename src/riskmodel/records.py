@@ -184,7 +184,9 @@ def records_from_facts(rows: pd.DataFrame, year: int | None = None) -> pd.DataFr
 
     Rows are checked against the catalogue and the cross-column rules first (RecordError)."""
     raw = rows.reset_index(drop=True)
-    panel_cols = [c for c in PANEL_COLUMNS if c.role != "audit" or c.name in raw]
+    panel_cols = [
+        c for c in PANEL_COLUMNS if c.role != "personal" and (c.role != "audit" or c.name in raw)
+    ]
     missing = [c.name for c in panel_cols if c.name not in raw and not c.nullable]
     if missing:
         raise RecordError([(0, name, "required: missing") for name in missing])

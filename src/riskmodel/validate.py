@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from riskmodel.catalogue import KEY, PANEL_COLUMNS, REQUIRED_FIELDS, Column
+from riskmodel.catalogue import KEY, PANEL_COLUMNS, PERSONAL_COLUMNS, REQUIRED_FIELDS, Column
+from riskmodel.privacy import mask_names
 
 if TYPE_CHECKING:
     import pandera.pandas as pa
@@ -186,10 +187,14 @@ def validate_panel(
         err.assign(text=err["column"] + ": " + err["rule"]).groupby("row")["text"].agg("; ".join)
     )
     quarantined = _as_text_where_mixed(raw[bad])
+    for name in PERSONAL_COLUMNS:  # quarantine files and reports never hold a full name
+        if name in quarantined:
+            quarantined[name] = mask_names(quarantined[name].to_numpy())
     quarantined.insert(0, "row", sheet_rows[bad])
     quarantined["reasons"] = reasons.reindex(np.flatnonzero(bad)).to_numpy()
     err["row"] = sheet_rows[err["row"].to_numpy()]
     err["value"] = err["value"].map(_plain).astype(object)
+    err.loc[err["column"].isin(PERSONAL_COLUMNS), "value"] = "(personal)"
     valid = cast_to_catalogue(coerced[~bad], cols).reset_index(drop=True)
     return ValidationResult(
         valid=valid,
@@ -348,6 +353,20 @@ def _consistency(df) -> list[tuple]:
             (i, "n_severe_disabled", "cannot exceed n_disabled", col["n_severe_disabled"][i])
             for i in np.flatnonzero(bad)
         ]
+    if {"n_students_vocational", "n_students_senior", "n_students_tertiary"} <= have:
+        with np.errstate(invalid="ignore"):
+            bad = (
+                col["n_students_vocational"] > col["n_students_senior"] + col["n_students_tertiary"]
+            )
+        errors += [
+            (
+                i,
+                "n_students_vocational",
+                "cannot exceed n_students_senior + n_students_tertiary",
+                col["n_students_vocational"][i],
+            )
+            for i in np.flatnonzero(bad)
+        ]
     parts = ["inc_wage", "inc_business", "inc_property", "inc_transfer"]
     if size is None or not set(parts) <= have or "net_income_pc" not in have:
         return errors
@@ -365,5 +384,6 @@ def _consistency(df) -> list[tuple]:
 _CONSISTENCY_COLUMNS = {
     "hh_size", "n_children_u16", "n_elderly_65p", "n_labour_full", "n_chronic_ill",
     "n_serious_ill", "n_disabled", "n_severe_disabled", "inc_wage", "inc_business",
-    "inc_property", "inc_transfer", "net_income_pc",
+    "inc_property", "inc_transfer", "net_income_pc", "n_students_vocational", "n_students_senior",
+    "n_students_tertiary",
 }  # fmt: skip

@@ -3,9 +3,10 @@
 Each sheet lists, by village and rank: first the households that meet the criteria now
 (「已符合纳入条件，应纳尽纳，请核实」), then unmonitored households by risk, then monitored households in
 their own section (and last those whose data must be verified). Each row carries what a cadre needs
-on the visit (names of township and village, household type and size, monitoring status, category
-and the year identified, income against the year's line, official risk types, why the household is
-listed, probability and tier, reasons, 1-3 measures) and blank columns to fill in there.
+on the visit (names of township and village, the head's name masked, household type and size,
+monitoring status, category and the year identified, income against the year's line, official risk
+types, why the household is listed, probability and tier, reasons, 1-3 measures) and blank columns
+to fill in there.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import xlsxwriter
 from riskmodel.catalogue import PANEL, RISK_TYPES
 from riskmodel.criteria import STATUSES
 from riskmodel.io import atomic_path
+from riskmodel.privacy import mask_names
 from riskmodel.support import UNUSUAL_ZH
 
 TIER_ZH = {"red": "红", "amber": "黄", "green": "绿", "verify": "应纳"}
@@ -59,6 +61,7 @@ COLUMNS = [  # (header, width)
     ("行政村", 8),
     ("村内排名", 5),
     ("户编号", 11),
+    ("户主", 6),
     ("户类型", 7),
     ("家庭人口", 5),
     ("监测状态", 10),
@@ -85,6 +88,7 @@ PROBABILITY_ZH = {
     "persistent": "监测户风险下年仍未消除",
 }
 FACTS = [
+    "head_name",
     "household_type",
     "hh_size",
     "monitor_category",
@@ -93,7 +97,8 @@ FACTS = [
     "monitor_line",
     "recorded_risk_type",
 ]
-"""Panel facts each batch row carries for the 台账 (None where the panel lacks them)."""
+"""Panel facts each batch row carries for the 台账 (None where the panel lacks them); the head's
+name only masked (privacy.mask_name)."""
 SHOWN = [
     *["township_id", "village_id", "rank_in_village", "hh_id", "status", "label", "probability"],
     *["tier", "warning_source", "top_risk_types", "criteria_zh", "reasons_zh", "measures_zh"],
@@ -106,9 +111,10 @@ an imported panel's ids are the names themselves."""
 
 
 def household_facts(panel: pd.DataFrame, year: int) -> pd.DataFrame:
-    """The 台账's facts for every household of `year`, indexed by hh_id: type, size, monitoring
-    category, the year its current monitoring began (from its rows' history), income and line,
-    and the risk type recorded in the system."""
+    """The 台账's facts for every household of `year`, indexed by hh_id: the head's name masked
+    (张*明; the full name never leaves the panel), type, size, monitoring category, the year its
+    current monitoring began (from its rows' history), income and line, and the risk type
+    recorded in the system."""
     rows = panel[pd.to_numeric(panel["year"], errors="coerce") == year].drop_duplicates("hh_id")
     out = pd.DataFrame(index=rows["hh_id"].astype(str).to_numpy())
     for name, source in (
@@ -120,6 +126,7 @@ def household_facts(panel: pd.DataFrame, year: int) -> pd.DataFrame:
         ("recorded_risk_type", "risk_type"),
     ):
         out[name] = rows[source].to_numpy() if source in rows else None
+    out["head_name"] = mask_names(rows["head_name"].to_numpy()) if "head_name" in rows else None
     out["identified_year"] = (
         _monitoring_since(panel, year).reindex(out.index).to_numpy()
         if "is_monitored" in panel
@@ -248,6 +255,7 @@ def sheet_rows(
                         places.get(r["village_id"], r["village_id"]),
                         int(r["rank_in_village"]),
                         r["hh_id"],
+                        _text(r.get("head_name")),
                         _category("household_type", r.get("household_type")),
                         _text(r.get("hh_size"), "{:.0f}"),
                         STATUSES[status][0],

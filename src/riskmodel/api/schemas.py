@@ -205,8 +205,12 @@ PanelFacts = create_model(
     "PanelFacts",
     __config__=ConfigDict(**_STRICT, json_schema_extra={"examples": [EXAMPLE_FACTS]}),
     __doc__="One household-year of the panel, as the national monitoring system exports it "
-    "(audit-only columns may be left out).",
-    **{c.name: _annotation(c, optional=c.role == "audit") for c in PANEL_COLUMNS},
+    "(audit-only columns may be left out; personal ones, the head's name, are never sent).",
+    **{
+        c.name: _annotation(c, optional=c.role == "audit")
+        for c in PANEL_COLUMNS
+        if c.role != "personal"
+    },
 )
 
 
@@ -396,6 +400,9 @@ class StoredHousehold(HouseholdScore):
 
     status: StoredStatus = Field(description=STATUS_DOC)  # type: ignore[assignment]
     data_check: str = Field("", description="rules its data failed (history rows or this year)")
+    head_name: str | None = Field(
+        None, description="户主, masked (张*明; never the full name); null where not recorded"
+    )
     rank_in_village: int
     on_worklist: bool
     contributions: dict[str, float] | None = Field(
@@ -413,6 +420,9 @@ class StoredHousehold(HouseholdScore):
 class WorklistEntry(BaseModel):
     rank_in_village: int
     hh_id: str
+    head_name: str | None = Field(
+        None, description="户主, masked (张*明; never the full name); null where not recorded"
+    )
     status: StoredStatus = Field(description=STATUS_DOC)
     label: ServedLabel | None = Field(description=LABEL_DOC)
     probability: float | None = Field(ge=0, le=1)

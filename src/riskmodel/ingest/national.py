@@ -5,7 +5,8 @@ their order, row or spelling variant; sheets are classified by their headers (pe
 spells, village table); values go through the catalogue's vocabularies; person rows are aggregated
 to the household-year by the rules of `NATIONAL_MAPPING`, the 务工 spells and the village table
 joined on 户编号 / (乡, 村) and year. Names, ID numbers and phone numbers are dropped as soon as the
-duplicate checks have used them.
+duplicate checks have used them, except the 户主's 姓名: the panel's `head_name` (personal, shown
+masked only).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from riskmodel.catalogue import NATIONAL, NATIONAL_HEADERS, NationalHeader
+from riskmodel.catalogue import NATIONAL, NATIONAL_HEADERS, VOCATIONAL_SCHOOLING, NationalHeader
 from riskmodel.ingest import quality
 from riskmodel.ingest.report import ImportReport, SheetSummary, cite
 from riskmodel.ingest.tables import (
@@ -40,6 +41,7 @@ WORK_MARKERS = {"开始时间", "是否已务工", "结束时间", "务工月收
 PERSON_MARKERS = {"姓名", "证件号码", "与户主关系", "出生日期", "劳动技能", "健康状况"}
 PERSONAL = {h.header for h in NATIONAL_HEADERS if h.kind == "personal"}
 KEYS = ["县(市、区、旗)", "乡(镇)", "行政村"]
+VOCATIONAL_VALUES = {normalise(v) for v in VOCATIONAL_SCHOOLING}
 
 
 def recognised(row: list[str]) -> int:
@@ -404,6 +406,9 @@ def household_year(
         out["n_children_15"] = count(age == 15)
     if "文化程度" in c:
         out["head_education"] = head(c["文化程度"])
+    if "姓名" in p:  # personal: the 台账 shows it masked only; never in a report or log
+        name = head(p["姓名"]).astype(object).fillna("").astype(str).str.strip()
+        out["head_name"] = name.where(head(is_head) & (name != ""))
     out["hh_size"] = count(np.ones(len(p), bool))
     if "劳动技能" in c:
         out["n_labour_full"] = count(c["劳动技能"] == "full")
@@ -423,6 +428,9 @@ def household_year(
         out["n_students_compulsory"] = count(school == "compulsory")
         out["n_students_senior"] = count(school == "senior")
         out["n_students_tertiary"] = count(school == "tertiary")
+        out["n_students_vocational"] = count(
+            normalise_series(p["在校生状况"]).isin(VOCATIONAL_VALUES)
+        )
     if "义务教育阶段未上学原因" in p and age is not None:
         in_school = (
             school.isin(["compulsory", "senior", "tertiary"]) if school is not None else False

@@ -157,7 +157,10 @@ def render(report: ImportReport) -> str:
         used = [v for v in s.mapped.values() if v not in personal]
         out.append("- mapped: " + ", ".join(used))
         if personal:
-            out.append("- personal, used for duplicate checks and dropped: " + ", ".join(personal))
+            out.append(
+                "- personal, used for duplicate checks and dropped (the 户主's 姓名 is kept as "
+                "`head_name`, shown masked only): " + ", ".join(personal)
+            )
         if renamed:
             out.append("- recognised under another name: " + ", ".join(renamed))
         out.append("- not used: " + (", ".join(s.unused) or "none"))

@@ -24,7 +24,7 @@ from riskmodel.criteria import (
     protective_blocked,
     status,
 )
-from riskmodel.features import build_features
+from riskmodel.features import build_features, with_measure_facts
 from riskmodel.labels import MAIN_LABEL
 from riskmodel.model import RelapseModel
 from riskmodel.ranking import gc_paused
@@ -125,7 +125,7 @@ def score_partition(
     year monitoring began, which needs the households' whole history)."""
     on_stage("features")
     records = build_features(checked.valid)
-    records = records[records["year"] == year]
+    records = with_measure_facts(records[records["year"] == year], checked.valid)
     if facts is None:
         facts = household_facts(checked.valid, year).drop(columns="identified_year")
     on_stage("score and explain")
@@ -317,7 +317,7 @@ def _facts(records: pd.DataFrame, facts: pd.DataFrame | None) -> pd.DataFrame:
         out[name] = pd.to_numeric(out[name], errors="coerce").astype(float)
     for name in ("hh_size", "identified_year"):
         out[name] = pd.to_numeric(out[name], errors="coerce").round().astype("Int64")
-    for name in ("household_type", "monitor_category", "recorded_risk_type"):
+    for name in ("household_type", "monitor_category", "recorded_risk_type", "head_name"):
         out[name] = out[name].map(lambda v: None if v is None or v != v else str(v))
     return out
 

@@ -22,6 +22,7 @@ from riskmodel.simulate import calibration as cal
 from riskmodel.simulate.calibration import EXIT_YEARS, TOWNSHIPS, monitor_line
 from riskmodel.simulate.county import County
 from riskmodel.simulate.economy import detection, outlook, price_index
+from riskmodel.simulate.names import head_names
 from riskmodel.simulate.oracle import next_year_probabilities
 from riskmodel.simulate.shocks import Shock
 from riskmodel.simulate.step import RISK_LEVELS, Year, draw_year, live_the_year, respond
@@ -162,6 +163,7 @@ def record(c: County, y: Year, year: int, idx: np.ndarray, dibao: np.ndarray) ->
         "relocated": c.relocated[idx],
         "head_sex": np.where(c.female[idx, 0], "female", "male"),
         "head_ethnicity": np.array(cats["head_ethnicity"])[c.ethnicity[idx]],
+        "head_name": head_names(c.age[idx, 0], c.female[idx, 0], idx, year),
         "head_education": np.array(cats["head_education"])[c.head_edu[idx]],
         **agg,
         "new_serious_illness": c.new_serious[idx],

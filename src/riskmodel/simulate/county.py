@@ -208,6 +208,7 @@ class County:
             "n_students_compulsory": s["compulsory"].sum(1),
             "n_students_senior": (s["senior"] | (s["vocational"] & (a <= 18))).sum(1),
             "n_students_tertiary": (s["tertiary"] | (s["vocational"] & (a >= 19))).sum(1),
+            "n_students_vocational": s["vocational"].sum(1),
             "n_dropout": (present & self.dropout & (a >= 6) & (a <= 15)).sum(1),
             "n_migrant_workers": (self.work == WORK_MIGRANT).sum(1),
             "n_local_workers": (self.work == WORK_LOCAL).sum(1),

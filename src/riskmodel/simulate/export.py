@@ -5,8 +5,9 @@ files, so the export of a big county streams out and never sits in memory. One f
 table: the person roster (household fields repeated on every member row), the 务工 spells and the
 village table, each with the system's two preamble rows above the header row, its Chinese headers
 and vocabularies (catalogue.NATIONAL_HEADERS) and masked ID numbers. The values are the panel's own
-facts, so `riskmodel import` can be checked by round trip; names, ID numbers and phone numbers are
-generated from a hash of the member and are stable from year to year.
+facts, so `riskmodel import` can be checked by round trip; names (simulate.names, the same as the
+panel's head_name), ID numbers and phone numbers are generated from a hash of the member and are
+stable from year to year.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from riskmodel.simulate.county import (
     County,
 )
 from riskmodel.simulate.economy import migrant_months
+from riskmodel.simulate.names import given_names, member_hash, member_key, mix, surnames
 
 ExportFormat = Literal["csv", "xlsx"]
 Columns = dict[str, "np.ndarray | pa.Array"]
@@ -46,8 +48,6 @@ MIGRANT_PLACES = np.array(
     ["广东省深圳市宝安区", "广东省广州市白云区", "广东省东莞市", "广西南宁市西乡塘区",
      "广西凭祥市", "浙江省宁波市鄞州区", "广东省佛山市南海区", "福建省厦门市集美区"]
 )  # fmt: skip
-SURNAMES = np.array(list("黄农李韦陆梁赵莫蒙卢覃罗马凌潘林刘周闭许"))
-GIVEN = np.array(list("文明华秀英金玉春桂兰海云芳丽勇军国志建平忠德光永红美凤"))
 SYLLABLES = list("那板弄峙岜陇渠叫坡百念谷派布洞排北东西南")
 
 TABLE_FILES = {
@@ -112,14 +112,6 @@ def place_names(panel: pd.DataFrame) -> dict[str, str]:
     return dict(zip(ids["township_id"], named["township_id"], strict=True)) | dict(
         zip(ids["village_id"], named["village_id"], strict=True)
     )
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser: a well-spread hash of integer keys."""
-    z = x.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
 
 
 _ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
@@ -268,11 +260,10 @@ def person_tables(
     full, weak = c.labour()
     full, weak = full[idx][r, m], weak[idx][r, m]
 
-    # identity: hashed from household, birth year, sex and rank among such members
+    # identity: hashed from household, birth year, sex and rank among such members (names.py)
     birth_year = year - a
-    key = (h.astype(np.int64) * 4096 + birth_year.astype(np.int64)) * 2 + female
-    dup = pd.Series(key).groupby(key).cumcount().to_numpy()
-    hsh = _mix(key * 8 + dup)
+    key = member_key(h, birth_year, female)
+    hsh = member_hash(key, pd.Series(key).groupby(key).cumcount().to_numpy())
     month = (hsh % np.uint64(12)).astype(int) + 1
     day = ((hsh >> np.uint64(8)) % np.uint64(28)).astype(int) + 1
     birth = np.char.add(
@@ -285,12 +276,8 @@ def person_tables(
     category = ((hsh >> np.uint64(40)) % np.uint64(7)).astype(int) + 1
     cert = np.char.add(np.char.add(ids, category.astype(str)), grade.astype(str))
     number = mask_id(np.where(disabled, cert, ids))
-    surname = SURNAMES[((hsh >> np.uint64(24)) % np.uint64(len(SURNAMES))).astype(int)]
-    surname = surname[np.searchsorted(r, r)]  # the head's family name for everyone
-    given = np.char.add(
-        GIVEN[((hsh >> np.uint64(32)) % np.uint64(len(GIVEN))).astype(int)],
-        GIVEN[((hsh >> np.uint64(48)) % np.uint64(len(GIVEN))).astype(int)],
-    )
+    surname = surnames(hsh)[np.searchsorted(r, r)]  # the head's family name for everyone
+    given = given_names(hsh)
     head_age = age[r, 0]
     head_female = c.female[idx][r, 0]
     relation = np.select(
@@ -480,7 +467,7 @@ def household_fields(
         ["none", "illness", "disability", "schooling", "disaster", "accident", "labour",
          "employment", "industry", "housing", "water", "other"]
     )[c.mon_risk[idx]]  # fmt: skip
-    hsh = _mix(idx.astype(np.int64) * 131 + 7)
+    hsh = mix(idx.astype(np.int64) * 131 + 7)
     ident_month = (hsh % np.uint64(12)).astype(int) + 1
     since = c.mon_since[idx]
     elim = eliminated_year[idx]

@@ -70,6 +70,7 @@ def _score_columns() -> list[sa.Column]:
         sa.Column("unusual", sa.Boolean, nullable=False, default=False),
         sa.Column("unusual_zh", sa.Text, nullable=False, default=""),
         sa.Column("unusual_en", sa.Text, nullable=False, default=""),
+        sa.Column("head_name", sa.String(32), nullable=True),  # masked only (privacy.mask_name)
     ]
 
 

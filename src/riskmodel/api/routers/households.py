@@ -35,6 +35,7 @@ STORED_FIELDS = (
     "on_worklist",
     "run_id",
     "data_check",
+    "head_name",
 )
 
 

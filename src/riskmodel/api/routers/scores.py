@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from riskmodel.api.deps import ERRORS, Key, ServiceDep, in_service
 from riskmodel.api.errors import refuse
 from riskmodel.api.schemas import RECORD_NAMES, Problem, ScoreRequest, ScoreResponse
+from riskmodel.catalogue import MEASURE_FACTS
 from riskmodel.records import (
     RecordError,
     records_from_facts,
@@ -99,7 +100,11 @@ def columns_from_facts(households: list) -> dict[str, list]:
             ]
         )
     records["village_monitored_share"] = [h.village_monitored_share for h in households]
-    return {
+    columns = {
         name: [None if v is None or v != v else v for v in records[name].astype(object)]
         for name in RECORD_NAMES
     }
+    # facts that choose measures but are no model input (雨露计划: a vocational student)
+    for name in MEASURE_FACTS:
+        columns[name] = [getattr(h.facts, name) for h in households]
+    return columns

@@ -60,6 +60,7 @@ def worklist(who: Key, svc: ServiceDep, village_id: Annotated[Identifier, Path()
             {
                 "rank_in_village": r["rank_in_village"],
                 "hh_id": r["hh_id"],
+                "head_name": r["head_name"],
                 "status": r["status"],
                 "label": r["label"],
                 "probability": r["probability"],
