@@ -17,7 +17,7 @@ from riskmodel.api import create_app
 from riskmodel.api.schemas import EXAMPLE_HOUSEHOLD, EXAMPLE_RECORD, ScoreResponse
 from riskmodel.api.security import create_key
 from riskmodel.bench import free_port
-from riskmodel.catalogue import FEATURE_NAMES
+from riskmodel.catalogue import FEATURE_NAMES, FEATURES
 from riskmodel.registry import RelapsePyfunc
 from riskmodel.score import run_batch
 from riskmodel.store import audit, engine_for
@@ -343,7 +343,7 @@ def test_scores_and_stored_households_carry_the_probabilitys_interval(api, servi
 
 
 def test_unusual_households_are_flagged_in_scores_and_stored_households(api, service):
-    far = {**EXAMPLE_RECORD, "head_age": 120, "hh_id": "H000126"}
+    far = {**EXAMPLE_RECORD, "cultivated_land_mu": 100.0, "hh_id": "H000126"}
 
     r = api.post(
         "/v1/scores", json={"records": [EXAMPLE_RECORD, far]}, headers=auth(service, "county")
@@ -352,8 +352,8 @@ def test_unusual_households_are_flagged_in_scores_and_stored_households(api, ser
     ordinary, unusual = (x["unusual"] for x in r.json()["results"])
     assert ordinary == {"flagged": False, "note_zh": "", "reasons_zh": [], "reasons_en": []}
     assert unusual["flagged"] and unusual["note_zh"] == "该户情况少见，评分仅供参考"
-    assert unusual["reasons_zh"][0].startswith("户主年龄远高于训练数据的范围")
-    assert "120" not in " ".join(unusual["reasons_zh"])  # the range, never the value
+    land = FEATURES["cultivated_land_mu"].label_zh
+    assert unusual["reasons_zh"][0] == f"{land}远高于训练数据的常见范围"  # never the value
     rows = service["rows"]
     flagged = rows[rows["unusual"]]
     assert 0 < len(flagged) < 0.05 * rows["probability"].notna().sum()

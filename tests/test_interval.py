@@ -72,7 +72,7 @@ def test_intervals_hold_the_oracle_in_about_ninety_percent_of_a_later_year(fitte
     assert 0 < m["oracle_test_interval_width_median"] < 0.2
 
 
-def test_the_batch_and_the_api_carry_the_interval(service):
+def test_the_batch_carries_the_interval_where_there_is_a_probability(service):
     rows = service["rows"]
     scored = rows[rows["probability"].notna()]
     assert scored["probability_low"].notna().all()

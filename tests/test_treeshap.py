@@ -128,11 +128,17 @@ def test_champion_style_model_matches_shap(trained):
     )
 
 
-@pytest.mark.parametrize("params", [{"num_leaves": 7, "lambda_l2": 1.0}, {"num_leaves": 15}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"num_leaves": 7, "lambda_l2": 1.0, "learning_rate": 0.05},
+        {"num_leaves": 15, "learning_rate": 0.1},
+    ],
+)
 def test_raw_score_variance_sums_the_reached_leaves_as_lightgbm_places_the_rows(params):
     """Each row's variance against LightGBM's own leaf placement (pred_leaf) and the leaves'
     hessian sums from its JSON dump: sum over trees of lr^2 H / (H + l2)^2."""
-    booster, X = _booster({"learning_rate": 0.1, **params})
+    booster, X = _booster(params)
     X_test = X[:400].copy()
     X_test[0, 1], X_test[1, 0] = 9, np.nan
 
@@ -153,5 +159,5 @@ def test_raw_score_variance_sums_the_reached_leaves_as_lightgbm_places_the_rows(
         if len(weight) < 2:
             continue
         h = np.array([weight[i] for i in leaves[:, t]])
-        expected += 0.1**2 * h / (h + l2) ** 2
+        expected += params["learning_rate"] ** 2 * h / (h + l2) ** 2
     np.testing.assert_allclose(ours, expected, rtol=1e-9)

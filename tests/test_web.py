@@ -291,6 +291,8 @@ def test_household_card_says_when_a_household_is_unusual(web):
     assert "该户情况少见，评分仅供参考" in flagged
     assert html.escape(unusual["unusual_zh"].split("；")[0]) in flagged
     assert "该户情况少见" not in plain
+    village = c.get(f"/app/villages/{unusual['village_id']}?show=all").text
+    assert "该户情况少见，评分仅供参考" in village
     low, high = ordinary["probability_low"], ordinary["probability_high"]
     assert f"（90%区间 {low * 100:.1f}%–{high * 100:.1f}%）" in plain
 

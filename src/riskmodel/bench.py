@@ -146,8 +146,9 @@ def _coverage(metrics: dict) -> dict:
 
 def _covers(coverage: dict) -> bool:
     """Coverage of the oracle between 85% and 95% in every tier."""
-    return bool(coverage) and all(
-        INTERVAL_COVERAGE[0] <= v <= INTERVAL_COVERAGE[1] for k, v in coverage.items() if k != "all"
+    return all(
+        INTERVAL_COVERAGE[0] <= coverage.get(tier, -1) <= INTERVAL_COVERAGE[1]
+        for tier in ("red", "amber", "green")
     )
 
 

@@ -26,6 +26,10 @@ import numpy as np
 LEVEL = 0.90
 """The intervals' nominal coverage."""
 TIERS = ("red", "amber", "green")
+WIDE = 0.5
+"""An interval wider than this (in probability) is shown as 「区间过宽，仅供排序」: the probability
+then ranks households but measures little (the persistent model's red tier)."""
+WIDE_ZH = "区间过宽，仅供排序"
 
 
 def _logit(p: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ import pandas as pd
 from riskmodel.catalogue import DIMENSIONS, FEATURES
 from riskmodel.evaluate import METRICS, MODEL_NAMES
 from riskmodel.labels import POPULATIONS
+from riskmodel.stability import LOW_OVERLAP
 
 INTENDED_USE = """\
 **Intended use.** Answer one question of the monitoring office for one population (the label
@@ -114,7 +115,7 @@ def model_card(result, version: str | None = None, run_id: str | None = None) ->
                 f"{cfg.select_share:.0%}) would overlap the champion's by "
                 f"{m['champion_worklist_overlap_mean']:.2f} on average (households on both over "
                 f"households on either; lowest {m['champion_worklist_overlap_min']:.2f}, "
-                f"{m['champion_villages_below_overlap']:.0f} villages below 0.5)."
+                f"{m['champion_villages_below_overlap']:.0f} villages below {LOW_OVERLAP})."
             )
     lines += [
         "",

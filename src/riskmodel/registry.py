@@ -27,6 +27,7 @@ from riskmodel.config import TrainConfig
 from riskmodel.io import write_text
 from riskmodel.model import RelapseModel
 from riskmodel.monitor.stats import REFERENCE_FILE
+from riskmodel.stability import LOW_OVERLAP
 from riskmodel.tracking import (  # the store's side, kept here under the names callers use
     _experiment,
     anchor_artifacts,  # noqa: F401
@@ -422,13 +423,14 @@ def promote(
                 f"{ref:.4f} - {limit} (same label, year and rows)",
             )
     notes = []
-    if champion is not None and "champion_tier_changed_share" in m:
+    measured_against = challenger.tags.get("compared_with_champion")
+    if champion is not None and "champion_tier_changed_share" in m and measured_against:
         notes.append(
-            f"against champion v{champion.version} on the test year: "
+            f"against champion v{measured_against} (the champion when it was trained) on the test year: "
             f"{m['champion_tier_changed_share']:.1%} of households would change tier; village "
             f"worklists would overlap {m['champion_worklist_overlap_mean']:.2f} on average "
             f"(lowest {m['champion_worklist_overlap_min']:.2f}, "
-            f"{m['champion_villages_below_overlap']:.0f} villages below 0.5)"
+            f"{m['champion_villages_below_overlap']:.0f} villages below {LOW_OVERLAP})"
         )
     failures = m.get("subgroup_failures", 0.0)
     check(

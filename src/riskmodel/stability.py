@@ -50,8 +50,8 @@ def compare(before: pd.DataFrame, after: pd.DataFrame) -> dict:
 def overlaps(both: pd.DataFrame) -> pd.DataFrame:
     """Per village, households on both worklists over households on either (villages with no
     list in either batch are left out)."""
-    on_before = both["on_worklist_before"].astype(bool)
-    on_after = both["on_worklist_after"].astype(bool)
+    on_before = both["on_worklist_before"].eq(True)
+    on_after = both["on_worklist_after"].eq(True)
     g = (
         pd.DataFrame(
             {
@@ -79,8 +79,8 @@ def _min(s: pd.Series) -> float:
 
 def summary_line(result: dict, against: str) -> str:
     """One line for a batch summary or a promotion card."""
-    if not result["households"]:
-        return f"no household in common with {against}"
+    if not result["tiered"] or not result["villages"]:
+        return f"no household with a tier or a worklist place in common with {against}"
     return (
         f"against {against}: {result['tier_changed_share']:.1%} of {result['tiered']:,} "
         f"households changed tier; worklists overlap {result['worklist_overlap_mean']:.2f} on "

@@ -5,10 +5,11 @@ probability is an extrapolation. Three checks, fitted on the training rows (the 
 booster saw) and kept in the model's meta, tell cadres when a score is only indicative
 (「该户情况少见，评分仅供参考」):
 
-1. **range**: a numeric feature beyond the training extremes by more than the training's own outer
-   tail (above max + (max − 99.5th percentile), below min − (0.5th percentile − min)): one extreme
-   training row does not set a hard edge, and a year's drift that merely passes the maximum is
-   left to monitoring. A missing value is not out of range (the booster has a branch for it).
+1. **range**: a numeric feature far outside the training rows: beyond their 99.5th percentile by
+   more than the distance from the median to it (above q99.5 + (q99.5 − q50), below
+   q0.5 − (q50 − q0.5)). Quantiles, not the extremes: no single household's value is kept in the
+   model or quoted to cadres, and a year's drift that merely passes the maximum is left to
+   monitoring. A missing value is not out of range (the booster has a branch for it).
    `CALENDAR` features are left out of every check: they grow by one every year for every
    household, so their range is the calendar's, not the household's; so are `SHARED` ones (the
    village's or county's facts), which describe no household;
@@ -93,18 +94,15 @@ def fit_support(X: np.ndarray, features: list[str], levels: dict[str, list[str]]
             }
             continue
         if not len(finite) or name in CALENDAR:
-            spec[name] = {"kind": "numeric", "min": None, "max": None, "edges": [], "shares": []}
+            spec[name] = {"kind": "numeric", "edges": [], "shares": []}
             continue
         edges = np.unique(np.quantile(finite, CUTS))
         counts = np.bincount(_bins(col, edges), minlength=len(edges) + 2)
-        low, high = finite.min(), finite.max()
-        tail_low, tail_high = np.quantile(finite, [CUTS[0], CUTS[-1]])
+        tail_low, middle, tail_high = np.quantile(finite, [CUTS[0], 0.5, CUTS[-1]])
         spec[name] = {
             "kind": "numeric",
-            "min": float(low),
-            "max": float(high),
-            "below": float(low - (tail_low - low)),
-            "above": float(high + (high - tail_high)),
+            "below": float(tail_low - (middle - tail_low)),
+            "above": float(tail_high + (tail_high - middle)),
             "edges": edges.tolist(),
             "shares": _shares(counts, n),
         }
@@ -163,7 +161,6 @@ class Support:
         self.num_names = numeric
         self.lo = np.array([_bound(spec[k].get("below"), -np.inf) for k in numeric])
         self.hi = np.array([_bound(spec[k].get("above"), np.inf) for k in numeric])
-        self.range = [(spec[k]["min"], spec[k]["max"]) for k in numeric]
         n_edges = max((len(spec[k]["edges"]) for k in numeric), default=0)
         self.edges = np.full((len(numeric), n_edges), np.inf)
         self.missing_bin = np.array([len(spec[k]["edges"]) + 1 for k in numeric], dtype=np.int64)
@@ -192,7 +189,7 @@ class Support:
         """Bins of the numeric features (right-closed at each edge; the last for missing)."""
         raw = X[:, self.num_at]
         bins = (self.edges[None, :, :] < raw[:, :, None]).sum(axis=2)
-        return np.where(np.isnan(raw), self.missing_bin, bins)
+        return np.where(~np.isfinite(raw), self.missing_bin, bins)
 
     def surprisal(self, X: np.ndarray) -> np.ndarray:
         """-ln of the independence density of the training data at each row."""
@@ -235,11 +232,8 @@ class Support:
                 side_zh, side_en = (
                     ("远高于", "far above") if high[i, r] else ("远低于", "far below")
                 )
-                first, last = (_number(v) for v in self.range[r])
-                zh[i].append(f"{_label(name, True)}{side_zh}训练数据的范围（{first}至{last}）")
-                en[i].append(
-                    f"{_label(name, False)} {side_en} the training range ({first} to {last})"
-                )
+                zh[i].append(f"{_label(name, True)}{side_zh}训练数据的常见范围")
+                en[i].append(f"{_label(name, False)} {side_en} the training data's usual range")
             for r in np.flatnonzero(never[i]):
                 a, b = self.pairs[r]
                 zh[i].append(f"{_label(a, True)}与{_label(b, True)}的组合在训练数据中未出现")
@@ -260,10 +254,6 @@ def _label(name: str, zh: bool) -> str:
     if column is None:
         return name
     return column.label_zh if zh else column.label_en
-
-
-def _number(v: float) -> str:
-    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
 
 
 def _kept(reasons: list[str], more: str, keep: int = 3) -> list[str]:

@@ -62,7 +62,7 @@ def _parse(booster: lgb.Booster) -> _Parsed:
     edges_start, e_node, e_left, e_slot = [0], [], [], []
     depth, feats, zeros, values, variances = [], [], [], [], []
     expected = 0.0
-    shrinkage, l2 = _parameter(text, "learning_rate", 0.1), _parameter(text, "lambda_l2", 0.0)
+    shrinkage, l2 = _parameter(text, "learning_rate"), _parameter(text, "lambda_l2")
     for block in text.split("\nTree=")[1:]:
         body = block.split("\n\n", 1)[0]
         kv = dict(line.split("=", 1) for line in body.splitlines()[1:] if "=" in line)
@@ -158,10 +158,12 @@ def _parse(booster: lgb.Booster) -> _Parsed:
     )
 
 
-def _parameter(text: str, name: str, default: float) -> float:
+def _parameter(text: str, name: str) -> float:
     """A training parameter from the model text's parameters section ([name: value])."""
     found = re.search(rf"^\[{name}: ([^\]]+)\]$", text, re.MULTILINE)
-    return float(found.group(1)) if found else default
+    if found is None:
+        raise ValueError(f"the booster's model text has no [{name}: …] parameter")
+    return float(found.group(1))
 
 
 def leaf_variances(hessian: np.ndarray, shrinkage: float, l2: float) -> np.ndarray:

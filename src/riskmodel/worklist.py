@@ -20,6 +20,7 @@ import xlsxwriter
 
 from riskmodel.catalogue import PANEL, RISK_TYPES
 from riskmodel.criteria import STATUSES
+from riskmodel.interval import WIDE, WIDE_ZH
 from riskmodel.io import atomic_path
 from riskmodel.privacy import mask_names
 from riskmodel.support import UNUSUAL_ZH
@@ -200,6 +201,8 @@ def probability_cell(row: dict) -> str:
     low, high = row.get("probability_low"), row.get("probability_high")
     if low is None or high is None or low != low or high != high:
         return text
+    if high - low > WIDE:
+        return f"{text}\n（{WIDE_ZH}）"
     return f"{text}\n（{low:.1%}–{high:.1%}）"
 
 

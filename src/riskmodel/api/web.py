@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 from riskmodel.api.accounts import Session, find_session
 from riskmodel.api.deps import ServiceDep
 from riskmodel.criteria import CRITERIA, STATUSES
+from riskmodel.interval import WIDE, WIDE_ZH
 from riskmodel.support import UNUSUAL_ZH
 from riskmodel.visits import OUTCOMES, VERIFICATION
 from riskmodel.worklist import TIER_ZH
@@ -30,6 +31,8 @@ templates.env.globals |= {
     "VERIFICATION_ZH": {k: v[0] for k, v in VERIFICATION.items()},
     "OUTCOMES_ZH": {k: v[0] for k, v in OUTCOMES.items()},
     "UNUSUAL_ZH": UNUSUAL_ZH,
+    "WIDE": WIDE,
+    "WIDE_ZH": WIDE_ZH,
 }
 HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'none'; frame-ancestors 'none'; "
