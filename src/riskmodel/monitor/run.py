@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from riskmodel.config import MonitorConfig
 from riskmodel.io import panel_file, read_panel, write_text
 from riskmodel.model import RelapseModel
-from riskmodel.monitor.batch import HISTORY_YEARS, BatchMonitor, monitor_batch
+from riskmodel.monitor.batch import HISTORY_YEARS, BatchMonitor, monitor_batch, ranks_of
 from riskmodel.monitor.stats import REFERENCE_FILE
 from riskmodel.stability import compare
 from riskmodel.store.schema import monitor_runs
@@ -76,11 +76,11 @@ def monitor(
         for y in range(reference["reference_year"] + 1, year):
             if y in years and y + 1 in years:
                 past.append(monitor_batch(model, reference, panel, y, cfg))
-        before = next((b for b in past if b.year == year - 1), None)
+        before = next((b.ranks for b in past if b.year == year - 1), None)
         if before is None and year - 1 in years:
-            before = monitor_batch(model, reference, panel, year - 1, cfg)
+            before = ranks_of(model, panel, year - 1, reference.get("select_share", 0.10))
         if before is not None:
-            stable = {"against_year": year - 1, **compare(before.ranks, batch.ranks)}
+            stable = {"against_year": year - 1, **compare(before, batch.ranks)}
     report = {
         "model": {
             "name": meta.get("name", ""),
