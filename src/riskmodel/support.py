@@ -62,12 +62,11 @@ def _paired(name: str, levels: dict[str, list[str]]) -> bool:
     return name in levels or FEATURES[name].dtype == "bool"
 
 
-def _codes(column: np.ndarray, size: int) -> np.ndarray:
-    """Codes 0..size-1 of a categorical or yes/no column, `size` for missing or unknown."""
-    out = np.full(len(column), size, dtype=np.int64)
-    ok = np.isfinite(column) & (column >= 0) & (column < size)
-    out[ok] = column[ok].astype(np.int64)
-    return out
+def _codes(raw: np.ndarray, size) -> np.ndarray:
+    """Codes 0..size-1 of categorical or yes/no values (a column, or columns with a size each),
+    `size` for missing or unknown."""
+    ok = np.isfinite(raw) & (raw >= 0) & (raw < size)
+    return np.where(ok, np.nan_to_num(raw), size).astype(np.int64)
 
 
 def _size(name: str, levels: dict[str, list[str]]) -> int:
@@ -97,7 +96,7 @@ def fit_support(X: np.ndarray, features: list[str], levels: dict[str, list[str]]
             spec[name] = {"kind": "numeric", "edges": [], "shares": []}
             continue
         edges = np.unique(np.quantile(finite, CUTS))
-        counts = np.bincount(_bins(col, edges), minlength=len(edges) + 2)
+        counts = np.bincount(_bins(col, edges, len(edges) + 1), minlength=len(edges) + 2)
         tail_low, middle, tail_high = np.quantile(finite, [CUTS[0], 0.5, CUTS[-1]])
         spec[name] = {
             "kind": "numeric",
@@ -130,12 +129,11 @@ def _shares(counts: np.ndarray, n: int) -> list[float]:
     return (np.maximum(counts, _FLOOR) / max(n, 1)).tolist()
 
 
-def _bins(col: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Bin 0..len(edges) of a numeric column (right-closed at each edge), len(edges)+1 for
-    missing."""
-    out = np.searchsorted(edges, col, side="left")
-    out[~np.isfinite(col)] = len(edges) + 1
-    return out
+def _bins(raw: np.ndarray, edges: np.ndarray, missing) -> np.ndarray:
+    """Bins of numeric values, right-closed at each edge (a column with its edges, or columns
+    with a row of edges each, padded with inf); `missing` for missing or infinite values."""
+    bins = (edges < raw[..., None]).sum(axis=-1)
+    return np.where(~np.isfinite(raw), missing, bins)
 
 
 class Support:
@@ -181,15 +179,11 @@ class Support:
 
     def code_matrix(self, X: np.ndarray) -> np.ndarray:
         """Codes of the categorical and yes/no features (their `size` for missing or unknown)."""
-        raw = X[:, self.codes_at]
-        ok = np.isfinite(raw) & (raw >= 0) & (raw < self.size)
-        return np.where(ok, np.nan_to_num(raw), self.size).astype(np.int64)
+        return _codes(X[:, self.codes_at], self.size)
 
     def bin_matrix(self, X: np.ndarray) -> np.ndarray:
         """Bins of the numeric features (right-closed at each edge; the last for missing)."""
-        raw = X[:, self.num_at]
-        bins = (self.edges[None, :, :] < raw[:, :, None]).sum(axis=2)
-        return np.where(~np.isfinite(raw), self.missing_bin, bins)
+        return _bins(X[:, self.num_at], self.edges, self.missing_bin)
 
     def surprisal(self, X: np.ndarray) -> np.ndarray:
         """-ln of the independence density of the training data at each row."""
