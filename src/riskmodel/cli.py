@@ -229,13 +229,20 @@ def _score_dask(
         + f", total {time.perf_counter() - started:.2f}",
         highlight=False,
     )
-    from riskmodel.stability import against_previous, summary_line
+    from riskmodel.stability import against_previous
     from riskmodel.store import engine_for
 
-    compared = against_previous(engine_for(db_url), result.year, meta["version"], area)
-    if compared is not None:
-        (y, v), comparison = compared
-        console.print(f"  stability {summary_line(comparison, f'{y} v{v}')}", highlight=False)
+    _print_stability(against_previous(engine_for(db_url), result.year, meta["version"], area))
+
+
+def _print_stability(compared: tuple | None) -> None:
+    """The batch summary's line on tiers and worklists against the batch before."""
+    if compared is None:
+        return
+    from riskmodel.stability import summary_line
+
+    (y, v), comparison = compared
+    console.print(f"  stability {summary_line(comparison, f'{y} v{v}')}", highlight=False)
 
 
 def _simulate_region(
@@ -594,11 +601,7 @@ def score(
         f"{int(history.sum()):,} scored with invalid history rows left out"
     )
     console.print(f"  batch     {result.change}", highlight=False)
-    if result.stability is not None:
-        from riskmodel.stability import summary_line
-
-        (y, v), comparison = result.stability
-        console.print(f"  stability {summary_line(comparison, f'{y} v{v}')}", highlight=False)
+    _print_stability(result.stability)
     if area == PREVIEW:
         err_console.print(
             f"[yellow]preview:[/yellow] {uri} (v{result.model_version}) is not the model in "

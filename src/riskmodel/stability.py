@@ -15,10 +15,29 @@ each year with the year before, and training the challenger with the champion on
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+
+from riskmodel.ranking import flag_top_share
 
 LOW_OVERLAP = 0.5
 """A village whose worklist overlap is below this is counted (and named in reports)."""
+
+
+def ranks(
+    rows: pd.DataFrame, prob: np.ndarray, tiers: np.ndarray, share: float, seed: int = 0
+) -> pd.DataFrame:
+    """What `compare` reads of scored rows: hh_id, village_id, tier and on_worklist (the top
+    `share` of each village, ranking.flag_top_share)."""
+    village = rows["village_id"].astype(str).to_numpy()
+    return pd.DataFrame(
+        {
+            "hh_id": rows["hh_id"].astype(str).to_numpy(),
+            "village_id": village,
+            "tier": tiers,
+            "on_worklist": flag_top_share(prob, village, share, seed),
+        }
+    )
 
 
 def compare(before: pd.DataFrame, after: pd.DataFrame) -> dict:
@@ -99,14 +118,17 @@ def metrics(result: dict, prefix: str) -> dict[str, float]:
     }
 
 
-def against_previous(engine, year: int, model_version: str, area: str) -> tuple | None:
+def against_previous(
+    engine, year: int, model_version: str, area: str, rows: pd.DataFrame | None = None
+) -> tuple | None:
     """A stored batch compared with the one before it (store.previous_batch): ((year, model
-    version), comparison), or None when it is the first."""
+    version), comparison), or None when it is the first. `rows`: the batch already in memory
+    (else it is read back from the store)."""
     from riskmodel.store import batch_tiers, previous_batch
 
     before = previous_batch(engine, year, model_version, area)
     if before is None:
         return None
-    return before, compare(
-        batch_tiers(engine, *before), batch_tiers(engine, year, model_version, area)
-    )
+    if rows is None:
+        rows = batch_tiers(engine, year, model_version, area)
+    return before, compare(batch_tiers(engine, *before), rows)

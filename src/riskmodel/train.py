@@ -29,7 +29,6 @@ from riskmodel.interval import coverage, fit_scales, logit_sd
 from riskmodel.io import panel_file, read_panel
 from riskmodel.labels import LABEL_NEEDS, POPULATIONS, add_labels, supported_labels
 from riskmodel.model import Meta, RelapseModel, Tiers, categorical_levels, feature_matrix
-from riskmodel.ranking import flag_top_share
 from riskmodel.support import fit_support
 from riskmodel.validate import validate_panel
 from riskmodel.visits import VISITS_FILE, check_against_visits
@@ -279,15 +278,20 @@ def _on_oracle(rows: pd.DataFrame, oracle: pd.DataFrame) -> np.ndarray | None:
     return None if o["p"].isna().any() else o["p"].to_numpy()
 
 
+def _scored(model: RelapseModel, rows: pd.DataFrame) -> tuple[np.ndarray, ...]:
+    """Raw score, its variance and the calibrated probability of each row."""
+    contrib, variance = model.contributions_and_variance(model.matrix(rows))
+    raw = contrib.sum(axis=1)
+    return raw, variance, model.calibrate(raw)
+
+
 def fit_interval(model: RelapseModel, rows: pd.DataFrame, oracle: pd.DataFrame) -> dict | None:
     """The interval's scale per tier fitted on the oracle of `rows` (the calibration year):
     see riskmodel.interval. None when the oracle lacks rows."""
     truth = _on_oracle(rows, oracle)
     if truth is None:
         return None
-    contrib, variance = model.contributions_and_variance(model.matrix(rows))
-    raw = contrib.sum(axis=1)
-    prob = model.calibrate(raw)
+    raw, variance, prob = _scored(model, rows)
     sd = logit_sd(raw, variance, model.meta.calibration)
     scales = fit_scales(prob, sd, truth, model.meta.tiers.assign(prob))
     year = int(rows["year"].max())
@@ -296,9 +300,7 @@ def fit_interval(model: RelapseModel, rows: pd.DataFrame, oracle: pd.DataFrame) 
 
 def interval_metrics(model: RelapseModel, rows: pd.DataFrame, truth: np.ndarray) -> dict:
     """Coverage of the oracle by the 90% intervals per tier, and the median width."""
-    contrib, variance = model.contributions_and_variance(model.matrix(rows))
-    raw = contrib.sum(axis=1)
-    prob = model.calibrate(raw)
+    raw, variance, prob = _scored(model, rows)
     tiers = model.meta.tiers.assign(prob)
     low, high = model.bounds(raw, variance, prob, tiers)
     out = {
@@ -307,21 +309,6 @@ def interval_metrics(model: RelapseModel, rows: pd.DataFrame, truth: np.ndarray)
     }
     out["oracle_test_interval_width_median"] = float(np.nanmedian(high - low))
     return out
-
-
-def _as_batch(
-    rows: pd.DataFrame, prob: np.ndarray, model: RelapseModel, cfg: TrainConfig
-) -> pd.DataFrame:
-    """A model's tiers and worklists (its top share of each village) on evaluation rows."""
-    village = rows["village_id"].astype(str).to_numpy()
-    return pd.DataFrame(
-        {
-            "hh_id": rows["hh_id"].astype(str).to_numpy(),
-            "village_id": village,
-            "tier": model.meta.tiers.assign(prob),
-            "on_worklist": flag_top_share(prob, village, cfg.select_share, cfg.seed),
-        }
-    )
 
 
 def evaluate(
@@ -367,7 +354,16 @@ def evaluate(
         out["champion_test_roc_auc"] = float(roc_auc_score(y, theirs))
         out |= stability.metrics(
             stability.compare(
-                _as_batch(test, theirs, champion, cfg), _as_batch(test, scores["ours"], model, cfg)
+                stability.ranks(
+                    test, theirs, champion.meta.tiers.assign(theirs), cfg.select_share, cfg.seed
+                ),
+                stability.ranks(
+                    test,
+                    scores["ours"],
+                    model.meta.tiers.assign(scores["ours"]),
+                    cfg.select_share,
+                    cfg.seed,
+                ),
             ),
             "champion_",
         )

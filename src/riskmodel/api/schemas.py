@@ -18,6 +18,7 @@ from pydantic import (
 from riskmodel.catalogue import DIMENSIONS, PANEL, PANEL_COLUMNS, RECORD_COLUMNS, Column
 from riskmodel.criteria import CRITERIA
 from riskmodel.rules import RULES
+from riskmodel.support import UNUSUAL_ZH
 from riskmodel.visits import VisitIn
 
 MAX_RECORDS = 1000
@@ -333,8 +334,6 @@ def interval_of(low, high) -> list[float] | None:
 
 def unusual_item(flagged: bool, zh: str | list[str], en: str | list[str]) -> dict:
     """The `unusual` object from a score's flag and reasons (lists, or text as stored)."""
-    from riskmodel.support import UNUSUAL_ZH
-
     if isinstance(zh, str):
         zh, en = [r for r in zh.split("；") if r], [r for r in en.split("; ") if r]
     flagged = bool(flagged)

@@ -26,7 +26,7 @@ from riskmodel.monitor.stats import (
     score_drift,
     widen,
 )
-from riskmodel.ranking import flag_top_share
+from riskmodel.stability import ranks
 
 HISTORY_YEARS = 2
 """Features of year Y read rows back to Y-2."""
@@ -163,26 +163,12 @@ def monitor_batch(
         meeting=meeting,
         seconds={"rows": t1 - t0, "score": t2 - t1, "monitor": t3 - t2},
         prob=prob,
-        ranks=ranks(rows, prob, model, share, seed),
-    )
-
-
-def ranks(
-    rows: pd.DataFrame, prob: np.ndarray, model: RelapseModel, share: float, seed: int = 0
-) -> pd.DataFrame:
-    """hh_id, village_id, tier and on_worklist (the top `share` of each village) of a batch."""
-    village = rows["village_id"].astype(str).to_numpy()
-    return pd.DataFrame(
-        {
-            "hh_id": rows["hh_id"].astype(str).to_numpy(),
-            "village_id": village,
-            "tier": model.meta.tiers.assign(prob),
-            "on_worklist": flag_top_share(prob, village, share, seed),
-        }
+        ranks=ranks(rows, prob, model.meta.tiers.assign(prob), share, seed),
     )
 
 
 def ranks_of(model: RelapseModel, panel: pd.DataFrame, year: int, share: float) -> pd.DataFrame:
     """`ranks` of the model's population in `year`, scored without the rest of the monitoring."""
     rows = batch_rows(panel, year, model)
-    return ranks(rows, model.calibrate(model.raw_score(model.matrix(rows))), model, share)
+    prob = model.calibrate(model.raw_score(model.matrix(rows)))
+    return ranks(rows, prob, model.meta.tiers.assign(prob), share)

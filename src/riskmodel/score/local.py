@@ -28,16 +28,8 @@ from riskmodel.score.engine import (
     validate_window,
 )
 from riskmodel.score.outputs import output_paths, staged_outputs, worklist_title
-from riskmodel.stability import compare
-from riskmodel.store import (
-    SERVICE,
-    batch_households,
-    batch_tiers,
-    engine_for,
-    previous_batch,
-    read_batch,
-    replace_batch,
-)
+from riskmodel.stability import against_previous
+from riskmodel.store import SERVICE, batch_households, engine_for, read_batch, replace_batch
 from riskmodel.visits import latest_visits
 from riskmodel.worklist import household_facts, read_places
 
@@ -154,7 +146,6 @@ def run_batch(
         "source_digest": file_digest(source),
         **change.record(),
     }
-    before = previous_batch(engine, Y, model_version, area)
     stage("write")
     title = worklist_title(Y, model_version, area)
     visited = latest_visits(engine, Y)
@@ -163,9 +154,7 @@ def run_batch(
         features = next(iter(models.values())).features
         replace_batch(engine, rows, Y, model_version, run_id, features, area=area, run=run)
     stage("")
-    against = None
-    if before is not None:
-        against = (before, compare(batch_tiers(engine, *before), rows))
+    against = against_previous(engine, Y, model_version, area, rows)
     return BatchResult(
         rows,
         Y,
