@@ -43,11 +43,14 @@ def test_contributions_equal_shap_tree_explainer(params):
     X_test = X[:500].copy()
     X_test[0, 1] = 9  # a category never seen in training
     X_test[1, 1] = np.nan
+    X_test[2:5, 1] = -1, -0.5, 2.7  # negative goes right; -0.5 and 2.7 truncate to 0 and 2
 
     ours = TreeShap(booster).contributions(X_test)
+    few = TreeShap(booster).contributions(X_test[:20])  # the serial kernel
     reference = np.asarray(shap.TreeExplainer(booster).shap_values(X_test))
 
     np.testing.assert_allclose(ours[:, :-1], reference, atol=1e-6)
+    np.testing.assert_allclose(few[:, :-1], reference[:20], atol=1e-6)
 
 
 def test_contributions_plus_base_equal_the_raw_score():
@@ -74,6 +77,7 @@ def test_walking_the_trees_gives_lightgbm_raw_score(params, tmp_path):
     X_test = X[:500].copy()
     X_test[0, 1] = 9  # a category never seen in training
     X_test[1, 1] = np.nan
+    X_test[2:5, 1] = -1, -0.5, 2.7  # negative goes right; -0.5 and 2.7 truncate to 0 and 2
     TreeShap(booster).save(tmp_path / "t.npz")
 
     loaded = TreeShap.load(tmp_path / "t.npz")

@@ -222,10 +222,12 @@ def _tables(leaf_depth, leaf_zero, leaf_value):
     return table, offsets
 
 
-@nb.njit(cache=True, inline="always")
-def _goes_left(
-    x,
-    k,
+@nb.njit(cache=True, nogil=True)
+def _directions(
+    X,
+    lo,
+    hi,
+    node_feature,
     node_threshold,
     node_categorical,
     node_default_left,
@@ -234,21 +236,36 @@ def _goes_left(
     node_cat_len,
     cat_bits,
 ):
-    if node_categorical[k]:  # LightGBM 4: NaN and negative categories always go right
-        if np.isnan(x):
-            return False
-        v = int(x)
-        if v < 0:
-            return False
-        word = v // 32
-        if word >= node_cat_len[k]:
-            return False
-        return (cat_bits[node_cat_start[k] + word] >> np.uint32(v % 32)) & np.uint32(1) == 1
-    if node_missing[k] != 2 and np.isnan(x):
-        x = 0.0
-    if (node_missing[k] == 1 and abs(x) <= _ZERO) or (node_missing[k] == 2 and np.isnan(x)):
-        return node_default_left[k]
-    return x <= node_threshold[k]
+    """(nodes, hi - lo): does row r of X[lo:hi] go left at node k, as LightGBM 4 decides.
+
+    Categorical and numeric nodes are decided in separate loops over the rows: with the
+    categorical test inside the row loop, the compiled loop took about 60 ns a node
+    (measured: 194 against 2 microseconds a row on the main model's 3,258 nodes)."""
+    n_nodes = len(node_feature)
+    left = np.empty((n_nodes, hi - lo), np.bool_)
+    for k in range(n_nodes):
+        f = node_feature[k]
+        if node_categorical[k]:  # NaN and negative categories always go right
+            start, words = node_cat_start[k], node_cat_len[k]
+            for r in range(lo, hi):
+                value = X[r, f]
+                goes = False
+                if not np.isnan(value):
+                    v = np.int64(value)  # truncated toward zero, as LightGBM casts
+                    if v >= 0 and (v >> 5) < words:
+                        goes = ((np.int64(cat_bits[start + (v >> 5)]) >> (v & 31)) & 1) == 1
+                left[k, r - lo] = goes
+            continue
+        missing, threshold, default = node_missing[k], node_threshold[k], node_default_left[k]
+        for r in range(lo, hi):
+            x = X[r, f]
+            if missing != 2 and np.isnan(x):
+                x = 0.0
+            if (missing == 1 and abs(x) <= _ZERO) or (missing == 2 and np.isnan(x)):
+                left[k, r - lo] = default
+            else:
+                left[k, r - lo] = x <= threshold
+    return left
 
 
 BLOCK = 128
@@ -278,32 +295,30 @@ def _contributions_py(
     leaf_variance,
 ):
     n = X.shape[0]
-    n_nodes = len(node_feature)
     out = np.zeros((n, n_features + 2))  # contributions, expected value, raw-score variance
     n_blocks = (n + BLOCK - 1) // BLOCK
     for blk in nb.prange(n_blocks):
         lo = blk * BLOCK
         hi = min(n, lo + BLOCK)
-        left = np.empty((n_nodes, hi - lo), np.bool_)
-        for k in range(n_nodes):
-            f = node_feature[k]
-            for r in range(lo, hi):
-                left[k, r - lo] = _goes_left(
-                    X[r, f],
-                    k,
-                    node_threshold,
-                    node_categorical,
-                    node_default_left,
-                    node_missing,
-                    node_cat_start,
-                    node_cat_len,
-                    cat_bits,
-                )
-        failed = np.empty(hi - lo, np.int64)
+        left = _directions(
+            X,
+            lo,
+            hi,
+            node_feature,
+            node_threshold,
+            node_categorical,
+            node_default_left,
+            node_missing,
+            node_cat_start,
+            node_cat_len,
+            cat_bits,
+        )
+        failed = np.empty(hi - lo, np.int64)  # per row, the path features it fails
         for leaf in range(len(leaf_depth)):
             d = leaf_depth[leaf]
             full = (1 << d) - 1
-            failed[:] = 0
+            for r in range(hi - lo):
+                failed[r] = 0
             for e in range(edge_start[leaf], edge_start[leaf + 1]):
                 node, went, bit = edge_node[e], edge_left[e], 1 << edge_slot[e]
                 for r in range(hi - lo):
@@ -357,31 +372,36 @@ def _predict_py(
     cat_bits,
     leaf_value,
 ):
-    out = np.full(X.shape[0], constant)
-    for r in nb.prange(X.shape[0]):
-        total = 0.0
-        for t in range(len(roots)):
-            node = roots[t]
-            while True:
-                if _goes_left(
-                    X[r, node_feature[node]],
-                    node,
-                    node_threshold,
-                    node_categorical,
-                    node_default_left,
-                    node_missing,
-                    node_cat_start,
-                    node_cat_len,
-                    cat_bits,
-                ):
-                    child = left_child[node]
-                else:
-                    child = right_child[node]
-                if child < 0:
-                    total += leaf_value[~child]
-                    break
-                node = child
-        out[r] += total
+    n = X.shape[0]
+    out = np.full(n, constant)
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    for blk in nb.prange(n_blocks):
+        lo = blk * BLOCK
+        hi = min(n, lo + BLOCK)
+        left = _directions(
+            X,
+            lo,
+            hi,
+            node_feature,
+            node_threshold,
+            node_categorical,
+            node_default_left,
+            node_missing,
+            node_cat_start,
+            node_cat_len,
+            cat_bits,
+        )
+        for r in range(hi - lo):
+            total = 0.0
+            for t in range(len(roots)):
+                node = roots[t]
+                while True:
+                    child = left_child[node] if left[node, r] else right_child[node]
+                    if child < 0:
+                        total += leaf_value[~child]
+                        break
+                    node = child
+            out[lo + r] += total
     return out
 
 
