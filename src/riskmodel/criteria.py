@@ -18,6 +18,7 @@ functions label training data, set the status in the batch and the API, and run 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from functools import cache
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -176,15 +177,25 @@ def protective_blocked(
 
     `stated(feature)` names every value the feature's sentence shows (itself and the other columns
     its template quotes), so a sentence that quotes a criterion's value is blocked too."""
-    n = len(met["any"])
-    blocked = np.zeros((n, len(features)), bool)
-    for criterion, names in CRITERION_FEATURES.items():
-        if criterion not in met:
-            continue
-        for i, feature in enumerate(features):
-            if set(stated(feature)) & set(names):
-                blocked[:, i] |= met[criterion]
+    states = _states(tuple(features), stated)
+    blocked = np.zeros((len(met["any"]), len(features)), bool)
+    for criterion, columns in states:
+        if criterion in met:
+            blocked[:, columns] |= met[criterion][:, None]
     return blocked
+
+
+@cache
+def _states(
+    features: tuple[str, ...], stated: Callable[[str], Iterable[str]]
+) -> list[tuple[str, np.ndarray]]:
+    """Per criterion, the features whose sentence states one of its values."""
+    out = []
+    for criterion, names in CRITERION_FEATURES.items():
+        columns = [i for i, f in enumerate(features) if set(stated(f)) & set(names)]
+        if columns:
+            out.append((criterion, np.array(columns, np.int64)))
+    return out
 
 
 def criteria_codes(met: dict[str, np.ndarray]) -> list[str]:

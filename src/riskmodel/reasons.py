@@ -131,23 +131,52 @@ def _is_missing(v) -> bool:
     return v is None or v is pd.NA or (isinstance(v, float) and v != v)
 
 
-def _pieces_for(feature: str, lang: str, value) -> Pieces:
-    """The sentence that fits the value: the first matching case, else the template."""
-    if not _is_missing(value):
-        v = float(value) if not isinstance(value, str) else value
-        for lo, hi, pieces in _cases(feature, lang):
-            if not isinstance(v, str) and _in_case(v, lo, hi):
-                return pieces
-    return _template(feature, lang)
+def _case_of(feature: str, lang: str, value) -> int:
+    """Which sentence fits the value: the first matching case's index, else -1 (the template)."""
+    if not _is_missing(value) and not isinstance(value, str):
+        v = float(value)
+        for k, (lo, hi, _) in enumerate(_cases(feature, lang)):
+            if _in_case(v, lo, hi):
+                return k
+    return -1
+
+
+def _formatter(name: str, spec: str, lang: str):
+    """`_format` for one (field, spec, language), its branches decided once: sentences rendered
+    one record at a time (the API) call it for every value."""
+    if spec == "wan" or "|" in spec:
+        return lambda v: _format(v, name, spec, lang)
+    col = FEATURES.get(name)
+    if col is not None and col.categories:
+        return lambda v: _format(v, name, spec, lang)
+    if not spec:
+
+        def plain(v) -> str:
+            v = float(v)
+            return str(int(v)) if v.is_integer() else format(v, "")
+
+        return plain
+    if spec.endswith("%"):
+        return lambda v: _format(v, name, spec, lang)
+    return lambda v: format(float(v), spec)
+
+
+@cache
+def _compiled(feature: str, lang: str, case: int) -> tuple[tuple[str, ...], tuple]:
+    """A sentence's fields and its (literal, field, formatter) parts."""
+    pieces = _template(feature, lang) if case < 0 else _cases(feature, lang)[case][2]
+    fields = tuple(f for _, f, _ in pieces if f)
+    parts = tuple((lit, f, _formatter(f, spec, lang) if f else None) for lit, f, spec in pieces)
+    return fields, parts
 
 
 def render_one(feature: str, lang: str, row: Mapping) -> str:
     """The feature's sentence for one record (`row` maps column name to value)."""
-    pieces = _pieces_for(feature, lang, row.get(feature))
-    if any(f and _is_missing(row[f]) for _, f, _ in pieces):
+    fields, parts = _compiled(feature, lang, _case_of(feature, lang, row.get(feature)))
+    if any(_is_missing(row[f]) for f in fields):
         label = FEATURES[feature].label_zh if lang == "zh" else FEATURES[feature].label_en
         return _MISSING[lang].format(label=label)
-    return "".join(lit + (_format(row[f], f, spec, lang) if f else "") for lit, f, spec in pieces)
+    return "".join(lit + fmt(row[f]) if f else lit for lit, f, fmt in parts)
 
 
 def render(feature: str, lang: str, columns: dict[str, np.ndarray], rows: np.ndarray) -> list[str]:
@@ -222,27 +251,61 @@ def _overlap(features: tuple[str, ...]) -> np.ndarray:
     return np.array([[bool(a & b) for b in stated] for a in stated])
 
 
+@dataclass(frozen=True)
+class _Rules:
+    """The eligibility rules of a model's features as arrays (one entry per feature)."""
+
+    shown: np.ndarray
+    flag: np.ndarray
+    zero_said: np.ndarray
+    when_low: np.ndarray
+    protects: np.ndarray  # has a PROTECTS_FROM level
+    low_below: np.ndarray  # a low-risk feature is a risk below this
+    protects_from: np.ndarray
+    risk_from: np.ndarray
+
+
+@cache
+def _rules(features: tuple[str, ...]) -> _Rules:
+    flag = np.array([FEATURES[f].dtype == "bool" for f in features], bool)
+    return _Rules(
+        shown=np.array([shown(f) for f in features], bool),
+        flag=flag,
+        zero_said=np.array(
+            [any(lo == hi == 0 for lo, hi, *_ in VALUE_TEXTS.get(f, [])) for f in features], bool
+        ),
+        when_low=np.array([f in RISK_WHEN_LOW for f in features], bool),
+        protects=np.array([f in PROTECTS_FROM for f in features], bool),
+        low_below=np.array(
+            [
+                PROTECTS_FROM.get(f, 1 if fl else np.inf)
+                for f, fl in zip(features, flag, strict=True)
+            ],
+            float,
+        ),
+        protects_from=np.array([PROTECTS_FROM.get(f, np.inf) for f in features], float),
+        risk_from=np.array([RISK_FROM.get(f, -np.inf) for f in features], float),
+    )
+
+
 def eligibility(records: Mapping, features: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """(rows, features) masks: where a feature's value may be called a risk, and where a resource
     the household has may be called protective (the rules in the module docstring)."""
     n = len(next(iter(records.values()))) if not isinstance(records, pd.DataFrame) else len(records)
-    risk = np.zeros((n, len(features)), bool)
-    protect = np.zeros((n, len(features)), bool)
-    for j, f in enumerate(features):
-        if not shown(f) or f not in records:
-            continue
-        v = as_float(records[f])
-        known = ~np.isnan(v)
-        flag = FEATURES[f].dtype == "bool"
-        with np.errstate(invalid="ignore"):
-            zero_said = any(lo == hi == 0 for lo, hi, *_ in VALUE_TEXTS.get(f, []))
-            has_sentence = known & (flag | (v != 0) | zero_said)
-            if f in RISK_WHEN_LOW:
-                risk[:, j] = has_sentence & (v < PROTECTS_FROM.get(f, 1 if flag else np.inf))
-                if f in PROTECTS_FROM:
-                    protect[:, j] = known & (v >= PROTECTS_FROM[f])
-            else:
-                risk[:, j] = known & (v > 0) & (v >= RISK_FROM.get(f, -np.inf))
+    r = _rules(tuple(features))
+    present = np.array([f in records for f in features], bool)
+    v = np.full((n, len(features)), np.nan)
+    for j in np.flatnonzero(r.shown & present):
+        v[:, j] = as_float(records[features[j]])
+    known = ~np.isnan(v)
+    with np.errstate(invalid="ignore"):
+        has_sentence = known & (r.flag | (v != 0) | r.zero_said)
+        risk = np.where(
+            r.when_low,
+            has_sentence & (v < r.low_below),
+            known & (v > 0) & (v >= r.risk_from),
+        )
+        protect = r.when_low & r.protects & known & (v >= r.protects_from)
     return risk, protect
 
 
