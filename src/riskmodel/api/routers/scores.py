@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import orjson
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 
-from riskmodel.api.deps import ERRORS, Key, ServiceDep, in_service
+from riskmodel.api.deps import ERRORS, Key, in_service
 from riskmodel.api.errors import refuse
 from riskmodel.api.schemas import RECORD_NAMES, Problem, ScoreRequest, ScoreResponse
 from riskmodel.catalogue import MEASURE_FACTS
@@ -21,7 +21,7 @@ router = APIRouter(tags=["scores"])
 @router.post(
     "/v1/scores", response_model=ScoreResponse, responses={**ERRORS, 503: {"model": Problem}}
 )
-async def score(body: ScoreRequest, who: Key, svc: ServiceDep) -> Response:
+async def score(body: ScoreRequest, who: Key, request: Request) -> Response:
     """Score one to 1,000 households: status (monitored, meets_criteria, not_monitored), the
     criteria met, the population's probability and tier with the label of the model that gave
     it (none for a household that meets the criteria now: verify and enrol), rule flags, top
@@ -29,6 +29,7 @@ async def score(body: ScoreRequest, who: Key, svc: ServiceDep) -> Response:
     `households` (panel facts, optionally the two previous years' rows: every derived feature
     is computed here) or `records` (derived fields filled in; checked against the facts they
     carry)."""
+    svc = request.app.state.service  # not a dependency: one resolution fewer per request
     loaded, context = in_service(svc)
     form = "households" if body.households is not None else "records"
     if body.households is not None:
@@ -46,7 +47,8 @@ async def score(body: ScoreRequest, who: Key, svc: ServiceDep) -> Response:
     if body.households is not None:
         columns = await svc.scorer.call(columns_from_facts, body.households)
     else:
-        columns = {name: [getattr(r, name) for r in body.records] for name in RECORD_NAMES}
+        rows = [r.__dict__ for r in body.records]
+        columns = {name: [row[name] for row in rows] for name in RECORD_NAMES}
         with_line = [r.monitor_line for r in body.records]
         checked = {**columns, "monitor_line": with_line} if any(with_line) else columns
     # records are checked in the scoring thread, once for every request merged into a batch
