@@ -147,3 +147,87 @@ def test_one_form_per_request(api, service):  # noqa: F811
     )
 
     assert r.status_code == 422 and "either" in r.json()["detail"][0]["msg"]
+
+
+@pytest.mark.parametrize(
+    ("where", "field"),
+    [("facts", "oop_medical"), ("facts", "hh_size"), ("household", "village_monitored_share")],
+)
+def test_a_fact_the_full_model_reads_left_out_gets_422_naming_it(api, service, where, field):  # noqa: F811
+    body = json.loads(json.dumps(EXAMPLE_HOUSEHOLD))
+    del (body["facts"] if where == "facts" else body)[field]
+
+    r = api.post("/v1/scores", json={"households": [body]}, headers=auth(service, "county"))
+
+    assert r.status_code == 422, r.text
+    loc = ["body", "households", 0, *(["facts"] if where == "facts" else []), field]
+    assert [e["loc"] for e in r.json()["detail"]] == [loc]
+
+
+def test_facts_the_model_does_not_read_may_be_left_out(api, service):  # noqa: F811
+    body = json.loads(json.dumps(EXAMPLE_HOUSEHOLD))
+    for row in (body["facts"], *body["history"]):
+        for field in ("monitor_category", "risk_type", "new_serious_illness", "head_sex"):
+            del row[field]
+    h = auth(service, "county")
+
+    short = api.post("/v1/scores", json={"households": [body]}, headers=h)
+    full = api.post("/v1/scores", json={"households": [EXAMPLE_HOUSEHOLD]}, headers=h)
+
+    assert short.status_code == full.status_code == 200, short.text
+    assert short.json()["results"][0]["probability"] == full.json()["results"][0]["probability"]
+
+
+@pytest.fixture(scope="module")
+def api_with_panel(service, training_county):
+    """The service started with the panel (RISKMODEL_PANEL): history for households sent
+    without theirs."""
+    from fastapi.testclient import TestClient
+
+    from riskmodel.api import create_app
+
+    from .conftest import service_tracking
+
+    settings = service["settings"].model_copy(update={"panel": training_county})
+    with service_tracking(service), TestClient(create_app(settings)) as c:
+        yield c
+
+
+def test_history_from_the_panel_scores_as_the_batch(api, api_with_panel, service, training_county):  # noqa: F811
+    """The batch is the reference: history sent, or left out and taken from the service's panel,
+    give the batch's probability; with no history anywhere, lags are missing and it differs."""
+    panel, _ = load_panel(training_county)
+    window = panel[panel["year"] >= 2023]
+    share = build_features(window).set_index(["hh_id", "year"])["village_monitored_share"]
+    batch = service["rows"].set_index("hh_id")
+    chosen = service["rows"].groupby("status").head(5)["hh_id"].tolist()
+    sent, bare = [], []
+    for hh in chosen:
+        facts, *history = _rows(window[window["hh_id"] == hh].sort_values("year", ascending=False))
+        assert [r["year"] for r in history] == [2024, 2023]
+        vshare = float(share.loc[(hh, 2025)])
+        sent.append({"facts": facts, "history": history, "village_monitored_share": vshare})
+        bare.append({"facts": facts, "village_monitored_share": vshare})
+    h = auth(service, "county")
+
+    answers = {
+        "request": api_with_panel.post("/v1/scores", json={"households": sent}, headers=h),
+        "panel": api_with_panel.post("/v1/scores", json={"households": bare}, headers=h),
+        "none": api.post("/v1/scores", json={"households": bare}, headers=h),
+    }
+
+    differs = 0
+    for source, r in answers.items():
+        assert r.status_code == 200, r.text
+        for x in r.json()["results"]:
+            assert x["history_source"] == source
+            assert x["history_years"] == ([] if source == "none" else [2024, 2023])
+            stored = batch.loc[x["hh_id"]]
+            assert x["status"] == stored["status"]
+            expected = None if np.isnan(stored["probability"]) else stored["probability"]
+            if source != "none":
+                assert x["probability"] == pytest.approx(expected, abs=1e-12)
+            elif expected is not None:
+                differs += abs(x["probability"] - expected) > 1e-6
+    with_probability = sum(np.isfinite(batch.loc[chosen, "probability"]))
+    assert with_probability >= 8 and differs >= with_probability // 2

@@ -1514,6 +1514,13 @@ def available_features(columns: object) -> list[str]:
     return [f for f in FEATURE_NAMES if set(FEATURE_NEEDS[f]) <= have]
 
 
+def feature_inputs(features: list[str]) -> list[str]:
+    """The panel columns a model with these features reads (the required fields and every
+    feature's inputs, catalogue order): the inverse of `available_features`."""
+    inputs = set(REQUIRED_FIELDS).union(*(FEATURE_NEEDS[f] for f in features))
+    return [c.name for c in PANEL_COLUMNS if c.name in inputs]
+
+
 FEATURES: dict[str, Column] = {
     **{n: PANEL[n] for n in RAW_FEATURES},
     **{c.name: c for c in DERIVED_FEATURES},

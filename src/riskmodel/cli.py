@@ -1074,6 +1074,14 @@ def serve(
             "answer, no key or model (what `bench api` compares with)"
         ),
     ] = False,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="panel (folder or file) whose last three years give POST /v1/scores the "
+            "history of households sent without theirs (default: RISKMODEL_PANEL; none: only "
+            "the request's)"
+        ),
+    ] = None,
 ) -> None:
     """Serve the scoring API (loads and warms the champion before /ready); prints the URL, and
     a ready line with the model version from each worker."""
@@ -1084,6 +1092,8 @@ def serve(
     from riskmodel.config import Settings
     from riskmodel.store import engine_for
 
+    if data is not None:  # workers build their settings from the environment
+        os.environ["RISKMODEL_PANEL"] = str(data.resolve())
     settings = Settings()
     host, port = host or settings.host, port or settings.port
     if bare:
@@ -1103,7 +1113,9 @@ def serve(
         _print_dev_example(settings, host, port)
     print(
         f"starting the API at http://{host}:{port} ({workers} worker{'s' * (workers > 1)}, "
-        f"model {settings.model_uri}); loading and warming the model…",
+        f"model {settings.model_uri}"
+        + (f", history from {settings.panel}" if settings.panel else "")
+        + "); loading and warming the model…",
         flush=True,
     )
     # workers build the app from RISKMODEL_* themselves (they inherit this environment)

@@ -263,6 +263,11 @@ class Settings(BaseSettings):
         None,
         description="bearer token that may read /metrics and /ready in full besides admin keys",
     )
+    panel: Path | None = Field(
+        None,
+        description="panel (folder or file) whose last years give history to households sent to "
+        "POST /v1/scores without theirs (`serve --data`); none: no history but the request's",
+    )
     session_hours: float = Field(8.0, gt=0, description="a web app sign-in lasts this long")
     sign_in_per_minute: float = Field(
         5.0, gt=0, description="sign-in attempts per minute per account name (six per address)"

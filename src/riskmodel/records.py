@@ -10,7 +10,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from riskmodel.catalogue import PANEL_COLUMNS, RECORD_COLUMNS, RECORD_IDS
+from riskmodel.catalogue import (
+    PANEL_COLUMNS,
+    RECORD_COLUMNS,
+    RECORD_IDS,
+    REQUIRED_FIELDS,
+    Column,
+    feature_inputs,
+)
 from riskmodel.features import build_features
 from riskmodel.validate import (
     _coerce,
@@ -178,20 +185,34 @@ _NUMERIC = [
 _BOOL = ["single_earner", "new_severe_disability"]
 
 
-def records_from_facts(rows: pd.DataFrame, year: int | None = None) -> pd.DataFrame:
+NEEDED = "missing: the model reads this field"
+
+
+def record_columns(features: list[str] | None = None) -> list[Column]:
+    """The record's identifiers and the model's features (all of them when not given)."""
+    if features is None:
+        return list(RECORD_COLUMNS)
+    keep = set(RECORD_IDS) | set(features)
+    return [c for c in RECORD_COLUMNS if c.name in keep]
+
+
+def records_from_facts(
+    rows: pd.DataFrame, year: int | None = None, features: list[str] | None = None
+) -> pd.DataFrame:
     """Model input records for `year` (default: each household's latest) from panel rows of that
     year and optionally up to two years before, with the library's `build_features`.
 
+    Without `features`, the catalogue columns the rows carry are read (the required fields must be
+    there); with a model's `features`, exactly the facts they are built from (`feature_inputs`):
+    other columns are ignored, and a value they need that cannot be null, absent, is a failure.
     Rows are checked against the catalogue and the cross-column rules first (RecordError)."""
     raw = rows.reset_index(drop=True)
-    panel_cols = [
-        c for c in PANEL_COLUMNS if c.role != "personal" and (c.role != "audit" or c.name in raw)
-    ]
-    missing = [c.name for c in panel_cols if c.name not in raw and not c.nullable]
-    if missing:
-        raise RecordError([(0, name, "required: missing") for name in missing])
+    reads = (
+        set(REQUIRED_FIELDS) | set(raw.columns) if features is None else feature_inputs(features)
+    )
+    panel_cols = [c for c in PANEL_COLUMNS if c.role != "personal" and c.name in reads]
     raw = raw.reindex(columns=[c.name for c in panel_cols])
-    coerced, errors = _coerce(raw, panel_cols)
+    coerced, errors = _coerce(raw, panel_cols)  # a value that cannot be null, absent: a failure
     errors += _schema_failures(coerced, panel_cols)
     failures = sorted({(int(r), c, rule) for r, c, rule, _ in errors})
     if not failures:
@@ -209,8 +230,7 @@ def check_records(records: pd.DataFrame, features: list[str] | None = None) -> p
     category dtypes, integral floats for integers): typed to the catalogue, or RecordError naming
     unknown categories, missing required values and derived fields that disagree. With
     `features` (a model trained on partial data), only the identifiers and those are needed."""
-    keep = set(RECORD_IDS) | set(features) if features is not None else None
-    columns = [c for c in RECORD_COLUMNS if keep is None or c.name in keep]
+    columns = record_columns(features)
     missing = [c.name for c in columns if c.name not in records]
     if missing:
         raise RecordError([(0, name, "required: missing column") for name in missing])

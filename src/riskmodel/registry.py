@@ -22,11 +22,12 @@ from mlflow.models import ModelSignature
 from mlflow.pyfunc import PythonModel
 from mlflow.types.schema import ColSpec, Schema
 
-from riskmodel.catalogue import RECORD_COLUMNS, RECORD_IDS
+from riskmodel.catalogue import FEATURE_NAMES
 from riskmodel.config import TrainConfig
 from riskmodel.io import write_text
 from riskmodel.model import RelapseModel
 from riskmodel.monitor.stats import REFERENCE_FILE
+from riskmodel.records import record_columns, records_from_facts
 from riskmodel.stability import LOW_OVERLAP
 from riskmodel.tracking import (  # the store's side, kept here under the names callers use
     _experiment,
@@ -93,20 +94,14 @@ def input_doc(features: list[str] | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def pyfunc_input(panel_rows: pd.DataFrame, year: int | None = None) -> pd.DataFrame:
+def pyfunc_input(
+    panel_rows: pd.DataFrame, year: int | None = None, features: list[str] | None = None
+) -> pd.DataFrame:
     """The pyfunc's input built from panel rows (the year scored and up to two years before,
-    every household of the village for its monitored share) with the library's feature builder."""
-    from riskmodel.records import records_from_facts
-
-    return to_wire(records_from_facts(panel_rows, year))
-
-
-def record_columns(features: list[str] | None = None) -> list:
-    """The record's identifiers and the model's features (all of them when not given)."""
-    if features is None:
-        return list(RECORD_COLUMNS)
-    keep = set(RECORD_IDS) | set(features)
-    return [c for c in RECORD_COLUMNS if c.name in keep]
+    every household of the village for its monitored share) with the library's feature builder;
+    with a model's `features`, only what that model reads (a partial panel's model)."""
+    records = records_from_facts(panel_rows, year, features)
+    return to_wire(records, features or [n for n in FEATURE_NAMES if n in records])
 
 
 def to_wire(records: pd.DataFrame, features: list[str] | None = None) -> pd.DataFrame:

@@ -15,7 +15,16 @@ from pydantic import (
     model_validator,
 )
 
-from riskmodel.catalogue import DIMENSIONS, PANEL, PANEL_COLUMNS, RECORD_COLUMNS, Column
+from riskmodel.catalogue import (
+    DIMENSIONS,
+    FEATURES,
+    PANEL,
+    PANEL_COLUMNS,
+    RECORD_COLUMNS,
+    RECORD_IDS,
+    REQUIRED_FIELDS,
+    Column,
+)
 from riskmodel.criteria import CRITERIA
 from riskmodel.rules import RULES
 from riskmodel.support import UNUSUAL_ZH
@@ -57,7 +66,15 @@ Identifier = Annotated[
 ]
 
 
-def _annotation(col: Column, optional: bool = False):
+def _no_default(schema: dict) -> None:
+    """A field that may be left out but never sent as null shows no `default: null`."""
+    schema.pop("default", None)
+
+
+def _annotation(col: Column, optional: bool = False, omittable: bool = False):
+    """The field of a catalogue column: required; nullable (or `optional`: null allowed, may be
+    left out); or `omittable`: may be left out (whether the model in service needs it is checked
+    per request), never null."""
     constraints: dict = {}
     if col.min is not None:
         constraints["ge"] = col.min
@@ -78,10 +95,12 @@ def _annotation(col: Column, optional: bool = False):
     if col.dtype == "int":  # bounds on the integer itself, then accept 3.0 as 3
         base = Annotated[Annotated[int, Field(**constraints)], BeforeValidator(_integral)]
         constraints = {}
-    field = Field(description=description, **constraints)
     if col.nullable or optional:
-        return Annotated[base | None, field], None
-    return Annotated[base, field], ...
+        return Annotated[base | None, Field(description=description, **constraints)], None
+    if omittable:
+        extra = Field(description=description, json_schema_extra=_no_default, **constraints)
+        return Annotated[base, extra], None
+    return Annotated[base, Field(description=description, **constraints)], ...
 
 
 EXAMPLE_RECORD = {
@@ -156,14 +175,24 @@ illness: it meets no criterion yet, so it gets the main model's probability."""
 
 _STRICT = {"extra": "forbid", "strict": True, "allow_inf_nan": False}
 
+RECORD_REQUIRED = RECORD_IDS + [n for n in REQUIRED_FIELDS if n in FEATURES]
+"""Record fields every model reads; the others are needed when the model in service reads them."""
+NEEDED_DOC = (
+    "The schema requires only the fields every model reads; each other field is needed when the "
+    "model in service reads it (a model trained on a panel without some fields does not: its "
+    "features and `features_absent` are in its MLflow run and model card). A needed field left "
+    "out gets 422 naming it; a field the model does not read may be left out and is ignored "
+    "when sent. Fields that may be left out are never null."
+)
+
 ModelInputRecord = create_model(
     "ModelInputRecord",
     __config__=ConfigDict(**_STRICT, json_schema_extra={"examples": [EXAMPLE_RECORD]}),
     __doc__="One household-year as the model reads it (columns of the feature builder), with its "
     "derived fields filled in by the caller: they are checked against the facts in the record "
     "(422 naming the field). With `monitor_line`, income relative to the line is checked too. "
-    "Prefer `households` (facts in, derived fields computed here).",
-    **{c.name: _annotation(c) for c in RECORD_COLUMNS},
+    "Prefer `households` (facts in, derived fields computed here). " + NEEDED_DOC,
+    **{c.name: _annotation(c, omittable=c.name not in RECORD_REQUIRED) for c in RECORD_COLUMNS},
     monitor_line=_annotation(PANEL["monitor_line"], optional=True),
 )
 RECORD_NAMES = [c.name for c in RECORD_COLUMNS]
@@ -206,9 +235,10 @@ PanelFacts = create_model(
     "PanelFacts",
     __config__=ConfigDict(**_STRICT, json_schema_extra={"examples": [EXAMPLE_FACTS]}),
     __doc__="One household-year of the panel, as the national monitoring system exports it "
-    "(audit-only columns may be left out; personal ones, the head's name, are never sent).",
+    "(audit-only columns may be left out; personal ones, the head's name, are never sent). "
+    f"Always required: {', '.join(REQUIRED_FIELDS)}. " + NEEDED_DOC,
     **{
-        c.name: _annotation(c, optional=c.role == "audit")
+        c.name: _annotation(c, optional=c.role == "audit", omittable=c.name not in REQUIRED_FIELDS)
         for c in PANEL_COLUMNS
         if c.role != "personal"
     },
@@ -217,7 +247,9 @@ PanelFacts = create_model(
 
 class HouseholdFacts(BaseModel):
     """A household's facts for the year scored, optionally with its rows for the two years
-    before (without them, lags and trends are missing, as for a household new to the panel)."""
+    before. Without them, the rows of the panel the service was started with are used when it
+    has them (`history_source` says which); else lags and trends are missing, as for a household
+    new to the panel."""
 
     model_config = ConfigDict(extra="forbid")
     facts: PanelFacts  # type: ignore[valid-type]
@@ -226,9 +258,11 @@ class HouseholdFacts(BaseModel):
         max_length=2,
         description="the same household's rows for year-1 and year-2",
     )
-    village_monitored_share: Annotated[float, Field(ge=0, le=1, strict=False)] = Field(
+    village_monitored_share: Annotated[float, Field(ge=0, le=1, strict=False)] | None = Field(
+        None,
         description="本村监测户占比 / share of the village's households under monitoring in the "
-        "year (a village fact: the only derived feature one household's rows cannot give)"
+        "year (a village fact: the only derived feature one household's rows cannot give); "
+        "needed when the model in service reads it",
     )
 
 
@@ -386,10 +420,27 @@ class HouseholdScore(BaseModel):
     run_id: str
 
 
+HistorySource = Literal["request", "panel", "none"]
+
+
+class RequestScore(HouseholdScore):
+    """A household scored from the request, and where its history came from."""
+
+    history_source: HistorySource | None = Field(
+        None,
+        description="households form: where the rows of the years before came from: request "
+        "(`history`), panel (the service's panel, RISKMODEL_PANEL, when the request sent none) "
+        "or none (lags and trends missing); null for `records` (derived fields sent)",
+    )
+    history_years: list[int] | None = Field(
+        None, description="households form: the years of the history rows used"
+    )
+
+
 class ScoreResponse(BaseModel):
     model_version: str
     run_id: str
-    results: list[HouseholdScore]
+    results: list[RequestScore]
 
 
 class StoredHousehold(HouseholdScore):

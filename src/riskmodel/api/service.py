@@ -18,6 +18,7 @@ from riskmodel.api.schemas import EXAMPLE_RECORD, MAX_RECORDS
 from riskmodel.api.scoring import Scorer, score_columns, warm_up
 from riskmodel.api.security import KeyRing
 from riskmodel.config import Settings
+from riskmodel.history import PanelHistory
 from riskmodel.labels import MAIN_LABEL
 from riskmodel.model import RelapseModel
 from riskmodel.store import engine_for
@@ -75,6 +76,8 @@ class Service:
             else None
         )
         self.scorer = Scorer(score_columns, record_failures, refusal)
+        self.history: PanelHistory | None = None
+        """Rows of the years before for households sent without theirs (settings.panel)."""
         self.metrics = Metrics()
         self.size_advice = size_advice(settings.max_body_bytes)
         self._served: list = [
@@ -125,6 +128,8 @@ class Service:
         metrics.reloads.set(holder.reloads)
 
     async def start(self) -> None:
+        if self.settings.panel is not None and self.history is None:
+            self.history = await run_in_threadpool(PanelHistory.read, self.settings.panel)
         if self.holder.current is None:
             await run_in_threadpool(self.holder.load)
         if self.persistent is not None and self.persistent.current is None:

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import orjson
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 
 from riskmodel.api.deps import ERRORS, Key, in_service
 from riskmodel.api.errors import refuse
-from riskmodel.api.schemas import RECORD_NAMES, Problem, ScoreRequest, ScoreResponse
-from riskmodel.catalogue import MEASURE_FACTS
-from riskmodel.records import (
-    RecordError,
-    records_from_facts,
-)
+from riskmodel.api.schemas import HistorySource, Problem, ScoreRequest, ScoreResponse
+from riskmodel.catalogue import MEASURE_FACTS, feature_inputs
+from riskmodel.history import PanelHistory
+from riskmodel.records import NEEDED, RecordError, record_columns, records_from_facts
 
 router = APIRouter(tags=["scores"])
 
@@ -26,11 +26,13 @@ async def score(body: ScoreRequest, who: Key, request: Request) -> Response:
     criteria met, the population's probability and tier with the label of the model that gave
     it (none for a household that meets the criteria now: verify and enrol), rule flags, top
     reasons (Chinese and English) with the measures that fit, and protective factors. Send
-    `households` (panel facts, optionally the two previous years' rows: every derived feature
-    is computed here) or `records` (derived fields filled in; checked against the facts they
-    carry)."""
+    `households` (panel facts, optionally the two previous years' rows, else taken from the
+    service's panel when it has them: every derived feature is computed here) or `records`
+    (derived fields filled in; checked against the facts they carry). Only the fields the model
+    in service reads are needed (422 names any that is missing)."""
     svc = request.app.state.service  # not a dependency: one resolution fewer per request
     loaded, context = in_service(svc)
+    features = loaded.model.features
     form = "households" if body.households is not None else "records"
     if body.households is not None:
         tows = [h.facts.township_id for h in body.households]
@@ -44,33 +46,70 @@ async def score(body: ScoreRequest, who: Key, request: Request) -> Response:
                 f"township {who.township_id}, not {township}",
             )
     checked = None
+    names, required = record_fields(tuple(features))
     if body.households is not None:
-        columns = await svc.scorer.call(columns_from_facts, body.households)
+        columns, history = await svc.scorer.call(
+            columns_from_facts, body.households, features, names, svc.history
+        )
     else:
         rows = [r.__dict__ for r in body.records]
-        columns = {name: [row[name] for row in rows] for name in RECORD_NAMES}
+        columns = {name: [row[name] for row in rows] for name in names}
+        refuse_absent(columns, required)
         with_line = [r.monitor_line for r in body.records]
         checked = {**columns, "monitor_line": with_line} if any(with_line) else columns
     # records are checked in the scoring thread, once for every request merged into a batch
     results = await svc.scorer.score(columns, context, checked)
-    for r in results:
-        r["run_id"] = loaded.run_id
+    if body.households is None:
+        history = [(None, None)] * len(results)
+    for r, (source, years) in zip(results, history, strict=True):
+        r["run_id"], r["history_source"], r["history_years"] = loaded.run_id, source, years
     body = {"model_version": loaded.version, "run_id": loaded.run_id, "results": results}
     # built to ScoreResponse by score_columns (a test validates it): serialised once, without
     # FastAPI's second validation pass (which cost more than the request's own validation)
     return Response(orjson.dumps(body), media_type="application/json")
 
 
-def columns_from_facts(households: list) -> dict[str, list]:
-    """Model input columns from households' facts and history with the library's feature builder
-    (history rows must be the same household's year-1 and year-2); 422 naming the field."""
+@lru_cache(maxsize=8)
+def record_fields(features: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """The record fields a model reads (identifiers and its features) and those a record must
+    carry (the ones that cannot be null); one entry per model in service."""
+    columns = record_columns(list(features))
+    return [c.name for c in columns], [c.name for c in columns if not c.nullable]
+
+
+def refuse_absent(columns: dict[str, list], required: list[str]) -> None:
+    """422 naming each record field the model reads that a record left out (the schema lets
+    fields that some model does not read be left out; they are None then, never sent as null)."""
+    absent = [
+        (["body", "records", i, name], NEEDED)
+        for name in required
+        if None in columns[name]
+        for i, v in enumerate(columns[name])
+        if v is None
+    ]
+    if absent:
+        raise RequestValidationError(
+            [{"type": "missing", "loc": loc, "msg": msg} for loc, msg in absent]
+        )
+
+
+def columns_from_facts(
+    households: list, features: list[str], names: list[str], panel: PanelHistory | None = None
+) -> tuple[dict[str, list], list[tuple[HistorySource, list[int]]]]:
+    """Model input columns (`names`) from households' facts and history with the library's
+    feature builder (history rows must be the same household's year-1 and year-2; a household
+    sent without them takes the rows `panel` has), and where each household's history came from;
+    422 naming the field."""
     import pandas as pd
 
-    rows, where, failures = [], [], []
+    reads = feature_inputs(features)
+    rows, where, failures, history = [], [], [], []
     for i, h in enumerate(households):
         year = h.facts.year
-        rows.append(h.facts.model_dump())
+        rows.append(h.facts.model_dump(exclude_unset=True))
         where.append(["body", "households", i, "facts"])
+        if h.village_monitored_share is None and "village_monitored_share" in features:
+            failures.append((["body", "households", i, "village_monitored_share"], NEEDED))
         seen = set()
         for j, past in enumerate(h.history):
             loc = ["body", "households", i, "history", j]
@@ -79,14 +118,22 @@ def columns_from_facts(households: list) -> dict[str, list]:
             if past.year not in (year - 1, year - 2) or past.year in seen:
                 failures.append(([*loc, "year"], f"must be {year - 1} or {year - 2}, once each"))
             seen.add(past.year)
-            rows.append(past.model_dump())
+            rows.append(past.model_dump(exclude_unset=True))
             where.append(loc)
+        past_rows = [] if h.history or panel is None else panel.before(h.facts.hh_id, year, reads)
+        for past in past_rows:
+            rows.append(past)
+            where.append(["body", "households", i, "history", f"panel row of {past['year']}"])
+        if h.history:
+            history.append(("request", sorted(seen, reverse=True)))
+        else:
+            history.append(("panel" if past_rows else "none", [int(r["year"]) for r in past_rows]))
     if failures:
         raise RequestValidationError(
             [{"type": "value_error", "loc": loc, "msg": msg} for loc, msg in failures]
         )
     try:
-        records = records_from_facts(pd.DataFrame(rows))
+        records = records_from_facts(pd.DataFrame(rows), features=features)
     except RecordError as exc:
         refuse(exc.failures, lambda row: where[row])
     order = {hh: i for i, hh in enumerate(h.facts.hh_id for h in households)}
@@ -101,12 +148,13 @@ def columns_from_facts(households: list) -> dict[str, list]:
                 }
             ]
         )
-    records["village_monitored_share"] = [h.village_monitored_share for h in households]
+    if "village_monitored_share" in features:
+        records["village_monitored_share"] = [h.village_monitored_share for h in households]
     columns = {
         name: [None if v is None or v != v else v for v in records[name].astype(object)]
-        for name in RECORD_NAMES
+        for name in names
     }
     # facts that choose measures but are no model input (雨露计划: a vocational student)
     for name in MEASURE_FACTS:
         columns[name] = [getattr(h.facts, name) for h in households]
-    return columns
+    return columns, history
