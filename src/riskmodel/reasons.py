@@ -376,6 +376,15 @@ def household_measures(codes: tuple[str, ...], bits: int) -> tuple[tuple[str, st
     return tuple(out)
 
 
+@cache
+def _reason_measures(codes: tuple[str, ...], bits: int) -> tuple[tuple[tuple[str, str], ...], ...]:
+    """Each reason's measures: those of the household's 1-3 that fit the reason's type."""
+    chosen = household_measures(codes, bits)
+    return tuple(
+        tuple(m for m in chosen if m in fitting_measures(c, bits)) or chosen[:1] for c in codes
+    )
+
+
 _MEASURE_EN = {zh: en for ms in MEASURES.values() for zh, en, _ in ms} | dict(
     FALLBACK_MEASURES.values()
 )
@@ -408,62 +417,61 @@ class Explanations:
     def __len__(self) -> int:
         return len(self.contrib)
 
-    def _codes(self, i: int) -> tuple[str, ...]:
+    def items(self, full: bool = False) -> list[dict]:
+        """Everything about each record, as the API returns it (and as `item_from_stored`
+        rebuilds it from the store: the same values, the same rounding). Rounded and summed for
+        the whole batch at once: per record, numpy's call overhead cost more than the work."""
         codes = list(RISK_TYPES)
-        return tuple(codes[g] for g in self.reason_groups[i].tolist() if g >= 0)
-
-    def _reason_measures(self, i: int) -> list[list[tuple[str, str]]]:
-        """Each reason's measures: those of the household's 1-3 that fit the reason's type."""
-        bits = int(self.measure_bits[i])
-        codes = self._codes(i)
-        chosen = household_measures(codes, bits)
-        return [
-            [m for m in chosen if m in fitting_measures(c, bits)] or list(chosen[:1]) for c in codes
-        ]
-
-    def reasons(self, i: int) -> list[dict]:
-        values = np.round(self.reason_values[i], DECIMALS).tolist()
+        names = self.features
+        values = np.round(self.reason_values, DECIMALS).tolist()
+        contrib = np.round(self.contrib, DECIMALS).tolist()
+        stored = as_stored(self.contrib)
+        dim_m, dims = group_matrix(names, "dimension")
+        by_dim = np.round(stored @ dim_m, DECIMALS).tolist()
+        every = np.round(stored, FULL_DECIMALS).tolist() if full else None
+        groups, feats = self.reason_groups.tolist(), self.reason_features.tolist()
+        prot, bits = self.protective.tolist(), self.measure_bits.tolist()
+        rz, re_ = self.reason_texts["zh"], self.reason_texts["en"]
+        pz, pe = self.protective_texts["zh"], self.protective_texts["en"]
         out = []
-        for k, (code, measures) in enumerate(
-            zip(self._codes(i), self._reason_measures(i), strict=True)
-        ):
-            shown_ = [self.features[f] for f in self.reason_features[i, k].tolist() if f >= 0]
-            out.append(
-                {
-                    "risk_type": code,
-                    "label_zh": RISK_TYPES[code][0],
-                    "label_en": RISK_TYPES[code][1],
-                    "contribution": values[k],
-                    "text_zh": self.reason_texts["zh"][k][i],
-                    "text_en": self.reason_texts["en"][k][i],
-                    "actionable": any(FEATURES[f].actionable for f in shown_),
-                    "measures": [{"zh": zh, "en": en} for zh, en in measures],
-                    "features": shown_,
-                }
-            )
-        return out
-
-    def protective_factors(self, i: int) -> list[dict]:
-        values = np.round(self.contrib[i], DECIMALS).tolist()
-        return [
-            {
-                "feature": self.features[f],
-                "contribution": values[f],
-                "text_zh": self.protective_texts["zh"][j][i],
-                "text_en": self.protective_texts["en"][j][i],
+        for i in range(len(groups)):
+            row_codes = tuple(codes[g] for g in groups[i] if g >= 0)
+            reasons = []
+            for k, (code, measures) in enumerate(
+                zip(row_codes, _reason_measures(row_codes, bits[i]), strict=True)
+            ):
+                shown_ = [names[f] for f in feats[i][k] if f >= 0]
+                reasons.append(
+                    {
+                        "risk_type": code,
+                        "label_zh": RISK_TYPES[code][0],
+                        "label_en": RISK_TYPES[code][1],
+                        "contribution": values[i][k],
+                        "text_zh": rz[k][i],
+                        "text_en": re_[k][i],
+                        "actionable": any(FEATURES[f].actionable for f in shown_),
+                        "measures": [{"zh": zh, "en": en} for zh, en in measures],
+                        "features": shown_,
+                    }
+                )
+            item = {
+                "reasons": reasons,
+                "protective": [
+                    {
+                        "feature": names[f],
+                        "contribution": contrib[i][f],
+                        "text_zh": pz[j][i],
+                        "text_en": pe[j][i],
+                    }
+                    for j, f in enumerate(prot[i])
+                    if f >= 0
+                ],
+                "dimensions": dict(zip(dims, by_dim[i], strict=True)),
             }
-            for j, f in enumerate(self.protective[i].tolist())
-            if f >= 0
-        ]
-
-    def item(self, i: int, full: bool = False) -> dict:
-        """Everything about one record, as the API returns it (and as `item_from_stored` rebuilds
-        it from the store: the same values, the same rounding)."""
-        out = {
-            "reasons": self.reasons(i),
-            "protective": self.protective_factors(i),
-        }
-        return out | _contribution_views(as_stored(self.contrib[i]), self.features, full)
+            if full:
+                item["contributions"] = dict(zip(names, every[i], strict=True))
+            out.append(item)
+        return out
 
     def columns(self) -> pd.DataFrame:
         """Flat text columns for files, the store and worklists, plus reasons as compact JSON."""

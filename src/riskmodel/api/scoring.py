@@ -168,9 +168,9 @@ def score_columns(
     """Status, criteria met, the population's probability and tier, rule flags, reasons and
     protective factors for records given column-wise."""
     a = assess(columns, models)
+    items = a.explanations.items()
     out = []
-    for i in range(len(a.probability)):
-        item = a.explanations.item(i)
+    for i, item in enumerate(items):
         label = a.label[i]
         out.append(
             {
