@@ -172,11 +172,23 @@ def _compiled(feature: str, lang: str, case: int) -> tuple[tuple[str, ...], tupl
 
 def render_one(feature: str, lang: str, row: Mapping) -> str:
     """The feature's sentence for one record (`row` maps column name to value)."""
-    fields, parts = _compiled(feature, lang, _case_of(feature, lang, row.get(feature)))
-    if any(_is_missing(row[f]) for f in fields):
-        label = FEATURES[feature].label_zh if lang == "zh" else FEATURES[feature].label_en
-        return _MISSING[lang].format(label=label)
-    return "".join(lit + fmt(row[f]) if f else lit for lit, f, fmt in parts)
+    return _fill(feature, lang, _case_of(feature, lang, row.get(feature)), row)
+
+
+def render_pair(feature: str, row: Mapping) -> tuple[str, str]:
+    """The Chinese and English sentences for one record: both languages' cases share their
+    bounds (VALUE_TEXTS), so the case is found once."""
+    case = _case_of(feature, "zh", row.get(feature))
+    return _fill(feature, "zh", case, row), _fill(feature, "en", case, row)
+
+
+def _fill(feature: str, lang: str, case: int, row: Mapping) -> str:
+    fields, parts = _compiled(feature, lang, case)
+    for f in fields:
+        if _is_missing(row[f]):
+            label = FEATURES[feature].label_zh if lang == "zh" else FEATURES[feature].label_en
+            return _MISSING[lang].format(label=label)
+    return "".join([lit + fmt(row[f]) if f else lit for lit, f, fmt in parts])
 
 
 def render(feature: str, lang: str, columns: dict[str, np.ndarray], rows: np.ndarray) -> list[str]:
@@ -713,24 +725,32 @@ def _texts_by_row(
 ) -> tuple[dict, dict]:
     """The same sentences as the column-wise path, rendered one record at a time."""
     n, top = groups.shape
-    sep = {"zh": "，", "en": "; "}
     reason_texts = {lang: [[""] * n for _ in range(top)] for lang in LANGS}
     protective_texts = {lang: [[""] * n for _ in range(TOP_PROTECTIVE)] for lang in LANGS}
+    rz, re_ = reason_texts["zh"], reason_texts["en"]
+    pz, pe = protective_texts["zh"], protective_texts["en"]
     chosen_l, groups_l, prot_l = chosen.tolist(), groups.tolist(), prot.tolist()
+    quoted = [c for c in _quoted_columns(tuple(features)) if c in records]
     for i in range(n):
-        row = {c: records[c][i] for c in records}
-        for lang in LANGS:
-            for k in range(top):
-                if groups_l[i][k] < 0:
-                    continue
-                texts = [
-                    render_one(features[f], lang, row) if f >= 0 else "" for f in chosen_l[i][k]
-                ]
-                reason_texts[lang][k][i] = _merge(texts[0], texts[1], sep[lang])
-            for j, f in enumerate(prot_l[i]):
-                if f >= 0:
-                    protective_texts[lang][j][i] = render_one(features[f], lang, row)
+        row = {c: records[c][i] for c in quoted}
+        for k in range(top):
+            if groups_l[i][k] < 0:
+                continue
+            first, second = chosen_l[i][k]
+            a = render_pair(features[first], row) if first >= 0 else ("", "")
+            b = render_pair(features[second], row) if second >= 0 else ("", "")
+            rz[k][i] = _merge(a[0], b[0], "，")
+            re_[k][i] = _merge(a[1], b[1], "; ")
+        for j, f in enumerate(prot_l[i]):
+            if f >= 0:
+                pz[j][i], pe[j][i] = render_pair(features[f], row)
     return reason_texts, protective_texts
+
+
+@cache
+def _quoted_columns(features: tuple[str, ...]) -> tuple[str, ...]:
+    """Every column a sentence of these features may quote."""
+    return tuple(sorted({c for f in features for c in stated_fields(f)}))
 
 
 def _drop_repeated_protective(prot: np.ndarray, texts: dict[str, list[list[str]]]) -> None:
