@@ -169,28 +169,39 @@ def score_columns(
     protective factors for records given column-wise."""
     a = assess(columns, models)
     items = a.explanations.items()
+    # numpy columns as lists once: indexing an array per record and field costs more than the
+    # record's own answer
+    met = [(k, a.criteria[k].tolist()) for k in CRITERIA if k in a.criteria]
+    flags = [(k, v.tolist()) for k, v in a.flags.items()]
+    status, label_, tier = a.status.tolist(), a.label.tolist(), a.tier.tolist()
+    prob, low, high = (
+        a.probability.tolist(),
+        a.probability_low.tolist(),
+        a.probability_high.tolist(),
+    )
+    unusual = a.unusual.tolist()
+    hh, year = columns["hh_id"], columns["year"]
+    village, township = columns["village_id"], columns["township_id"]
     out = []
     for i, item in enumerate(items):
-        label = a.label[i]
+        label = label_[i]
         out.append(
             {
-                "hh_id": columns["hh_id"][i],
-                "year": int(columns["year"][i]),
-                "village_id": columns["village_id"][i],
-                "township_id": columns["township_id"][i],
-                "status": str(a.status[i]),
+                "hh_id": hh[i],
+                "year": int(year[i]),
+                "village_id": village[i],
+                "township_id": township[i],
+                "status": status[i],
                 "label": label,
-                "probability": None if label is None else float(a.probability[i]),
-                "tier": None if label is None else str(a.tier[i]),
-                "probability_interval": interval_of(a.probability_low[i], a.probability_high[i]),
-                "criteria": criteria_list(
-                    ",".join(k for k in CRITERIA if k in a.criteria and a.criteria[k][i])
-                ),
-                "rule_flags": {k: bool(v[i]) for k, v in a.flags.items()},
+                "probability": None if label is None else prob[i],
+                "tier": None if label is None else tier[i],
+                "probability_interval": interval_of(low[i], high[i]),
+                "criteria": criteria_list(",".join(k for k, v in met if v[i])),
+                "rule_flags": {k: bool(v[i]) for k, v in flags},
                 "reasons": item["reasons"],
                 "protective": item["protective"],
                 "dimensions": item["dimensions"],
-                "unusual": unusual_item(a.unusual[i], a.unusual_zh[i], a.unusual_en[i]),
+                "unusual": unusual_item(unusual[i], a.unusual_zh[i], a.unusual_en[i]),
                 "model_version": versions[label or MAIN_LABEL],
             }
         )
