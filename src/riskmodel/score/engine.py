@@ -210,24 +210,27 @@ def assess(records: Mapping, models: RelapseModel | Models) -> Assessment:
     unusual = np.zeros(n, bool)
     unusual_zh: list[list[str]] = [[] for _ in range(n)]
     unusual_en: list[list[str]] = [[] for _ in range(n)]
-    for state, by in EXPLAINED_BY.items():
-        rows = np.flatnonzero(st == state)
-        model = models.get(by)
-        if model is None or not len(rows):
+    for by, model in models.items():
+        states = [state for state, b in EXPLAINED_BY.items() if b == by]
+        explained = np.flatnonzero(np.isin(st, states))
+        if not len(explained):
             continue
-        contrib[rows], variance = model.contributions_and_variance(X[rows])
-        raw = contrib[rows].sum(axis=1)
+        # one explanation call per model (each call has a fixed cost a single record feels)
+        contrib[explained], variance = model.contributions_and_variance(X[explained])
+        raw = contrib[explained].sum(axis=1)
         p = model.calibrate(raw)
-        if SERVED_BY.get(state) == by:
-            tiers = model.meta.tiers.assign(p)
-            prob[rows], tier[rows], label[rows] = p, tiers, by
-            low[rows], high[rows] = model.bounds(raw, variance, p, tiers)
-            flag, zh, en = model.unusual(X[rows])  # only where a probability is shown
-            unusual[rows] = flag
-            for k in np.flatnonzero(flag):
-                unusual_zh[rows[k]], unusual_en[rows[k]] = zh[k], en[k]
-        else:
-            red_screen[rows] = p >= model.meta.tiers.red
+        served = st[explained] == next((s for s in states if SERVED_BY.get(s) == by), None)
+        red_screen[explained[~served]] = p[~served] >= model.meta.tiers.red
+        rows, p, raw, variance = explained[served], p[served], raw[served], variance[served]
+        if not len(rows):
+            continue
+        tiers = model.meta.tiers.assign(p)
+        prob[rows], tier[rows], label[rows] = p, tiers, by
+        low[rows], high[rows] = model.bounds(raw, variance, p, tiers)
+        flag, zh, en = model.unusual(X[rows])  # only where a probability is shown
+        unusual[rows] = flag
+        for k in np.flatnonzero(flag):
+            unusual_zh[rows[k]], unusual_en[rows[k]] = zh[k], en[k]
     blocked = protective_blocked(met, first.features, stated_fields)
     return Assessment(
         st,
