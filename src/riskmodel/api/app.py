@@ -36,6 +36,10 @@ def create_app(
     async def lifespan(_: FastAPI):
         await svc.start()
         gc.freeze()  # start-up objects (libraries, the model) leave the collector's work
+        # answers are trees of small dicts freed by reference counting; the cyclic collector,
+        # triggered every 700 allocations by default, found nothing to free and cost about 5%
+        # of a 50-record request (5.8 against 5.5 ms in process)
+        gc.set_threshold(*GC_THRESHOLDS)
         poll = svc.settings.reload_interval_s > 0
         task = asyncio.create_task(svc.poll()) if poll else None
         if on_ready is not None:
@@ -77,6 +81,7 @@ def create_app(
 
 
 STATIC = Path(__file__).with_name("static")
+GC_THRESHOLDS = (20_000, 50, 1_000)
 
 
 async def _to_sign_in(request: Request, exc: SignInRequired) -> RedirectResponse:
