@@ -44,7 +44,7 @@ def test_illness_reason_quotes_the_household_values(records):
     )
 
     ex = explain(rec, contrib, FEATURE_NAMES)
-    reason = ex.reasons(0)[0]
+    reason = ex.items()[0]["reasons"][0]
 
     assert reason["risk_type"] == "illness" and reason["label_zh"] == "因病"
     assert reason["contribution"] == pytest.approx(1.5)
@@ -52,7 +52,7 @@ def test_illness_reason_quotes_the_household_values(records):
     assert "2 member(s) with a serious illness" in reason["text_en"]
     assert reason["measures"][0]["zh"] == "健康帮扶（医疗救助/大病保险）"
     assert reason["actionable"]  # out-of-pocket spending can be reduced by medical assistance
-    prot = ex.protective_factors(0)
+    prot = ex.items()[0]["protective"]
     assert prot[0]["feature"] == "has_public_welfare_job" and prot[0]["contribution"] < 0
 
 
@@ -63,8 +63,9 @@ def test_only_risk_raising_groups_become_reasons(records):
 
     ex = explain(rec, contrib, FEATURE_NAMES)
 
-    assert [r["risk_type"] for r in ex.reasons(0)] == ["labour"]
-    assert ex.reasons(0)[0]["actionable"] is False
+    reasons = ex.items()[0]["reasons"]
+    assert [r["risk_type"] for r in reasons] == ["labour"]
+    assert reasons[0]["actionable"] is False
 
 
 def test_group_sums_add_up_to_the_contributions(records, trained):
@@ -77,8 +78,9 @@ def test_group_sums_add_up_to_the_contributions(records, trained):
     shown = [shown_feature(f) for f in model.features]
     np.testing.assert_allclose((contrib[:, :-1] @ risk_m).sum(1), contrib[:, :-1][:, shown].sum(1))
     np.testing.assert_allclose(ex.by_dimension.sum(1), contrib[:, :-1].sum(1))
+    items = ex.items()
     for i in range(0, len(records), 37):
-        for k, r in enumerate(ex.reasons(i)):
+        for k, r in enumerate(items[i]["reasons"]):
             members = [FEATURE_NAMES.index(f) for f in r["features"]]
             assert ex.reason_values[i, k] > 0 and r["contribution"] >= 0
             assert all(
@@ -94,8 +96,9 @@ def test_flat_columns_match_the_structured_reasons(records, trained):
     ex = explain(records, contrib, model.features)
     cols = ex.columns()
 
+    items = ex.items()
     for i in range(0, len(records), 53):
-        reasons = ex.reasons(i)
+        reasons = items[i]["reasons"]
         assert cols["top_risk_types"][i] == ",".join(r["risk_type"] for r in reasons)
         for r in reasons:
             assert f"{r['label_zh']}：{r['text_zh']}" in cols["reasons_zh"][i]
@@ -173,13 +176,14 @@ def test_stored_rows_explain_exactly_as_fresh_ones(records, trained):
     ex = explain(records, contrib, model.features)
     cols = ex.columns()
 
+    items = {full: ex.items(full) for full in (False, True)}
     for i in range(len(records)):
         for full in (False, True):
             stored = item_from_stored(
                 cols["reasons_json"][i], cols["contributions"][i], model.features, full
             )
-            assert stored == ex.item(i, full), i
-    one = ex.item(0, full=True)
+            assert stored == items[full][i], i
+    one = items[True][0]
     assert one["dimensions"]["INC"] == round(one["dimensions"]["INC"], 4)
     np.testing.assert_allclose(
         [one["contributions"][f] for f in model.features], contrib[0, :-1], atol=1e-5
@@ -203,7 +207,7 @@ def test_row_by_row_and_column_wise_paths_say_the_same(records, trained):
     batch = records.head(SMALL_BATCH + 40).reset_index(drop=True)
     contrib = model.contributions(model.matrix(batch))
 
-    column_wise = explain(batch, contrib, model.features)
+    column_wise = explain(batch, contrib, model.features).items()
     for i in range(0, len(batch), 7):
         one = explain(batch.iloc[[i]].reset_index(drop=True), contrib[[i]], model.features)
-        assert one.item(0) == column_wise.item(i)
+        assert one.items()[0] == column_wise[i]
