@@ -49,10 +49,7 @@ def read_years(data: Path, first: int | None = None) -> pd.DataFrame:
     from riskmodel.validate import validate_panel
 
     path = panel_file(data)
-    panel = read_panel(path)
-    if first is not None:
-        panel = panel[panel["year"].astype(int) >= first].reset_index(drop=True)
-    return validate_panel(panel, source=path).valid
+    return validate_panel(read_panel(path, first), source=path).valid
 
 
 def monitor(
