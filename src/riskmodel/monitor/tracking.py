@@ -112,9 +112,14 @@ def log_run(report: dict, files: dict[str, Path]) -> str:
 
 
 def main() -> None:
+    from mlflow.tracking.context.registry import resolve_tags
+
     from riskmodel.tracking import _experiment, connect
 
-    _experiment(connect(), EXPERIMENT)  # the slow part, done before the report arrives
+    # the slow part, done before the report arrives: MLflow's imports, the store, and the tags a
+    # run starts with (their providers keep what they found, the git commit among them)
+    _experiment(connect(), EXPERIMENT)
+    resolve_tags()
     payload = json.loads(sys.stdin.read())
     files = {k: Path(v) for k, v in payload["files"].items()}
     sys.stdout.write(log_run(payload["report"], files) + "\n")
