@@ -762,7 +762,8 @@ def _monitor_and_log(
     model, meta = load_model(uri)
     reference = load_reference(model, meta["version"])
     first = min(year or reference["reference_year"] + 1, reference["reference_year"] + 1)
-    panel = read_years(data, first - HISTORY_YEARS)
+    # the year before the first batch too (stable ranks), with the history its features read
+    panel = read_years(data, first - 1 - HISTORY_YEARS)
     engine = engine_for(Settings().db_url)
     report = run_monitor(
         model,
