@@ -85,19 +85,17 @@ def log_run(report: dict, files: dict[str, Path]) -> str:
         if past.get("realised"):
             metrics[f"past_{past['year']}_realised_roc_auc"] = past["realised"]["roc_auc"]
             metrics[f"past_{past['year']}_estimated_roc_auc"] = past["estimated"]["roc_auc"]
+    tags = {
+        "model_name": m["name"],
+        "model_version": m["version"],
+        "model_run_id": m["run_id"],
+        "batch_year": b["year"],
+        "alarm": str(b["alarm"]).lower(),
+        "recommendation": b["recommendation"],
+    }
     with mlflow.start_run(
-        experiment_id=exp, run_name=f"monitor {b['year']} v{m['version']}"
-    ) as run:
-        mlflow.set_tags(
-            {
-                "model_name": m["name"],
-                "model_version": m["version"],
-                "model_run_id": m["run_id"],
-                "batch_year": b["year"],
-                "alarm": str(b["alarm"]).lower(),
-                "recommendation": b["recommendation"],
-            }
-        )
+        experiment_id=exp, run_name=f"monitor {b['year']} v{m['version']}", tags=tags
+    ) as run:  # the tags written with the run, in one transaction
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v == v})
         for path in files.values():
             mlflow.log_artifact(str(path), "monitoring")
