@@ -145,3 +145,11 @@ def test_stable_ranks_score_the_year_before_with_its_full_history(
     # then the report's stable ranks against 2024 count the same moves
     assert report["stability"]["tiered"] == len(both) > 100
     assert report["stability"]["tier_changes"] == moves
+
+
+def test_the_command_leaves_the_garbage_collector_running(monitored):
+    # given the command run in this process (it pauses the cyclic collector while it works)
+    import gc
+
+    # then the collector runs again afterwards
+    assert gc.isenabled()

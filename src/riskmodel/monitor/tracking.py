@@ -110,6 +110,11 @@ def log_run(report: dict, files: dict[str, Path]) -> str:
 
 
 def main() -> None:
+    import gc
+
+    # a short life of imports: the cyclic collector would walk MLflow's thousands of modules
+    # again at each collection they trigger (a fifth of this process's CPU)
+    gc.disable()
     from mlflow.tracking.context.registry import resolve_tags
 
     from riskmodel.tracking import _experiment, connect
