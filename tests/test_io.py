@@ -54,3 +54,29 @@ def test_panel_file_finds_parquet_then_csv_and_names_what_is_missing(tmp_path):
     (tmp_path / "panel.parquet").write_text("")
     assert io.panel_file(tmp_path) == tmp_path / "panel.parquet"
     assert io.panel_file(tmp_path / "panel.csv") == tmp_path / "panel.csv"
+
+
+@pytest.mark.parametrize("year_type", ["int32", "int64", "str"])
+def test_a_panel_from_a_year_on_is_the_rows_of_those_years(tmp_path, year_type):
+    # given a panel with years of the type a county export may carry
+    panel = pd.DataFrame(
+        {
+            "hh_id": ["a", "b", "a", "b", "c", "a"],
+            "year": pd.Series([2021, 2021, 2022, 2022, 2023, 2023]).astype(year_type),
+            "township_id": pd.Categorical(["T1", "T2", "T1", "T2", "T3", "T1"]),
+            "net_income_pc": [1.0, 2.0, 3.0, None, 5.0, 6.0],
+        }
+    )
+    parquet, csv = tmp_path / "panel.parquet", tmp_path / "panel.csv"
+    panel.to_parquet(parquet)
+    panel.to_csv(csv, index=False)
+
+    # when reading it from 2022 on
+    from_parquet = io.read_panel(parquet, first_year=2022)
+    from_csv = io.read_panel(csv, first_year=2022)
+
+    # then the rows are those of 2022 and 2023, in order, typed as a full read types them
+    expected = io.read_panel(parquet).iloc[2:].reset_index(drop=True)
+    pd.testing.assert_frame_equal(from_parquet, expected, check_exact=True)
+    assert from_csv["hh_id"].tolist() == ["a", "b", "c", "a"]
+    assert from_csv["year"].astype(int).tolist() == [2022, 2022, 2023, 2023]

@@ -12,6 +12,9 @@ from typer.testing import CliRunner
 
 from riskmodel.api.app import create_app
 from riskmodel.cli import app
+from riskmodel.criteria import CriteriaConfig
+from riskmodel.features import build_features
+from riskmodel.labels import in_population
 from riskmodel.monitor.run import latest, load_reference
 from riskmodel.registry import load_model
 from riskmodel.train import labelled_records, load_panel, split_by_year
@@ -116,3 +119,37 @@ def test_score_ends_with_the_alarm_line(service, training_county, tmp_path):
 
     rows = latest(engine_for(f"sqlite:///{tmp_path / 'store.db'}"))
     assert rows and rows[0]["quick"] and rows[0]["year"] == 2025
+
+
+def test_stable_ranks_score_the_year_before_with_its_full_history(
+    monitored, service, service_env, training_county
+):
+    # given the version's tiers of 2024 and 2025, each year's features built from the whole panel
+    report, _ = monitored
+    model, _ = load_model(f"models:/relapse-risk/{service['logged'].version}")
+    panel, _ = load_panel(training_county)
+    records = build_features(panel).reset_index(drop=True)
+    criteria = CriteriaConfig(**model.meta.criteria) if model.meta.criteria else None
+    population = in_population(panel, model.meta.label, criteria).to_numpy(bool)
+    tiers = {}
+    for year in (2024, 2025):
+        rows = records[population & (panel["year"] == year).to_numpy()]
+        prob = model.calibrate(model.booster.predict(model.matrix(rows), raw_score=True))
+        tiers[year] = pd.Series(model.meta.tiers.assign(prob), index=rows["hh_id"].to_numpy())
+
+    # when the tier moves between them are counted
+    both = pd.concat(tiers, axis=1, join="inner")
+    moved = both[both[2024] != both[2025]]
+    moves = (moved[2024] + "->" + moved[2025]).value_counts().to_dict()
+
+    # then the report's stable ranks against 2024 count the same moves
+    assert report["stability"]["tiered"] == len(both) > 100
+    assert report["stability"]["tier_changes"] == moves
+
+
+def test_the_command_leaves_the_garbage_collector_running(monitored):
+    # given the command run in this process (it pauses the cyclic collector while it works)
+    import gc
+
+    # then the collector runs again afterwards
+    assert gc.isenabled()

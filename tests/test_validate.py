@@ -226,3 +226,28 @@ def test_numpy_checks_find_exactly_what_the_pandera_schema_finds(panel):
 
     assert len(expected) > 2 * len({c for _, c, _ in expected}) > 60
     assert ours == expected
+
+
+def test_a_category_column_is_checked_as_its_text_is(panel):
+    # given a typed panel whose category column has a padded level, an unknown one and gaps
+    name = next(c for c in panel.columns if isinstance(panel[c].dtype, pd.CategoricalDtype))
+    level = panel[name].cat.categories[0]
+    typed = panel.copy()
+    typed[name] = typed[name].cat.rename_categories({level: f" {level} "})
+    typed[name] = typed[name].cat.add_categories(["unknown-level"])
+    typed.loc[typed.index[:3], name] = "unknown-level"
+    typed.loc[typed.index[3:5], name] = None
+    as_text = typed.astype({name: object})
+
+    # when both are validated
+    typed_result, text_result = validate_panel(typed), validate_panel(as_text)
+
+    # then the failures, quarantined rows and valid rows are the same, the padded level stripped
+    assert len(typed_result.errors) == 5
+    pd.testing.assert_frame_equal(typed_result.errors, text_result.errors)
+    quarantined = ["row", "reasons"]  # (the rows themselves keep the types they came in)
+    pd.testing.assert_frame_equal(
+        typed_result.quarantined[quarantined], text_result.quarantined[quarantined]
+    )
+    pd.testing.assert_frame_equal(typed_result.valid, text_result.valid)
+    assert (typed_result.valid[name] == level).sum() == (panel[name].iloc[5:] == level).sum()

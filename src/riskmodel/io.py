@@ -125,13 +125,32 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def read_panel(path: Path) -> pd.DataFrame:
-    """Read a panel from Parquet or CSV (a county export), by extension."""
+def read_panel(path: Path, first_year: int | None = None) -> pd.DataFrame:
+    """Read a panel from Parquet or CSV (a county export), by extension; with `first_year`,
+    its rows from that year on only (a Parquet file with integer years filters them as it reads,
+    before they become a data frame)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such file: {path}")
     if path.suffix == ".parquet":
-        return pd.read_parquet(path)
-    if path.suffix == ".csv":
-        return pd.read_csv(path, dtype={"hh_id": str, "township_id": str, "village_id": str})
-    raise ValueError(f"{path}: expected a .parquet or .csv file")
+        panel = pd.read_parquet(path, filters=_from_year(path, first_year))
+    elif path.suffix == ".csv":
+        panel = pd.read_csv(path, dtype={"hh_id": str, "township_id": str, "village_id": str})
+    else:
+        raise ValueError(f"{path}: expected a .parquet or .csv file")
+    if first_year is None:
+        return panel
+    return panel[panel["year"].astype(int) >= first_year].reset_index(drop=True)
+
+
+def _from_year(path: Path, first_year: int | None) -> list[tuple] | None:
+    """Parquet's row filter for `first_year` on, where the file's years are integers."""
+    import pyarrow.parquet as pq
+    import pyarrow.types as pt
+
+    if first_year is None:
+        return None
+    schema = pq.read_schema(path)
+    if "year" not in schema.names or not pt.is_integer(schema.field("year").type):
+        return None
+    return [("year", ">=", first_year)]

@@ -236,7 +236,10 @@ def _coerce(raw: pd.DataFrame, cols: list[Column]) -> tuple[pd.DataFrame, list[t
                 frac = parsed.notna() & np.isfinite(parsed) & (parsed % 1 != 0)
                 errors += [(i, c.name, "whole number", s.iloc[i]) for i in np.flatnonzero(frac)]
         elif c.dtype == "bool":
-            parsed = s.astype(object) if kind == "b" else s.astype(object).map(_parse_bool)
+            parsed = s if kind == "b" else s.astype(object).map(_parse_bool)  # typed: as it is
+        elif isinstance(s.dtype, pd.CategoricalDtype):  # each category parsed once, not each cell
+            text = np.asarray(s.cat.categories.astype("str").str.strip(), dtype=object)
+            parsed = pd.Series(np.append(text, None)[s.cat.codes.to_numpy()], index=s.index)
         else:
             text = s.astype("str").str.strip()
             parsed = text.astype(object).where(s.notna(), None)

@@ -32,25 +32,53 @@ HISTORY_YEARS = 2
 """Features of year Y read rows back to Y-2."""
 
 
-def batch_rows(panel: pd.DataFrame, year: int, model: RelapseModel) -> pd.DataFrame:
-    """Model input records of `year` in the model's population, with the label where the next
-    year's row is known (NA otherwise)."""
+def batch_rows(
+    panel: pd.DataFrame, year: int, model: RelapseModel, first: int | None = None
+) -> pd.DataFrame:
+    """Model input records of `year` (and of each year from `first` on, when given) in the
+    model's population, with the label where the next year's row is known (NA otherwise).
+    A year's features read only the two years before it, so consecutive batches are built in
+    one pass with the same values as one by one."""
     label = model.meta.label
     criteria = CriteriaConfig(**model.meta.criteria) if model.meta.criteria else None
+    first = year if first is None else first
     years = panel["year"].astype(int)
-    part = panel[(years >= year - HISTORY_YEARS) & (years <= year + 1)]
-    now = part[part["year"].astype(int) == year]
-    if now.empty:
+    part = panel[(years >= first - HISTORY_YEARS) & (years <= year + 1)]
+    part_years = part["year"].astype(int)
+    if not (part_years == year).any():
         have = sorted(years.unique())
         raise ValueError(f"the panel has no rows for {year}; it has {have[0]}-{have[-1]}")
-    records = build_features(part[part["year"].astype(int) <= year])
-    records = records[records["year"].astype(int) == year]
+    now = part[part_years.between(first, year)]
+    records = build_features(part[part_years <= year])
+    records = records[records["year"].astype(int).between(first, year)]
     keep = in_population(now, label, criteria).to_numpy(bool)
     ids = now.loc[keep, ["hh_id", "year"]]
-    labels = add_labels(part[part["year"].astype(int) >= year], criteria)[["hh_id", "year", label]]
+    labels = add_labels(part[part_years >= first], criteria)[["hh_id", "year", label]]
     out = ids.merge(records, on=["hh_id", "year"], how="left", validate="one_to_one")
     out = out.merge(labels, on=["hh_id", "year"], how="left", validate="one_to_one")
     return out.reset_index(drop=True)
+
+
+@dataclass
+class Scored:
+    """A batch's rows (`batch_rows`), the model's raw scores of them, and the seconds the pass
+    that built them took (shared by the batches built together)."""
+
+    rows: pd.DataFrame
+    raw: np.ndarray
+    seconds: dict
+
+
+def scored_batches(model: RelapseModel, panel: pd.DataFrame, years: list[int]) -> dict[int, Scored]:
+    """Each year's `Scored`: the features built and the trees walked once for all the years
+    (each row's score is its own, so the values are those of one year at a time)."""
+    t0 = time.perf_counter()
+    rows = batch_rows(panel, max(years), model, first=min(years))
+    t1 = time.perf_counter()
+    raw = model.raw_score(model.matrix(rows))
+    seconds = {"rows": t1 - t0, "score": time.perf_counter() - t1}
+    of = rows["year"].astype(int).to_numpy()
+    return {y: Scored(rows[of == y].reset_index(drop=True), raw[of == y], seconds) for y in years}
 
 
 def meeting_share(panel: pd.DataFrame, year: int, model: RelapseModel) -> tuple[float, int] | None:
@@ -122,18 +150,18 @@ def monitor_batch(
     year: int,
     cfg: MonitorConfig | None = None,
     seed: int = 0,
+    scored: Scored | None = None,
 ) -> BatchMonitor:
     """Drift, estimated and (when the labels are in the panel) realised performance, calibration
-    per tier and township, and the alarm, for the model's population of `year`."""
+    per tier and township, and the alarm, for the model's population of `year` (its rows and
+    raw scores from `scored_batches`, when given)."""
     cfg = cfg or MonitorConfig()
-    t0 = time.perf_counter()
-    rows = batch_rows(panel, year, model)
-    t1 = time.perf_counter()
+    scored = scored if scored is not None else scored_batches(model, panel, [year])[year]
+    rows, raw = scored.rows, scored.raw
+    t2 = time.perf_counter()
     label, share = model.meta.label, reference.get("select_share", 0.10)
-    raw = model.raw_score(model.matrix(rows))
     prob = model.calibrate(raw)
     village = rows["village_id"].astype(str).to_numpy()
-    t2 = time.perf_counter()
     drift = feature_drift(reference, rows)
     s_psi = score_drift(reference, prob)
     est = estimate(apply_calibrator(reference["calibrator"], raw), village, share, seed)
@@ -161,14 +189,13 @@ def monitor_batch(
         judgement=verdict,
         labelled=int(known.sum()),
         meeting=meeting,
-        seconds={"rows": t1 - t0, "score": t2 - t1, "monitor": t3 - t2},
+        seconds=scored.seconds | {"monitor": t3 - t2},
         prob=prob,
         ranks=ranks(rows, prob, model.meta.tiers.assign(prob), share, seed),
     )
 
 
-def ranks_of(model: RelapseModel, panel: pd.DataFrame, year: int, share: float) -> pd.DataFrame:
-    """`ranks` of the model's population in `year`, scored without the rest of the monitoring."""
-    rows = batch_rows(panel, year, model)
-    prob = model.calibrate(model.raw_score(model.matrix(rows)))
-    return ranks(rows, prob, model.meta.tiers.assign(prob), share)
+def ranks_of(model: RelapseModel, scored: Scored, share: float, seed: int = 0) -> pd.DataFrame:
+    """`ranks` of a scored batch (the year before's needs no more of the monitoring)."""
+    prob = model.calibrate(scored.raw)
+    return ranks(scored.rows, prob, model.meta.tiers.assign(prob), share, seed)

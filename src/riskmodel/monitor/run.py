@@ -15,7 +15,12 @@ import sqlalchemy as sa
 from riskmodel.config import MonitorConfig
 from riskmodel.io import panel_file, read_panel, write_text
 from riskmodel.model import RelapseModel
-from riskmodel.monitor.batch import HISTORY_YEARS, BatchMonitor, monitor_batch, ranks_of
+from riskmodel.monitor.batch import (
+    HISTORY_YEARS,
+    monitor_batch,
+    ranks_of,
+    scored_batches,
+)
 from riskmodel.monitor.stats import REFERENCE_FILE
 from riskmodel.stability import compare
 from riskmodel.store.schema import monitor_runs
@@ -44,10 +49,7 @@ def read_years(data: Path, first: int | None = None) -> pd.DataFrame:
     from riskmodel.validate import validate_panel
 
     path = panel_file(data)
-    panel = read_panel(path)
-    if first is not None:
-        panel = panel[panel["year"].astype(int) >= first].reset_index(drop=True)
-    return validate_panel(panel, source=path).valid
+    return validate_panel(read_panel(path, first), source=path).valid
 
 
 def monitor(
@@ -69,18 +71,20 @@ def monitor(
     if year not in years:
         raise MonitorError(f"the panel has no rows for {year}; it has {years[0]}-{years[-1]}")
     t0 = time.perf_counter()
-    batch = monitor_batch(model, reference, panel, year, cfg)
-    past: list[BatchMonitor] = []
+    labelled = range(reference["reference_year"] + 1, year)
+    past_years = [] if quick else [y for y in labelled if y in years and y + 1 in years]
+    before_year = year - 1 if not quick and year - 1 in years else None
+    # every batch the report reads (the year before for its stable ranks), built in one pass
+    wanted = {year, *past_years} | ({before_year} if before_year is not None else set())
+    scored = scored_batches(model, panel, sorted(wanted))
+    batch = monitor_batch(model, reference, panel, year, cfg, scored=scored[year])
+    past = [monitor_batch(model, reference, panel, y, cfg, scored=scored[y]) for y in past_years]
     stable = None
-    if not quick:
-        for y in range(reference["reference_year"] + 1, year):
-            if y in years and y + 1 in years:
-                past.append(monitor_batch(model, reference, panel, y, cfg))
-        before = next((b.ranks for b in past if b.year == year - 1), None)
-        if before is None and year - 1 in years:
-            before = ranks_of(model, panel, year - 1, reference.get("select_share", 0.10))
-        if before is not None:
-            stable = {"against_year": year - 1, **compare(before, batch.ranks)}
+    if before_year is not None:
+        before = next((b.ranks for b in past if b.year == before_year), None)
+        if before is None:
+            before = ranks_of(model, scored[before_year], reference.get("select_share", 0.10))
+        stable = {"against_year": before_year, **compare(before, batch.ranks)}
     report = {
         "model": {
             "name": meta.get("name", ""),

@@ -46,12 +46,14 @@ def _levels(name: str, levels: dict[str, list[str]]) -> list[str]:
     return levels.get(name) or ["False", "True"]
 
 
-def _as_text(values: pd.Series) -> np.ndarray:
-    """Category and yes/no values as text, missing as None (booleans as False/True)."""
+def _level_codes(values: pd.Series, levels: list[str]) -> np.ndarray:
+    """Each value's index in `levels`, -1 for an unseen category and -2 for a missing value
+    (booleans read as False/True): each distinct value is looked up once, not each row."""
     codes, uniques = pd.factorize(pd.Series(values).astype("object"), use_na_sentinel=True)
-    texts = [str(bool(v)) if isinstance(v, (bool, np.bool_)) else str(v) for v in uniques]
-    out = np.array([*texts, None], dtype=object)  # code -1 (missing) reads the last: None
-    return out[codes]
+    index = {level: i for i, level in enumerate(levels)}
+    texts = (str(bool(v)) if isinstance(v, (bool, np.bool_)) else str(v) for v in uniques)
+    lookup = np.array([*(index.get(t, -1) for t in texts), -2], dtype=np.int64)
+    return lookup[codes]  # code -1 (missing) reads the last: -2
 
 
 def shares(values: pd.Series, spec: dict) -> dict:
@@ -59,12 +61,10 @@ def shares(values: pd.Series, spec: dict) -> dict:
     outside the training range."""
     n = max(len(values), 1)
     if spec["kind"] == "category":
-        text = _as_text(values)
-        missing = np.array([v is None for v in text])
-        index = {level: i for i, level in enumerate(spec["levels"])}
-        codes = np.array([index.get(v, -1) for v in text]) if len(text) else np.array([], int)
-        counts = np.bincount(codes[(codes >= 0) & ~missing], minlength=len(spec["levels"]))
-        unseen = int(((codes < 0) & ~missing).sum())
+        codes = _level_codes(values, spec["levels"])
+        missing = codes == -2
+        counts = np.bincount(codes[codes >= 0], minlength=len(spec["levels"]))
+        unseen = int((codes == -1).sum())
         outside = 0
     else:
         x = as_float(values)

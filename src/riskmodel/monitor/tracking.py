@@ -85,19 +85,17 @@ def log_run(report: dict, files: dict[str, Path]) -> str:
         if past.get("realised"):
             metrics[f"past_{past['year']}_realised_roc_auc"] = past["realised"]["roc_auc"]
             metrics[f"past_{past['year']}_estimated_roc_auc"] = past["estimated"]["roc_auc"]
+    tags = {
+        "model_name": m["name"],
+        "model_version": m["version"],
+        "model_run_id": m["run_id"],
+        "batch_year": b["year"],
+        "alarm": str(b["alarm"]).lower(),
+        "recommendation": b["recommendation"],
+    }
     with mlflow.start_run(
-        experiment_id=exp, run_name=f"monitor {b['year']} v{m['version']}"
-    ) as run:
-        mlflow.set_tags(
-            {
-                "model_name": m["name"],
-                "model_version": m["version"],
-                "model_run_id": m["run_id"],
-                "batch_year": b["year"],
-                "alarm": str(b["alarm"]).lower(),
-                "recommendation": b["recommendation"],
-            }
-        )
+        experiment_id=exp, run_name=f"monitor {b['year']} v{m['version']}", tags=tags
+    ) as run:  # the tags written with the run, in one transaction
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v == v})
         for path in files.values():
             mlflow.log_artifact(str(path), "monitoring")
@@ -112,9 +110,19 @@ def log_run(report: dict, files: dict[str, Path]) -> str:
 
 
 def main() -> None:
+    import gc
+
+    # a short life of imports: the cyclic collector would walk MLflow's thousands of modules
+    # again at each collection they trigger (a fifth of this process's CPU)
+    gc.disable()
+    from mlflow.tracking.context.registry import resolve_tags
+
     from riskmodel.tracking import _experiment, connect
 
-    _experiment(connect(), EXPERIMENT)  # the slow part, done before the report arrives
+    # the slow part, done before the report arrives: MLflow's imports, the store, and the tags a
+    # run starts with (their providers keep what they found, the git commit among them)
+    _experiment(connect(), EXPERIMENT)
+    resolve_tags()
     payload = json.loads(sys.stdin.read())
     files = {k: Path(v) for k, v in payload["files"].items()}
     sys.stdout.write(log_run(payload["report"], files) + "\n")
