@@ -24,8 +24,12 @@ from riskmodel.model import RelapseModel
 from riskmodel.records import as_arrays
 from riskmodel.score import assess
 
-BATCH_RECORDS = 256
-"""Requests are merged until a batch holds this many records (a larger request goes alone)."""
+BATCH_RECORDS = 512
+"""Requests are merged until a batch holds this many records (a larger request goes alone).
+Each batch has a fixed cost (about 1 ms: the checks, the criteria, two explanation calls), so
+eight 50-record requests scored together cost less than two batches of four: 4.6 against 5.1
+ms of CPU a request in process; under wrk at 8 connections 10,750 against 9,380 households/s,
+p99 43.6 against 50.1 ms. Single-record requests seldom merge past 32."""
 
 Failure = tuple[int, str, str]
 """(row within the request, field, rule)."""
