@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import numpy as np
 import pandas as pd
 
@@ -102,19 +98,6 @@ def warning_sources(
         ["criteria", "monitored", "data_check"],
         unmonitored,
     ).tolist()
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building many small containers (a batch of
-    reasons): full collections over a large live heap otherwise dominate the run time."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def household_tiebreak(hh_id: pd.Series) -> np.ndarray:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from riskmodel.collector import gc_paused
 from riskmodel.coverage import place_in_villages
 from riskmodel.criteria import (
     DATA_CHECK,
@@ -27,7 +28,6 @@ from riskmodel.criteria import (
 from riskmodel.features import build_features, with_measure_facts
 from riskmodel.labels import MAIN_LABEL
 from riskmodel.model import RelapseModel
-from riskmodel.ranking import gc_paused
 from riskmodel.reasons import Explanations, explain, stated_fields
 from riskmodel.rules import RULES, rule_flags
 from riskmodel.store import now
