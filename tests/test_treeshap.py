@@ -28,22 +28,29 @@ def _booster(params: dict, seed: int = 0) -> tuple[lgb.Booster, np.ndarray]:
     return lgb.train(base | params, data, num_boost_round=60), X
 
 
-@pytest.mark.parametrize(
-    "params",
-    [
-        {"num_leaves": 7},
-        {"num_leaves": 31, "max_depth": 8, "min_data_in_leaf": 5},
-        {"num_leaves": 15, "zero_as_missing": True},
-        {"num_leaves": 15, "max_cat_to_onehot": 1, "min_data_per_group": 5, "cat_smooth": 1},
-        {"num_leaves": 4, "use_missing": False},
-    ],
-)
-def test_contributions_equal_shap_tree_explainer(params):
-    booster, X = _booster(params)
+SPLITS = [
+    {"num_leaves": 7},
+    {"num_leaves": 31, "max_depth": 8, "min_data_in_leaf": 5},
+    {"num_leaves": 15, "zero_as_missing": True},
+    {"num_leaves": 15, "max_cat_to_onehot": 1, "min_data_per_group": 5, "cat_smooth": 1},
+    {"num_leaves": 4, "use_missing": False},
+]
+"""Boosters whose splits exercise every kind of node: numeric, missing as zero, categorical."""
+
+
+def _hard_rows(X: np.ndarray) -> np.ndarray:
+    """500 rows with the categorical column's edge cases in the first five."""
     X_test = X[:500].copy()
     X_test[0, 1] = 9  # a category never seen in training
     X_test[1, 1] = np.nan
     X_test[2:5, 1] = -1, -0.5, 2.7  # negative goes right; -0.5 and 2.7 truncate to 0 and 2
+    return X_test
+
+
+@pytest.mark.parametrize("params", SPLITS)
+def test_contributions_equal_shap_tree_explainer(params):
+    booster, X = _booster(params)
+    X_test = _hard_rows(X)
 
     ours = TreeShap(booster).contributions(X_test)
     few = TreeShap(booster).contributions(X_test[:20])  # the serial kernel
@@ -63,21 +70,11 @@ def test_contributions_plus_base_equal_the_raw_score():
 
 @pytest.mark.parametrize(
     "params",
-    [
-        {"num_leaves": 7},
-        {"num_leaves": 31, "max_depth": 8, "min_data_in_leaf": 5},
-        {"num_leaves": 15, "zero_as_missing": True},
-        {"num_leaves": 15, "max_cat_to_onehot": 1, "min_data_per_group": 5, "cat_smooth": 1},
-        {"num_leaves": 4, "use_missing": False},
-        {"num_leaves": 7, "min_data_in_leaf": 2000},  # one tree of one leaf: the constant alone
-    ],
+    [*SPLITS, {"num_leaves": 7, "min_data_in_leaf": 2000}],  # one leaf: the constant alone
 )
 def test_walking_the_trees_gives_lightgbm_raw_score(params, tmp_path):
     booster, X = _booster(params)
-    X_test = X[:500].copy()
-    X_test[0, 1] = 9  # a category never seen in training
-    X_test[1, 1] = np.nan
-    X_test[2:5, 1] = -1, -0.5, 2.7  # negative goes right; -0.5 and 2.7 truncate to 0 and 2
+    X_test = _hard_rows(X)
     TreeShap(booster).save(tmp_path / "t.npz")
 
     loaded = TreeShap.load(tmp_path / "t.npz")
