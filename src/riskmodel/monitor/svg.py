@@ -60,6 +60,21 @@ def _legend(x: float, y: float, items: list[tuple[str, str]]) -> list[str]:
     return out
 
 
+def _grid(ticks: list[float], y_of, left: float, x_end: float) -> list[str]:
+    """Horizontal grid lines at the ticks, each labelled on the left."""
+    parts = []
+    for t in ticks:
+        y = y_of(t)
+        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{x_end}" y2="{y:.1f}" stroke="{GRID}"/>')
+        parts.append(_text(left - 6, y + 4, _num(t), "end"))
+    return parts
+
+
+def _ylabel(text: str, middle: float) -> str:
+    """The y axis's title, turned to read upwards, centred at `middle`."""
+    return _text(14, middle, text, "middle", f'transform="rotate(-90 14 {middle:.1f})"')
+
+
 def bars(
     labels: list[str],
     values: list[float],
@@ -125,13 +140,7 @@ def points(
     def y_of(v: float) -> float:
         return top + plot_h * (1 - (v - y0) / (y1 - y0))
 
-    parts = []
-    for t in ticks:
-        y = y_of(t)
-        parts.append(
-            f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="{GRID}"/>'
-        )
-        parts.append(_text(left - 6, y + 4, _num(t), "end"))
+    parts = _grid(ticks, y_of, left, width - right)
     for year, e, lo, hi in zip(years, estimate, low, high, strict=True):
         x = x_of(year)
         parts.append(
@@ -159,15 +168,7 @@ def points(
         f'y2="{top + plot_h}" stroke="{INK}"/>'
     )
     parts.append(_text(left + plot_w / 2, top + plot_h + 32, "batch year", "middle"))
-    parts.append(
-        _text(
-            14,
-            top + plot_h / 2,
-            ylabel,
-            "middle",
-            f'transform="rotate(-90 14 {top + plot_h / 2:.1f})"',
-        )
-    )
+    parts.append(_ylabel(ylabel, top + plot_h / 2))
     parts += _legend(left, top + plot_h + 50, [(BLUE, "estimated (95%)"), (RED, "realised")])
     return _frame(width, height, title, parts)
 
@@ -184,13 +185,7 @@ def grouped(groups: list[str], series: dict[str, list[float]], title: str, ylabe
     def y_of(v: float) -> float:
         return top + plot_h * (1 - v / ticks[-1])
 
-    parts = []
-    for t in ticks:
-        y = y_of(t)
-        parts.append(
-            f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="{GRID}"/>'
-        )
-        parts.append(_text(left - 6, y + 4, _num(t), "end"))
+    parts = _grid(ticks, y_of, left, width - right)
     colours = [BLUE, ORANGE]
     for s, (name, vs) in enumerate(series.items()):
         for g, v in enumerate(vs):
@@ -206,15 +201,7 @@ def grouped(groups: list[str], series: dict[str, list[float]], title: str, ylabe
         f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" '
         f'y2="{top + plot_h}" stroke="{INK}"/>'
     )
-    parts.append(
-        _text(
-            14,
-            top + plot_h / 2,
-            ylabel,
-            "middle",
-            f'transform="rotate(-90 14 {top + plot_h / 2:.1f})"',
-        )
-    )
+    parts.append(_ylabel(ylabel, top + plot_h / 2))
     legend = [(colours[i % 2], name) for i, name in enumerate(series)]
     parts += _legend(left, top + plot_h + 36, legend)
     return _frame(width, height, title, parts)
