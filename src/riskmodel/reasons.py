@@ -520,10 +520,7 @@ class Explanations:
         measures: dict[tuple, tuple[str, str, list]] = {}
         for key in set(keys):
             ms = household_measures(*key)
-            per_reason = [
-                [zh for zh, en in ms if (zh, en) in fitting_measures(c, key[1])] or [ms[0][0]]
-                for c in key[0]
-            ]
+            per_reason = [[zh for zh, _ in m] for m in _reason_measures(*key)]
             measures[key] = ("、".join(a for a, _ in ms), ", ".join(b for _, b in ms), per_reason)
         values = np.round(self.reason_values, DECIMALS).tolist()
         feats = self.reason_features.tolist()
