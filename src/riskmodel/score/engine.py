@@ -219,7 +219,7 @@ def assess(records: Mapping, models: RelapseModel | Models) -> Assessment:
         contrib[explained], variance = model.contributions_and_variance(X[explained])
         raw = contrib[explained].sum(axis=1)
         p = model.calibrate(raw)
-        served = st[explained] == next((s for s in states if SERVED_BY.get(s) == by), None)
+        served = np.isin(st[explained], [s for s, b in SERVED_BY.items() if b == by])
         red_screen[explained[~served]] = p[~served] >= model.meta.tiers.red
         rows, p, raw, variance = explained[served], p[served], raw[served], variance[served]
         if not len(rows):
