@@ -275,6 +275,7 @@ def test_model_card_states_the_logged_figures(registered):
         assert cells[7] == f"{low:.3f}-{high:.3f}", name
     assert f"test {result.split.test_year} ({len(result.split.test):,}" in card
     assert f"{result.info['n_train']:,} household-years" in card
+    assert f"beta calibration on {result.info['calibrated_on']};" in card
     for row in result.backtest.itertuples():
         assert (
             f"| {row.year} | {row.n} | {row.positives} | {row.rounds} | {row.roc_auc:.3f} |" in card

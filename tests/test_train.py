@@ -268,3 +268,92 @@ def test_a_csv_panel_trains_like_the_parquet_one(training_county, tmp_path):
     pd.testing.assert_frame_equal(from_csv, from_parquet)
     assert digest == __import__("hashlib").sha256((tmp_path / "panel.csv").read_bytes()).hexdigest()
     assert load_panel(tmp_path / "panel.csv")[0].shape == from_parquet.shape
+
+
+@pytest.mark.parametrize(
+    ("config", "rows"),
+    [("default.yaml", "validation_year"), ("persistent.yaml", "validation_year_and_cross_fit")],
+)
+def test_each_labels_config_names_the_rows_its_calibration_is_fitted_on(config, rows):
+    assert load_train_config(ROOT / "training/configs" / config).calibrate_on == rows
+
+
+@pytest.fixture(scope="module")
+def persistent_split(training_county):
+    """The monitored households' split and a quick config with cross-fitted calibration."""
+    cfg = load_train_config(
+        ROOT / "training/configs/persistent.yaml", data=training_county, label="persistent"
+    )
+    quick = cfg.lightgbm.model_copy(update={"learning_rate": 0.2, "min_child_samples": 20})
+    cfg = cfg.model_copy(update={"lightgbm": quick})
+    panel, _ = load_panel(training_county)
+    return split_by_year(labelled_records(panel, "persistent"), None), cfg
+
+
+def test_cross_fitted_calibration_is_fitted_on_the_training_and_validation_years(
+    persistent_split,
+):
+    from riskmodel.calibrate import apply_beta
+    from riskmodel.model import categorical_levels
+    from riskmodel.train import cross_fit_scores, model_features
+
+    split, cfg = persistent_split
+    model, info = fit_model(split, cfg)
+    raw = cross_fit_scores(split, cfg, categorical_levels(model_features(split.train)))
+
+    # a logistic fit with an intercept reproduces the base rate of the rows it was fitted on
+    rows = np.concatenate(
+        [apply_beta(raw, model.meta.calibration), model.predict_proba(split.valid)]
+    )
+    y = np.concatenate([split.train["persistent"], split.valid["persistent"]])
+    assert rows.mean() == pytest.approx(y.mean(), rel=1e-3)
+    assert model.meta.calibrated_on == info["calibrated_on"]
+    assert "without their village" in info["calibrated_on"]
+    alone, _ = fit_model(split, cfg, cross_fit=False)
+    assert alone.meta.calibration != model.meta.calibration
+    assert alone.meta.calibrated_on.endswith("rows of the validation year")
+
+
+def test_cross_fit_scores_a_village_by_a_model_that_never_saw_it(persistent_split):
+    from riskmodel.model import categorical_levels
+    from riskmodel.train import cross_fit_scores, model_features
+
+    split, cfg = persistent_split
+    levels = categorical_levels(model_features(split.train))
+    village = split.train["village_id"].astype(str).to_numpy()
+    one = village == sorted(set(village))[0]
+    changed = split.train.copy()
+    changed.loc[one, "persistent"] = ~changed.loc[one, "persistent"]  # its outcomes, rewritten
+
+    before = cross_fit_scores(split, cfg, levels)
+    after = cross_fit_scores(
+        type(split)(split.test_year, changed, split.valid, split.test), cfg, levels
+    )
+
+    np.testing.assert_array_equal(before[one], after[one])
+    assert not np.array_equal(before[~one], after[~one])  # the village taught the other models
+
+
+@pytest.mark.slow
+def test_persistent_red_and_amber_tiers_hold_the_oracles_mean_on_the_default_county(
+    full_county,
+):
+    from riskmodel.calibrate import calibration_table
+
+    cfg = load_train_config(ROOT / "training/configs/persistent.yaml", label="persistent")
+    split = split_by_year(labelled_records(full_county.panel, "persistent"), None)
+    model, _ = fit_model(split, cfg)
+    truth = split.test[["hh_id", "year"]].merge(full_county.oracle, how="left")["p_persistent"]
+    prob = model.predict_proba(split.test)
+
+    table = calibration_table(
+        prob,
+        split.test["persistent"].to_numpy(int),
+        model.meta.tiers.assign(prob),
+        split.test["township_id"].astype(str).to_numpy(),
+        truth.to_numpy(),
+    ).set_index("value")
+
+    for tier in ("red", "amber"):  # T-1 alone put amber 23% below the oracle here
+        assert table.loc[tier, "households"] >= 150
+        assert abs(table.loc[tier, "predicted_vs_oracle"]) <= 0.10, table.loc[tier]

@@ -135,6 +135,12 @@ class TrainConfig(_Strict):
     seed: int = 0
     lightgbm: LightGBMParams = LightGBMParams()
     tiers: TierConfig = TierConfig()
+    calibrate_on: Literal["validation_year", "validation_year_and_cross_fit"] = Field(
+        "validation_year",
+        description="rows the beta calibration is fitted on: the validation year T-1 scored by "
+        "the model, and with cross_fit also the training years scored by models fitted without "
+        "their village (riskmodel.train.cross_fit_scores)",
+    )
     interval: IntervalConfig | None = Field(
         None, description="interval scales without an oracle (none: no interval)"
     )

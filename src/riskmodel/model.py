@@ -60,6 +60,9 @@ class Meta:
     support: dict = field(default_factory=dict)
     """What the training rows looked like (riskmodel.support): records outside it are flagged as
     unusual. Empty for a model trained before the checks existed (nothing is flagged)."""
+    calibrated_on: str = ""
+    """The rows the calibration was fitted on, in words (TrainConfig.calibrate_on); empty for a
+    model saved before it was recorded (the validation year)."""
 
 
 def feature_matrix(
@@ -217,6 +220,7 @@ class RelapseModel:
             criteria=raw.get("criteria", {}),
             interval=raw.get("interval", {}),
             support=raw.get("support", {}),
+            calibrated_on=raw.get("calibrated_on", ""),
         )
         model = cls(None, meta, folder)
         if (folder / TREESHAP_FILE).exists():

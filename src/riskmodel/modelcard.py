@@ -58,9 +58,10 @@ def model_card(result, version: str | None = None, run_id: str | None = None) ->
         "",
         f"- panel digest `{result.data_digest[:16]}…` ({cfg.data})",
         f"- training years {info['train_years']} ({info['n_train']:,} household-years); early "
-        f"stopping and calibration on {T - 1} ({info['n_valid']:,}); test {T} "
+        f"stopping on {T - 1} ({info['n_valid']:,}); test {T} "
         f"({info['n_test']:,}, positive rate {m['test_positive_rate']:.2%})",
-        f"- LightGBM, {info['best_iteration']} trees, beta calibration on the validation year; label `{cfg.label}`",
+        f"- LightGBM, {info['best_iteration']} trees, beta calibration on "
+        f"{info.get('calibrated_on', 'the validation year')}; label `{cfg.label}`",
         "",
         "## Features by 六看 dimension",
         "",

@@ -1,8 +1,10 @@
 """Out-of-time training: fit on years <= T-2, early-stop and calibrate on T-1, test on T.
 
-`fit_model` never sees the oracle. `evaluate` compares the fitted model with the official rule,
-logistic regression, the village's past rate, the carried-forward status and, when the data
-folder has one, the simulator's oracle, all on exactly the same test rows.
+A label whose T-1 is small (the monitored households) calibrates on the training years as well,
+each row scored by a model fitted without its village (`cross_fit_scores`, `calibrate_on` in the
+run config). `fit_model` never sees the oracle. `evaluate` compares the fitted model with the
+official rule, logistic regression, the village's past rate, the carried-forward status and, when
+the data folder has one, the simulator's oracle, all on exactly the same test rows.
 """
 
 from __future__ import annotations
@@ -140,8 +142,51 @@ def _dataset(rec: pd.DataFrame, label: str, levels: dict, ref: lgb.Dataset | Non
     )
 
 
-def fit_model(split: Split, cfg: TrainConfig) -> tuple[RelapseModel, dict]:
-    """LightGBM on the training years, early-stopped and beta-calibrated on T-1."""
+CROSS_FIT_FOLDS = 10
+"""Village folds of `cross_fit_scores`."""
+
+
+def _booster(train: pd.DataFrame, valid: pd.DataFrame, cfg: TrainConfig, levels: dict):
+    """LightGBM on `train`, early-stopped on `valid`, trimmed to the best iteration."""
+    dtrain = _dataset(train, cfg.label, levels)
+    dvalid = _dataset(valid, cfg.label, levels, ref=dtrain)
+    booster = lgb.train(
+        _params(cfg),
+        dtrain,
+        num_boost_round=cfg.lightgbm.max_rounds,
+        valid_sets=[dvalid],
+        callbacks=[lgb.early_stopping(cfg.lightgbm.early_stopping_rounds, verbose=False)],
+    )
+    return (booster if booster.best_iteration <= 0 else _trim(booster)), dtrain, dvalid
+
+
+def cross_fit_scores(split: Split, cfg: TrainConfig, levels: dict) -> np.ndarray:
+    """Raw scores of the training rows, each from a model fitted as the final one (same
+    parameters, early-stopped on T-1) but without the row's village (CROSS_FIT_FOLDS folds of
+    villages, seeded by the run's seed): scores of households the model did not learn from, so
+    the calibration can be fitted on the training years as well as on T-1. Whole villages are
+    held out because a household recurs across years and its neighbours share its shocks."""
+    village = split.train["village_id"].astype(str)
+    names = np.array(sorted(village.unique()))
+    np.random.default_rng(cfg.seed).shuffle(names)
+    fold = village.map(
+        dict(zip(names, np.arange(len(names)) % CROSS_FIT_FOLDS, strict=True))
+    ).to_numpy()
+    features = model_features(split.train)
+    raw = np.zeros(len(split.train))
+    for k in range(CROSS_FIT_FOLDS):
+        held = fold == k
+        booster, _, _ = _booster(split.train[~held], split.valid, cfg, levels)
+        raw[held] = booster.predict(
+            feature_matrix(split.train[held], features, levels), raw_score=True
+        )
+    return raw
+
+
+def fit_model(split: Split, cfg: TrainConfig, cross_fit: bool = True) -> tuple[RelapseModel, dict]:
+    """LightGBM on the training years, early-stopped on T-1 and beta-calibrated on the rows
+    `cfg.calibrate_on` names. `cross_fit=False` calibrates on T-1 alone whatever the config says
+    (a backtest fold needs only the raw score, not the cross-fitted models)."""
     label = cfg.label
     for name, part in (("training", split.train), ("validation", split.valid)):
         if part[label].nunique() < 2:
@@ -151,23 +196,23 @@ def fit_model(split: Split, cfg: TrainConfig) -> tuple[RelapseModel, dict]:
             )
     features = model_features(split.train)
     levels = categorical_levels(features)
-    dtrain = _dataset(split.train, label, levels)
-    dvalid = _dataset(split.valid, label, levels, ref=dtrain)
     t0 = time.perf_counter()
-    booster = lgb.train(
-        _params(cfg),
-        dtrain,
-        num_boost_round=cfg.lightgbm.max_rounds,
-        valid_sets=[dvalid],
-        callbacks=[lgb.early_stopping(cfg.lightgbm.early_stopping_rounds, verbose=False)],
-    )
+    booster, dtrain, dvalid = _booster(split.train, split.valid, cfg, levels)
     fit_s = time.perf_counter() - t0
-    booster = booster if booster.best_iteration <= 0 else _trim(booster)
-    raw_valid = booster.predict(dvalid.get_data(), raw_score=True)
+    raw = booster.predict(dvalid.get_data(), raw_score=True)
+    y = split.valid[label].to_numpy(int)
+    calibrated_on = f"{len(y):,} rows of the validation year"
+    if cross_fit and cfg.calibrate_on == "validation_year_and_cross_fit":
+        raw = np.concatenate([cross_fit_scores(split, cfg, levels), raw])
+        y = np.concatenate([split.train[label].to_numpy(int), y])
+        calibrated_on += (
+            f" and {len(split.train):,} of the training years scored by models fitted "
+            f"without their village ({CROSS_FIT_FOLDS} folds)"
+        )
     meta = Meta(
         features=features,
         levels=levels,
-        calibration=fit_beta(raw_valid, split.valid[label].to_numpy(int)),
+        calibration=fit_beta(raw, y),
         tiers=Tiers(cfg.tiers.red, cfg.tiers.amber),
         label=label,
         criteria=cfg.criteria.model_dump(),
@@ -177,6 +222,7 @@ def fit_model(split: Split, cfg: TrainConfig) -> tuple[RelapseModel, dict]:
             if cfg.interval is not None
             else {}
         ),
+        calibrated_on=calibrated_on,
     )
     info = {
         "best_iteration": booster.current_iteration(),
@@ -186,6 +232,7 @@ def fit_model(split: Split, cfg: TrainConfig) -> tuple[RelapseModel, dict]:
         "n_test": len(split.test),
         "train_years": f"{split.train['year'].min()}-{split.train['year'].max()}",
         "features_absent": [n for n in FEATURE_NAMES if n not in features],
+        "calibrated_on": calibrated_on,
     }
     return RelapseModel(booster, meta), info
 
@@ -207,7 +254,7 @@ def backtest(records: pd.DataFrame, cfg: TrainConfig) -> pd.DataFrame:
         fold = Split(t, records[y <= t - 2], records[y == t - 1], records[y == t])
         if any(part[label].nunique() < 2 for part in (fold.train, fold.valid, fold.test)):
             continue
-        model, info = fit_model(fold, cfg)
+        model, info = fit_model(fold, cfg, cross_fit=False)
         score = model.booster.predict(model.matrix(fold.test), raw_score=True)
         rows.append(
             {
