@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from riskmodel.score import run_batch
-from riskmodel.score.dask import local_client, run_distributed
+from riskmodel.score.dask import Township, local_client, run_distributed, tasks
 from riskmodel.score.outputs import caseload_path
 from riskmodel.store import batches, engine_for, read_batch, score_runs, staged
 
@@ -76,6 +76,35 @@ def test_both_engines_give_the_same_rows(local, distributed):
         pd.testing.assert_series_equal(ours[column], theirs[column], check_names=False)
 
 
+def test_townships_scored_alone_or_together_give_the_same_rows(
+    client, training_county, model_folders, distributed, tmp_path
+):
+    grouped, grouped_db = distributed
+    alone = _distributed(
+        client, training_county, tmp_path, f"sqlite:///{tmp_path / 's.db'}", model_folders,
+        task_rows=0,
+    )  # fmt: skip
+    ours = read_batch(engine_for(f"sqlite:///{tmp_path / 's.db'}"), 2025, "7")
+    theirs = read_batch(engine_for(grouped_db), 2025, "7")
+    ours, theirs = (f.sort_values(KEY).reset_index(drop=True) for f in (ours, theirs))
+
+    assert alone.townships == grouped.townships and len(ours) == len(theirs) > 0
+    for column in ours.columns.drop(["scored_at", "id"], errors="ignore"):
+        pd.testing.assert_series_equal(ours[column], theirs[column], check_names=False)
+
+
+def test_tasks_take_whole_townships_in_order_up_to_the_rows_asked():
+    towns = [Township(f"T{i:02d}", (), True, rows) for i, rows in enumerate([5, 30, 10, 10, 50, 1])]
+
+    assert [[t.name for t in g] for g in tasks(towns, 40)] == [
+        ["T00", "T01", "T02"],
+        ["T03", "T04"],
+        ["T05"],
+    ]
+    assert [len(g) for g in tasks(towns, 0)] == [1] * 6
+    assert [len(g) for g in tasks(towns, 10**9)] == [6]
+
+
 def test_the_worklists_are_the_same(local, distributed):
     result, _ = distributed
     scores = pd.read_parquet(result.scores).sort_values(KEY).reset_index(drop=True)
@@ -129,7 +158,13 @@ def test_a_killed_worker_is_replaced_and_its_townships_run_again(
         killed.append(victim)
 
     again = _distributed(
-        client, training_county, tmp_path, db_url, model_folders, on_township=kill_the_other_worker
+        client,
+        training_county,
+        tmp_path,
+        db_url,
+        model_folders,
+        on_township=kill_the_other_worker,
+        task_rows=0,
     )
 
     stored = read_batch(engine_for(db_url), 2025, "7")
@@ -141,7 +176,7 @@ def test_a_killed_worker_is_replaced_and_its_townships_run_again(
 
 KILLED_RUN = """
 import sys, time
-from riskmodel.score.dask import local_client, run_distributed
+from riskmodel.score.dask import Township, local_client, run_distributed, tasks
 data, out, db_url, main, persistent = sys.argv[1:]
 
 def hold(summary):
@@ -151,7 +186,7 @@ def hold(summary):
 with local_client(workers=1) as client:
     run_distributed(data, out, db_url, {"meets_criteria": main, "persistent": persistent}, "7",
                     "killed", client, versions={"meets_criteria": "7", "persistent": "2"},
-                    on_township=hold)
+                    on_township=hold, task_rows=0)
 """
 
 

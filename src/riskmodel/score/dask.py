@@ -1,9 +1,10 @@
 """The Dask driver: the same engine, township by township, on dask.distributed.
 
-Each task reads one township's rows (a partition of a region written by `simulate --partitioned`,
-or the township's rows of one panel file), checks them, scores them with the models its worker
-loaded once, writes the township's Parquet partition and workbook into a hidden folder of the run,
-and stages the township's rows in the store (`staged_scores`, replaced whole when a task is
+Each task takes a few townships in order (about `TASK_ROWS` rows of the panel), reads each
+township's rows (a partition of a region written by `simulate --partitioned`, or the township's
+rows of one panel file) and checks them, scores them together with the models its worker loaded
+once, writes each township's Parquet partition and workbook into a hidden folder of the run, and
+stages each township's rows in the store (`staged_scores`, replaced whole when a task is
 retried). When every township is in, the driver moves the staged rows into the batch in one
 transaction and then the run's folders into place: a killed run leaves the previous batch and
 files as they were, and a killed worker's townships are run again on another worker.
@@ -44,13 +45,18 @@ from riskmodel.store import (
     stage_partition,
     staged_counts,
 )
+from riskmodel.validate import ValidationResult
 from riskmodel.worklist import household_facts, read_places, write_worklist
 
 log = logging.getLogger(__name__)
 
 RETRIES = 3
-"""Times a township is run again after its task failed (a killed worker's tasks are moved to
-another worker by the scheduler and do not count here)."""
+"""Times a task is run again after it failed (a killed worker's tasks are moved to another
+worker by the scheduler and do not count here)."""
+TASK_ROWS = 60_000
+"""Panel rows a task reads at least (about 20,000 households with three years of history): the
+engine's fixed costs per call (validation, features, reasons' set-up, the store's transaction)
+are paid once per task, and a region still spreads over many tasks."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,8 @@ class Township:
     name: str
     files: tuple[str, ...]
     whole_file: bool
+    rows: int = 0
+    """Rows of the panel the township's files hold (its share of one panel file)."""
 
 
 @dataclass(frozen=True)
@@ -114,15 +122,20 @@ def plan(data: Path) -> tuple[Path, list[Township]]:
     data = Path(data)
     parts = partitions(data) if data.is_dir() else {}
     if parts:
-        return data, [Township(t, tuple(map(str, f)), False) for t, f in parts.items()]
+        return data, [
+            Township(
+                t, tuple(map(str, f)), False, sum(pq.ParquetFile(x).metadata.num_rows for x in f)
+            )
+            for t, f in parts.items()
+        ]
     source = panel_file(data)
     if source.suffix != ".parquet":
         raise BatchError(f"{source}: the Dask engine reads Parquet (a panel.parquet or a region)")
     column = pq.read_table(source, columns=[PARTITION]).column(PARTITION).to_pandas()
-    names = sorted(str(t) for t in column.dropna().unique())
     if column.isna().any():
         raise BatchError(f"{source}: rows without {PARTITION}; score it with --engine local")
-    return source, [Township(t, (str(source),), True) for t in names]
+    counts = column.astype(str).value_counts()
+    return source, [Township(t, (str(source),), True, int(counts[t])) for t in sorted(counts.index)]
 
 
 def years_present(townships: list[Township]) -> list[int]:
@@ -166,52 +179,95 @@ def worker_models(sources: tuple[tuple[str, str], ...]) -> dict[str, RelapseMode
     return {label: _LOADED[source] for label, source in sources}
 
 
-def score_township(township: Township, job: Job) -> dict:
-    """One task: read, check, score, write the partition's files and stage its rows."""
+def score_townships(group: tuple[Township, ...], job: Job) -> list[dict]:
+    """One task: read and check each township of `group`, score them together (the engine's
+    fixed costs once per task, not once per township), then write each township's files and
+    stage its rows. A township's rows do not depend on the others scored with it: every feature,
+    score and reason is the household's own, and ranks are within villages."""
     started = time.perf_counter()
     models = worker_models(job.models)
-    window, facts = read_township(township, job.year)
-    checked, shares = validate_window(window, Path(township.files[0]), job.year)
-    rows = score_partition(
-        checked,
+    parts = []
+    for township in group:
+        window, facts = read_township(township, job.year)
+        checked, shares = validate_window(window, Path(township.files[0]), job.year)
+        parts.append((township, checked, shares, facts, len(window)))
+    together = ValidationResult(
+        valid=pd.concat([p[1].valid for p in parts], ignore_index=True),
+        quarantined=pd.concat([p[1].quarantined for p in parts], ignore_index=True),
+        errors=pd.concat([p[1].errors for p in parts], ignore_index=True),
+    )
+    scored = score_partition(
+        together,
         job.year,
         models,
         job.model_version,
         job.run_id,
         job.worklist_share,
         dict(job.versions),
-        facts=facts,
+        facts=pd.concat([p[3] for p in parts]),
         band=job.band,
     )
+    by_township = dict(tuple(scored.groupby(scored[PARTITION].astype(str), sort=False)))
+    if job.db_url not in _ENGINES:
+        _ENGINES[job.db_url] = engine_for(job.db_url)
+    from distributed import get_worker
+
+    worker = get_worker().address
+    summaries = []
+    for township, checked, shares, _, rows_read in parts:
+        rows = by_township.get(township.name, scored.iloc[:0])
+        _write_township(township.name, rows, checked, job)
+        stage_partition(_ENGINES[job.db_url], job.id, township.name, rows)
+        digests = {f: file_digest(Path(f)) for f in township.files if not township.whole_file}
+        summaries.append(
+            {
+                "township": township.name,
+                "features": next(iter(models.values())).features,
+                "rows": len(rows),
+                "rows_read": rows_read,
+                "invalid_rows": len(checked.quarantined),
+                "shares": {k: (v.invalid, v.rows) for k, v in shares.items()},
+                "report": checked.report(limit=2) if len(checked.quarantined) else "",
+                "digests": digests,
+                "worker": worker,
+                "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            }
+        )
+    for s in summaries:
+        s["seconds"] = (time.perf_counter() - started) / len(summaries)
+    return summaries
+
+
+def _write_township(name: str, rows: pd.DataFrame, checked: ValidationResult, job: Job) -> None:
+    """The township's Parquet partition, caseload, quarantined rows and workbook, in the run's
+    hidden folder."""
     staging = Path(job.staging)
-    part = f"{PARTITION}={township.name}/part-0.parquet"
+    part = f"{PARTITION}={name}/part-0.parquet"
     write_parquet(parquet_rows(rows).drop(columns=[PARTITION]), staging / "scores" / part)
     load = caseload_table(rows)
     write_parquet(load.drop(columns=[PARTITION]), staging / "caseload" / part)
     if len(checked.quarantined):
         write_parquet(checked.quarantined, staging / "quarantine" / part)
-    book = staging / "worklists" / f"worklist-{township.name}.xlsx"
+    book = staging / "worklists" / f"worklist-{name}.xlsx"
     book.parent.mkdir(parents=True, exist_ok=True)
     write_worklist(rows, book, job.title, dict(job.places))
-    if job.db_url not in _ENGINES:
-        _ENGINES[job.db_url] = engine_for(job.db_url)
-    stage_partition(_ENGINES[job.db_url], job.id, township.name, rows)
-    from distributed import get_worker
 
-    digests = {f: file_digest(Path(f)) for f in township.files if not township.whole_file}
-    return {
-        "township": township.name,
-        "features": next(iter(models.values())).features,
-        "rows": len(rows),
-        "rows_read": len(window),
-        "invalid_rows": len(checked.quarantined),
-        "shares": {k: (v.invalid, v.rows) for k, v in shares.items()},
-        "report": checked.report(limit=2) if len(checked.quarantined) else "",
-        "digests": digests,
-        "worker": get_worker().address,
-        "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-        "seconds": time.perf_counter() - started,
-    }
+
+def tasks(townships: list[Township], rows: int) -> list[tuple[Township, ...]]:
+    """Townships grouped in order into tasks of at least `rows` panel rows each (a township is
+    never split; 0: a task per township)."""
+    groups: list[tuple[Township, ...]] = []
+    group: list[Township] = []
+    size = 0
+    for t in townships:
+        group.append(t)
+        size += t.rows
+        if size >= rows:
+            groups.append(tuple(group))
+            group, size = [], 0
+    if group:
+        groups.append(tuple(group))
+    return groups
 
 
 def run_distributed(
@@ -230,6 +286,7 @@ def run_distributed(
     model_alias: str = "",
     on_township: Callable[[dict], None] = lambda _: None,
     early_warning_band: float | None = None,
+    task_rows: int = TASK_ROWS,
 ) -> DistributedResult:
     """Score every household of `year` (default: latest) township by township on the Dask
     `client`'s workers with the models at `models` (label -> `models:/name/N` or a saved model's
@@ -238,7 +295,8 @@ def run_distributed(
     Writes OUT/scores-Y-vN/ (Parquet, a partition per township), OUT/caseload-Y-vN/ (likewise),
     OUT/worklists-Y-vN/ (a workbook per township) and OUT/quarantine-Y/ (invalid rows, when any);
     preview runs write under
-    OUT/preview/. `on_township` sees each township's summary as it comes in."""
+    OUT/preview/. `on_township` sees each township's summary as it comes in; `task_rows` sets
+    the panel rows a task reads at least (0: a task per township)."""
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     source, townships = plan(data)
@@ -276,13 +334,15 @@ def run_distributed(
     summaries: list[dict] = []
     try:
         futures = [
-            client.submit(score_township, t, job, key=f"score-{t.name}-{job_id}", retries=RETRIES)
-            for t in townships
+            client.submit(
+                score_townships, group, job, key=f"score-{group[0].name}-{job_id}", retries=RETRIES
+            )
+            for group in tasks(townships, task_rows)
         ]
         for future in as_completed(futures):
-            summary = future.result()
-            summaries.append(summary)
-            on_township(summary)
+            for summary in future.result():
+                summaries.append(summary)
+                on_township(summary)
         seconds["townships"] = round(time.perf_counter() - t0 - seconds["plan"], 3)
         invalid = {
             k: sum((InvalidShare(*s["shares"][k]) for s in summaries), InvalidShare(0, 0))
