@@ -220,3 +220,37 @@ def staged_counts_all(engine) -> dict[str, int]:
     with engine.connect() as conn:
         q = sa.select(staged.c.job, sa.func.count()).group_by(staged.c.job)
         return dict(conn.execute(q).all())
+
+
+def test_an_invalid_row_is_quarantined_in_its_township_and_listed_to_verify(
+    client, training_county, model_folders, trained, trained_persistent, tmp_path
+):
+    panel = pd.read_parquet(training_county / "panel.parquet")
+    bad = panel.index[(panel["year"] == 2025)][5]
+    panel.loc[bad, "hh_size"] = -3
+    data = tmp_path / "county"
+    data.mkdir()
+    panel.to_parquet(data / "panel.parquet")
+    (data / "places.csv").write_bytes((training_county / "places.csv").read_bytes())
+    models = {"meets_criteria": trained[0], "persistent": trained_persistent}
+    local = run_batch(data, tmp_path / "l", f"sqlite:///{tmp_path / 'l.db'}", models, "7", "run",
+                      versions=VERSIONS)  # fmt: skip
+
+    result = _distributed(
+        client, data, tmp_path / "d", f"sqlite:///{tmp_path / 'd.db'}", model_folders
+    )
+
+    township = str(panel.loc[bad, "township_id"])
+    assert result.invalid_rows == local.invalid_rows == 1
+    assert [p.name for p in result.quarantine.iterdir()] == [f"township_id={township}"]
+    held = pd.read_parquet(result.quarantine)
+    assert held["row"].tolist() == [bad + 2] and held["hh_id"].tolist() == [panel.loc[bad, "hh_id"]]
+    ours, theirs = (
+        read_batch(engine_for(f"sqlite:///{tmp_path / db}"), 2025, "7")
+        .sort_values(KEY)
+        .reset_index(drop=True)
+        for db in ("d.db", "l.db")
+    )
+    assert (ours["hh_id"] == panel.loc[bad, "hh_id"]).sum() == 1  # listed, to be verified
+    for column in ["hh_id", "status", "probability", "rank_in_village", "data_check"]:
+        pd.testing.assert_series_equal(ours[column], theirs[column], check_names=False)

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
@@ -31,6 +32,7 @@ from riskmodel.model import RelapseModel
 from riskmodel.score.engine import (
     HISTORY_YEARS,
     InvalidShare,
+    invalid_shares,
     score_partition,
     validate_window,
 )
@@ -45,7 +47,7 @@ from riskmodel.store import (
     stage_partition,
     staged_counts,
 )
-from riskmodel.validate import ValidationResult
+from riskmodel.validate import FIRST_DATA_ROW, ValidationResult, validate_panel
 from riskmodel.worklist import household_facts, read_places, write_worklist
 
 log = logging.getLogger(__name__)
@@ -186,16 +188,8 @@ def score_townships(group: tuple[Township, ...], job: Job) -> list[dict]:
     score and reason is the household's own, and ranks are within villages."""
     started = time.perf_counter()
     models = worker_models(job.models)
-    parts = []
-    for township in group:
-        window, facts = read_township(township, job.year)
-        checked, shares = validate_window(window, Path(township.files[0]), job.year)
-        parts.append((township, checked, shares, facts, len(window)))
-    together = ValidationResult(
-        valid=pd.concat([p[1].valid for p in parts], ignore_index=True),
-        quarantined=pd.concat([p[1].quarantined for p in parts], ignore_index=True),
-        errors=pd.concat([p[1].errors for p in parts], ignore_index=True),
-    )
+    read = [(t, *read_township(t, job.year)) for t in group]
+    parts, together = _checked(read, job.year)
     scored = score_partition(
         together,
         job.year,
@@ -204,7 +198,7 @@ def score_townships(group: tuple[Township, ...], job: Job) -> list[dict]:
         job.run_id,
         job.worklist_share,
         dict(job.versions),
-        facts=pd.concat([p[3] for p in parts]),
+        facts=pd.concat([facts for _, _, facts in read]),
         band=job.band,
     )
     by_township = dict(tuple(scored.groupby(scored[PARTITION].astype(str), sort=False)))
@@ -214,7 +208,7 @@ def score_townships(group: tuple[Township, ...], job: Job) -> list[dict]:
 
     worker = get_worker().address
     summaries = []
-    for township, checked, shares, _, rows_read in parts:
+    for (township, window, _), (checked, shares) in zip(read, parts, strict=True):
         rows = by_township.get(township.name, scored.iloc[:0])
         _write_township(township.name, rows, checked, job)
         stage_partition(_ENGINES[job.db_url], job.id, township.name, rows)
@@ -224,7 +218,7 @@ def score_townships(group: tuple[Township, ...], job: Job) -> list[dict]:
                 "township": township.name,
                 "features": next(iter(models.values())).features,
                 "rows": len(rows),
-                "rows_read": rows_read,
+                "rows_read": len(window),
                 "invalid_rows": len(checked.quarantined),
                 "shares": {k: (v.invalid, v.rows) for k, v in shares.items()},
                 "report": checked.report(limit=2) if len(checked.quarantined) else "",
@@ -238,6 +232,35 @@ def score_townships(group: tuple[Township, ...], job: Job) -> list[dict]:
     return summaries
 
 
+def _checked(
+    read: list[tuple[Township, pd.DataFrame, pd.DataFrame]], year: int
+) -> tuple[list[tuple[ValidationResult, dict[str, InvalidShare]]], ValidationResult]:
+    """Each township's check and the group's together. The group is checked in one pass; only
+    when a row fails is each township checked on its own, so that its quarantine file and
+    report name its own file's rows."""
+    windows = [window for _, window, _ in read]
+    first = Path(read[0][0].files[0])
+    together = validate_panel(
+        pd.concat(windows),
+        source=first,
+        file_rows=np.concatenate([w.index.to_numpy() for w in windows]) + FIRST_DATA_ROW,
+    )
+    if together.ok:
+        empty = together.quarantined
+        return [
+            (ValidationResult(together.valid.iloc[:0], empty, together.errors, str(first)),
+             invalid_shares(w, empty, year))
+            for w in windows
+        ], together  # fmt: skip
+    parts = [validate_window(w, Path(t.files[0]), year) for t, w, _ in read]
+    together = ValidationResult(
+        valid=pd.concat([c.valid for c, _ in parts], ignore_index=True),
+        quarantined=pd.concat([c.quarantined for c, _ in parts], ignore_index=True),
+        errors=pd.concat([c.errors for c, _ in parts], ignore_index=True),
+    )
+    return parts, together
+
+
 def _write_township(name: str, rows: pd.DataFrame, checked: ValidationResult, job: Job) -> None:
     """The township's Parquet partition, caseload, quarantined rows and workbook, in the run's
     hidden folder."""
@@ -247,7 +270,8 @@ def _write_township(name: str, rows: pd.DataFrame, checked: ValidationResult, jo
     load = caseload_table(rows)
     write_parquet(load.drop(columns=[PARTITION]), staging / "caseload" / part)
     if len(checked.quarantined):
-        write_parquet(checked.quarantined, staging / "quarantine" / part)
+        held = checked.quarantined.drop(columns=[PARTITION], errors="ignore")
+        write_parquet(held, staging / "quarantine" / part)  # the folder names the township
     book = staging / "worklists" / f"worklist-{name}.xlsx"
     book.parent.mkdir(parents=True, exist_ok=True)
     write_worklist(rows, book, job.title, dict(job.places))
