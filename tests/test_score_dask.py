@@ -139,6 +139,8 @@ def test_the_batch_is_complete_and_the_run_recorded(distributed, trained):
     assert features.split(",") == trained[0].features
     runs = score_runs(engine, 2025)
     assert runs["households_scored"].tolist() == [result.households]
+    villages = read_batch(engine, 2025, "7")["village_id"].nunique()
+    assert runs["villages_scored"].tolist() == runs["batch_villages"].tolist() == [villages]
     assert staged_counts_all(engine) == {}
     assert not list(result.scores.parent.glob(".run-*"))
 
@@ -169,6 +171,7 @@ def test_a_killed_worker_is_replaced_and_its_townships_run_again(
 
     stored = read_batch(engine_for(db_url), 2025, "7")
     assert killed and again.households == first.households == len(stored)
+    assert again.change["replaced"] == first.households and again.change["dropped"] == 0
     assert not stored["hh_id"].duplicated().any()
     assert again.townships == first.townships
     client.wait_for_workers(2, timeout=300)

@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,7 @@ from riskmodel.score.outputs import PREVIEW_FOLDER, parquet_rows, worklist_title
 from riskmodel.simulate.region import PARTITION, partitions, read_partition
 from riskmodel.store import (
     SERVICE,
+    StagedRows,
     commit_staged,
     drop_staged,
     engine_for,
@@ -218,6 +220,8 @@ def score_townships(group: tuple[Township, ...], job: Job) -> list[dict]:
                 "township": township.name,
                 "features": next(iter(models.values())).features,
                 "rows": len(rows),
+                "villages": int(rows["village_id"].nunique()),
+                "scored_at": _latest(rows),
                 "rows_read": len(window),
                 "invalid_rows": len(checked.quarantined),
                 "shares": {k: (v.invalid, v.rows) for k, v in shares.items()},
@@ -259,6 +263,12 @@ def _checked(
         errors=pd.concat([c.errors for c, _ in parts], ignore_index=True),
     )
     return parts, together
+
+
+def _latest(rows: pd.DataFrame) -> datetime | None:
+    """The latest time a row of `rows` was scored."""
+    latest = pd.to_datetime(rows["scored_at"], utc=True).max() if len(rows) else pd.NaT
+    return None if pd.isna(latest) else latest.to_pydatetime()
 
 
 def _write_township(name: str, rows: pd.DataFrame, checked: ValidationResult, job: Job) -> None:
@@ -394,6 +404,11 @@ def run_distributed(
             model_version,
             run_id,
             summaries[0]["features"],
+            StagedRows(
+                households=sum(s["rows"] for s in summaries),
+                villages=sum(s["villages"] for s in summaries),
+                scored_at=max((s["scored_at"] for s in summaries if s["scored_at"]), default=None),
+            ),
             area=area,
             run=run,
         )
