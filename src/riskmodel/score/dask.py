@@ -60,7 +60,10 @@ worker by the scheduler and do not count here)."""
 TASK_ROWS = 60_000
 """Panel rows a task reads at least (about 20,000 households with three years of history): the
 engine's fixed costs per call (validation, features, reasons' set-up, the store's transaction)
-are paid once per task, and a region still spreads over many tasks."""
+are paid once per task. A small region gets smaller tasks: at least TASKS_PER_WORKER a worker."""
+TASKS_PER_WORKER = 4
+"""Tasks per worker at least (when there are townships enough), so that the workers finish
+together."""
 
 
 @dataclass(frozen=True)
@@ -265,6 +268,13 @@ def _checked(
     return parts, together
 
 
+def _task_size(townships: list[Township], task_rows: int, client) -> int:
+    """`task_rows`, or less where the region would otherwise make fewer than
+    TASKS_PER_WORKER tasks for each of the client's workers."""
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    return min(task_rows, sum(t.rows for t in townships) // (TASKS_PER_WORKER * workers))
+
+
 def _latest(rows: pd.DataFrame) -> datetime | None:
     """The latest time a row of `rows` was scored."""
     latest = pd.to_datetime(rows["scored_at"], utc=True).max() if len(rows) else pd.NaT
@@ -330,7 +340,8 @@ def run_distributed(
     OUT/worklists-Y-vN/ (a workbook per township) and OUT/quarantine-Y/ (invalid rows, when any);
     preview runs write under
     OUT/preview/. `on_township` sees each township's summary as it comes in; `task_rows` sets
-    the panel rows a task reads at least (0: a task per township)."""
+    the panel rows a task reads at least (0: a task per township; fewer on a small region, see
+    TASKS_PER_WORKER)."""
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     source, townships = plan(data)
@@ -371,7 +382,7 @@ def run_distributed(
             client.submit(
                 score_townships, group, job, key=f"score-{group[0].name}-{job_id}", retries=RETRIES
             )
-            for group in tasks(townships, task_rows)
+            for group in tasks(townships, _task_size(townships, task_rows, client))
         ]
         for future in as_completed(futures):
             for summary in future.result():
@@ -469,9 +480,20 @@ def _replace_folder(new: Path, target: Path) -> Path:
     return target
 
 
+ONE_CORE = {
+    "NUMBA_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
+"""A worker's environment: one thread for every library too (TreeSHAP's kernel would otherwise
+start a thread per core in every worker), so that N workers use N cores."""
+
+
 def local_client(workers: int | None = None, scheduler: str | None = None):
     """A client of the scheduler at `scheduler`, or of a LocalCluster of `workers` processes
-    (one thread each: scoring holds the GIL) started for this run."""
+    (one thread each, for the libraries too: scoring holds the GIL) started for this run.
+    Workers of a scheduler of your own should be started with `ONE_CORE`'s environment."""
     from distributed import Client, LocalCluster
 
     logging.getLogger("distributed").setLevel(logging.WARNING)
@@ -482,5 +504,6 @@ def local_client(workers: int | None = None, scheduler: str | None = None):
         threads_per_worker=1,
         processes=True,
         dashboard_address=":0",
+        env=ONE_CORE,
     )
     return Client(cluster)
