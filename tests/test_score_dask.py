@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from riskmodel.score import run_batch
-from riskmodel.score.dask import local_client, run_distributed
+from riskmodel.score.dask import Township, local_client, run_distributed, tasks
 from riskmodel.score.outputs import caseload_path
 from riskmodel.store import batches, engine_for, read_batch, score_runs, staged
 
@@ -76,6 +76,35 @@ def test_both_engines_give_the_same_rows(local, distributed):
         pd.testing.assert_series_equal(ours[column], theirs[column], check_names=False)
 
 
+def test_townships_scored_alone_or_together_give_the_same_rows(
+    client, training_county, model_folders, distributed, tmp_path
+):
+    grouped, grouped_db = distributed
+    alone = _distributed(
+        client, training_county, tmp_path, f"sqlite:///{tmp_path / 's.db'}", model_folders,
+        task_rows=0,
+    )  # fmt: skip
+    ours = read_batch(engine_for(f"sqlite:///{tmp_path / 's.db'}"), 2025, "7")
+    theirs = read_batch(engine_for(grouped_db), 2025, "7")
+    ours, theirs = (f.sort_values(KEY).reset_index(drop=True) for f in (ours, theirs))
+
+    assert alone.townships == grouped.townships and len(ours) == len(theirs) > 0
+    for column in ours.columns.drop(["scored_at", "id"], errors="ignore"):
+        pd.testing.assert_series_equal(ours[column], theirs[column], check_names=False)
+
+
+def test_tasks_take_whole_townships_in_order_up_to_the_rows_asked():
+    towns = [Township(f"T{i:02d}", (), True, rows) for i, rows in enumerate([5, 30, 10, 10, 50, 1])]
+
+    assert [[t.name for t in g] for g in tasks(towns, 40)] == [
+        ["T00", "T01", "T02"],
+        ["T03", "T04"],
+        ["T05"],
+    ]
+    assert [len(g) for g in tasks(towns, 0)] == [1] * 6
+    assert [len(g) for g in tasks(towns, 10**9)] == [6]
+
+
 def test_the_worklists_are_the_same(local, distributed):
     result, _ = distributed
     scores = pd.read_parquet(result.scores).sort_values(KEY).reset_index(drop=True)
@@ -110,6 +139,8 @@ def test_the_batch_is_complete_and_the_run_recorded(distributed, trained):
     assert features.split(",") == trained[0].features
     runs = score_runs(engine, 2025)
     assert runs["households_scored"].tolist() == [result.households]
+    villages = read_batch(engine, 2025, "7")["village_id"].nunique()
+    assert runs["villages_scored"].tolist() == runs["batch_villages"].tolist() == [villages]
     assert staged_counts_all(engine) == {}
     assert not list(result.scores.parent.glob(".run-*"))
 
@@ -129,11 +160,18 @@ def test_a_killed_worker_is_replaced_and_its_townships_run_again(
         killed.append(victim)
 
     again = _distributed(
-        client, training_county, tmp_path, db_url, model_folders, on_township=kill_the_other_worker
+        client,
+        training_county,
+        tmp_path,
+        db_url,
+        model_folders,
+        on_township=kill_the_other_worker,
+        task_rows=0,
     )
 
     stored = read_batch(engine_for(db_url), 2025, "7")
     assert killed and again.households == first.households == len(stored)
+    assert again.change["replaced"] == first.households and again.change["dropped"] == 0
     assert not stored["hh_id"].duplicated().any()
     assert again.townships == first.townships
     client.wait_for_workers(2, timeout=300)
@@ -141,7 +179,7 @@ def test_a_killed_worker_is_replaced_and_its_townships_run_again(
 
 KILLED_RUN = """
 import sys, time
-from riskmodel.score.dask import local_client, run_distributed
+from riskmodel.score.dask import Township, local_client, run_distributed, tasks
 data, out, db_url, main, persistent = sys.argv[1:]
 
 def hold(summary):
@@ -151,7 +189,7 @@ def hold(summary):
 with local_client(workers=1) as client:
     run_distributed(data, out, db_url, {"meets_criteria": main, "persistent": persistent}, "7",
                     "killed", client, versions={"meets_criteria": "7", "persistent": "2"},
-                    on_township=hold)
+                    on_township=hold, task_rows=0)
 """
 
 
@@ -185,3 +223,37 @@ def staged_counts_all(engine) -> dict[str, int]:
     with engine.connect() as conn:
         q = sa.select(staged.c.job, sa.func.count()).group_by(staged.c.job)
         return dict(conn.execute(q).all())
+
+
+def test_an_invalid_row_is_quarantined_in_its_township_and_listed_to_verify(
+    client, training_county, model_folders, trained, trained_persistent, tmp_path
+):
+    panel = pd.read_parquet(training_county / "panel.parquet")
+    bad = panel.index[(panel["year"] == 2025)][5]
+    panel.loc[bad, "hh_size"] = -3
+    data = tmp_path / "county"
+    data.mkdir()
+    panel.to_parquet(data / "panel.parquet")
+    (data / "places.csv").write_bytes((training_county / "places.csv").read_bytes())
+    models = {"meets_criteria": trained[0], "persistent": trained_persistent}
+    local = run_batch(data, tmp_path / "l", f"sqlite:///{tmp_path / 'l.db'}", models, "7", "run",
+                      versions=VERSIONS)  # fmt: skip
+
+    result = _distributed(
+        client, data, tmp_path / "d", f"sqlite:///{tmp_path / 'd.db'}", model_folders
+    )
+
+    township = str(panel.loc[bad, "township_id"])
+    assert result.invalid_rows == local.invalid_rows == 1
+    assert [p.name for p in result.quarantine.iterdir()] == [f"township_id={township}"]
+    held = pd.read_parquet(result.quarantine)
+    assert held["row"].tolist() == [bad + 2] and held["hh_id"].tolist() == [panel.loc[bad, "hh_id"]]
+    ours, theirs = (
+        read_batch(engine_for(f"sqlite:///{tmp_path / db}"), 2025, "7")
+        .sort_values(KEY)
+        .reset_index(drop=True)
+        for db in ("d.db", "l.db")
+    )
+    assert (ours["hh_id"] == panel.loc[bad, "hh_id"]).sum() == 1  # listed, to be verified
+    for column in ["hh_id", "status", "probability", "rank_in_village", "data_check"]:
+        pd.testing.assert_series_equal(ours[column], theirs[column], check_names=False)

@@ -55,24 +55,34 @@ from riskmodel.score import run_batch
 from riskmodel.score.dask import worker_models
 sources, versions, data, out, db = json.loads(sys.argv[1])
 models = worker_models(tuple(sources.items()))
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 result = run_batch(data, out, db, models, versions["meets_criteria"], "bench", versions=versions,
                    replace_all=True)
 print(json.dumps({"wall_s": time.perf_counter() - t0, "households": len(result.rows),
+                  "cpu_s": time.process_time() - c0,
                   "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
 """
 
 
 def _local(sources: dict, versions: dict, data: Path, out: Path, db_url: str) -> dict:
+    """The single-process engine on one core (one thread for TreeSHAP's kernel and the numeric
+    libraries too, as every Dask worker runs), so that per-core figures compare like for like."""
+    from riskmodel.score.dask import ONE_CORE
+
     args = json.dumps([sources, versions, str(data), str(out), db_url])
     done = subprocess.run(
-        [sys.executable, "-c", _LOCAL, args], check=True, capture_output=True, text=True
+        [sys.executable, "-c", _LOCAL, args],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=os.environ | ONE_CORE,
     )
     r = json.loads(done.stdout.strip().splitlines()[-1])
     return {
         "households": r["households"],
         "wall_s": round(r["wall_s"], 2),
         "per_core_hh_s": round(r["households"] / r["wall_s"]),
+        "cores_used": round(r["cpu_s"] / r["wall_s"], 2),
         "peak_mb": round(r["peak_rss"] / 2**20),
     }
 
@@ -83,12 +93,14 @@ def _dask(sources: dict, versions: dict, data: Path, out: Path, db_url: str, wor
     t0 = time.perf_counter()
     with local_client(workers) as client:
         client.run(worker_models, tuple(sources.items()))  # models loaded once per worker
+        cpu = sum(client.run(time.process_time).values()) + time.process_time()
         warm = time.perf_counter()
         result = run_distributed(
             data, out, db_url, sources, versions["meets_criteria"], "bench", client,
             versions=versions,
         )  # fmt: skip
         wall = time.perf_counter() - warm
+        cpu = sum(client.run(time.process_time).values()) + time.process_time() - cpu
         client.cluster.close()
     peaks = [w["peak_rss"] for w in result.workers.values()]
     return {
@@ -98,6 +110,7 @@ def _dask(sources: dict, versions: dict, data: Path, out: Path, db_url: str, wor
         "wall_s": round(wall, 2),
         "end_to_end_s": round(time.perf_counter() - t0, 2),
         "per_core_hh_s": round(result.households / wall / workers),
+        "cores_used": round(cpu / wall, 2),
         "peak_mb_per_worker": round(max(peaks) / 2**20),
         "stages_s": result.seconds,
     }

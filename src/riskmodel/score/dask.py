@@ -1,9 +1,10 @@
 """The Dask driver: the same engine, township by township, on dask.distributed.
 
-Each task reads one township's rows (a partition of a region written by `simulate --partitioned`,
-or the township's rows of one panel file), checks them, scores them with the models its worker
-loaded once, writes the township's Parquet partition and workbook into a hidden folder of the run,
-and stages the township's rows in the store (`staged_scores`, replaced whole when a task is
+Each task takes a few townships in order (about `TASK_ROWS` rows of the panel), reads each
+township's rows (a partition of a region written by `simulate --partitioned`, or the township's
+rows of one panel file) and checks them, scores them together with the models its worker loaded
+once, writes each township's Parquet partition and workbook into a hidden folder of the run, and
+stages each township's rows in the store (`staged_scores`, replaced whole when a task is
 retried). When every township is in, the driver moves the staged rows into the batch in one
 transaction and then the run's folders into place: a killed run leaves the previous batch and
 files as they were, and a killed worker's townships are run again on another worker.
@@ -19,8 +20,10 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
@@ -30,6 +33,7 @@ from riskmodel.model import RelapseModel
 from riskmodel.score.engine import (
     HISTORY_YEARS,
     InvalidShare,
+    invalid_shares,
     score_partition,
     validate_window,
 )
@@ -38,19 +42,28 @@ from riskmodel.score.outputs import PREVIEW_FOLDER, parquet_rows, worklist_title
 from riskmodel.simulate.region import PARTITION, partitions, read_partition
 from riskmodel.store import (
     SERVICE,
+    StagedRows,
     commit_staged,
     drop_staged,
     engine_for,
     stage_partition,
     staged_counts,
 )
+from riskmodel.validate import FIRST_DATA_ROW, ValidationResult, validate_panel
 from riskmodel.worklist import household_facts, read_places, write_worklist
 
 log = logging.getLogger(__name__)
 
 RETRIES = 3
-"""Times a township is run again after its task failed (a killed worker's tasks are moved to
-another worker by the scheduler and do not count here)."""
+"""Times a task is run again after it failed (a killed worker's tasks are moved to another
+worker by the scheduler and do not count here)."""
+TASK_ROWS = 60_000
+"""Panel rows a task reads at least (about 20,000 households with three years of history): the
+engine's fixed costs per call (validation, features, reasons' set-up, the store's transaction)
+are paid once per task. A small region gets smaller tasks: at least TASKS_PER_WORKER a worker."""
+TASKS_PER_WORKER = 4
+"""Tasks per worker at least (when there are townships enough), so that the workers finish
+together."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +74,8 @@ class Township:
     name: str
     files: tuple[str, ...]
     whole_file: bool
+    rows: int = 0
+    """Rows of the panel the township's files hold (its share of one panel file)."""
 
 
 @dataclass(frozen=True)
@@ -114,15 +129,20 @@ def plan(data: Path) -> tuple[Path, list[Township]]:
     data = Path(data)
     parts = partitions(data) if data.is_dir() else {}
     if parts:
-        return data, [Township(t, tuple(map(str, f)), False) for t, f in parts.items()]
+        return data, [
+            Township(
+                t, tuple(map(str, f)), False, sum(pq.ParquetFile(x).metadata.num_rows for x in f)
+            )
+            for t, f in parts.items()
+        ]
     source = panel_file(data)
     if source.suffix != ".parquet":
         raise BatchError(f"{source}: the Dask engine reads Parquet (a panel.parquet or a region)")
     column = pq.read_table(source, columns=[PARTITION]).column(PARTITION).to_pandas()
-    names = sorted(str(t) for t in column.dropna().unique())
     if column.isna().any():
         raise BatchError(f"{source}: rows without {PARTITION}; score it with --engine local")
-    return source, [Township(t, (str(source),), True) for t in names]
+    counts = column.astype(str).value_counts()
+    return source, [Township(t, (str(source),), True, int(counts[t])) for t in sorted(counts.index)]
 
 
 def years_present(townships: list[Township]) -> list[int]:
@@ -166,52 +186,132 @@ def worker_models(sources: tuple[tuple[str, str], ...]) -> dict[str, RelapseMode
     return {label: _LOADED[source] for label, source in sources}
 
 
-def score_township(township: Township, job: Job) -> dict:
-    """One task: read, check, score, write the partition's files and stage its rows."""
+def score_townships(group: tuple[Township, ...], job: Job) -> list[dict]:
+    """One task: read and check each township of `group`, score them together (the engine's
+    fixed costs once per task, not once per township), then write each township's files and
+    stage its rows. A township's rows do not depend on the others scored with it: every feature,
+    score and reason is the household's own, and ranks are within villages."""
     started = time.perf_counter()
     models = worker_models(job.models)
-    window, facts = read_township(township, job.year)
-    checked, shares = validate_window(window, Path(township.files[0]), job.year)
-    rows = score_partition(
-        checked,
+    read = [(t, *read_township(t, job.year)) for t in group]
+    parts, together = _checked(read, job.year)
+    scored = score_partition(
+        together,
         job.year,
         models,
         job.model_version,
         job.run_id,
         job.worklist_share,
         dict(job.versions),
-        facts=facts,
+        facts=pd.concat([facts for _, _, facts in read]),
         band=job.band,
     )
+    by_township = dict(tuple(scored.groupby(scored[PARTITION].astype(str), sort=False)))
+    if job.db_url not in _ENGINES:
+        _ENGINES[job.db_url] = engine_for(job.db_url)
+    from distributed import get_worker
+
+    worker = get_worker().address
+    summaries = []
+    for (township, window, _), (checked, shares) in zip(read, parts, strict=True):
+        rows = by_township.get(township.name, scored.iloc[:0])
+        _write_township(township.name, rows, checked, job)
+        stage_partition(_ENGINES[job.db_url], job.id, township.name, rows)
+        digests = {f: file_digest(Path(f)) for f in township.files if not township.whole_file}
+        summaries.append(
+            {
+                "township": township.name,
+                "features": next(iter(models.values())).features,
+                "rows": len(rows),
+                "villages": int(rows["village_id"].nunique()),
+                "scored_at": _latest(rows),
+                "rows_read": len(window),
+                "invalid_rows": len(checked.quarantined),
+                "shares": {k: (v.invalid, v.rows) for k, v in shares.items()},
+                "report": checked.report(limit=2) if len(checked.quarantined) else "",
+                "digests": digests,
+                "worker": worker,
+                "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            }
+        )
+    for s in summaries:
+        s["seconds"] = (time.perf_counter() - started) / len(summaries)
+    return summaries
+
+
+def _checked(
+    read: list[tuple[Township, pd.DataFrame, pd.DataFrame]], year: int
+) -> tuple[list[tuple[ValidationResult, dict[str, InvalidShare]]], ValidationResult]:
+    """Each township's check and the group's together. The group is checked in one pass; only
+    when a row fails is each township checked on its own, so that its quarantine file and
+    report name its own file's rows."""
+    windows = [window for _, window, _ in read]
+    first = Path(read[0][0].files[0])
+    together = validate_panel(
+        pd.concat(windows),
+        source=first,
+        file_rows=np.concatenate([w.index.to_numpy() for w in windows]) + FIRST_DATA_ROW,
+    )
+    if together.ok:
+        empty = together.quarantined
+        return [
+            (ValidationResult(together.valid.iloc[:0], empty, together.errors, str(first)),
+             invalid_shares(w, empty, year))
+            for w in windows
+        ], together  # fmt: skip
+    parts = [validate_window(w, Path(t.files[0]), year) for t, w, _ in read]
+    together = ValidationResult(
+        valid=pd.concat([c.valid for c, _ in parts], ignore_index=True),
+        quarantined=pd.concat([c.quarantined for c, _ in parts], ignore_index=True),
+        errors=pd.concat([c.errors for c, _ in parts], ignore_index=True),
+    )
+    return parts, together
+
+
+def _task_size(townships: list[Township], task_rows: int, client) -> int:
+    """`task_rows`, or less where the region would otherwise make fewer than
+    TASKS_PER_WORKER tasks for each of the client's workers."""
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    return min(task_rows, sum(t.rows for t in townships) // (TASKS_PER_WORKER * workers))
+
+
+def _latest(rows: pd.DataFrame) -> datetime | None:
+    """The latest time a row of `rows` was scored."""
+    latest = pd.to_datetime(rows["scored_at"], utc=True).max() if len(rows) else pd.NaT
+    return None if pd.isna(latest) else latest.to_pydatetime()
+
+
+def _write_township(name: str, rows: pd.DataFrame, checked: ValidationResult, job: Job) -> None:
+    """The township's Parquet partition, caseload, quarantined rows and workbook, in the run's
+    hidden folder."""
     staging = Path(job.staging)
-    part = f"{PARTITION}={township.name}/part-0.parquet"
+    part = f"{PARTITION}={name}/part-0.parquet"
     write_parquet(parquet_rows(rows).drop(columns=[PARTITION]), staging / "scores" / part)
     load = caseload_table(rows)
     write_parquet(load.drop(columns=[PARTITION]), staging / "caseload" / part)
     if len(checked.quarantined):
-        write_parquet(checked.quarantined, staging / "quarantine" / part)
-    book = staging / "worklists" / f"worklist-{township.name}.xlsx"
+        held = checked.quarantined.drop(columns=[PARTITION], errors="ignore")
+        write_parquet(held, staging / "quarantine" / part)  # the folder names the township
+    book = staging / "worklists" / f"worklist-{name}.xlsx"
     book.parent.mkdir(parents=True, exist_ok=True)
     write_worklist(rows, book, job.title, dict(job.places))
-    if job.db_url not in _ENGINES:
-        _ENGINES[job.db_url] = engine_for(job.db_url)
-    stage_partition(_ENGINES[job.db_url], job.id, township.name, rows)
-    from distributed import get_worker
 
-    digests = {f: file_digest(Path(f)) for f in township.files if not township.whole_file}
-    return {
-        "township": township.name,
-        "features": next(iter(models.values())).features,
-        "rows": len(rows),
-        "rows_read": len(window),
-        "invalid_rows": len(checked.quarantined),
-        "shares": {k: (v.invalid, v.rows) for k, v in shares.items()},
-        "report": checked.report(limit=2) if len(checked.quarantined) else "",
-        "digests": digests,
-        "worker": get_worker().address,
-        "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-        "seconds": time.perf_counter() - started,
-    }
+
+def tasks(townships: list[Township], rows: int) -> list[tuple[Township, ...]]:
+    """Townships grouped in order into tasks of at least `rows` panel rows each (a township is
+    never split; 0: a task per township)."""
+    groups: list[tuple[Township, ...]] = []
+    group: list[Township] = []
+    size = 0
+    for t in townships:
+        group.append(t)
+        size += t.rows
+        if size >= rows:
+            groups.append(tuple(group))
+            group, size = [], 0
+    if group:
+        groups.append(tuple(group))
+    return groups
 
 
 def run_distributed(
@@ -230,6 +330,7 @@ def run_distributed(
     model_alias: str = "",
     on_township: Callable[[dict], None] = lambda _: None,
     early_warning_band: float | None = None,
+    task_rows: int = TASK_ROWS,
 ) -> DistributedResult:
     """Score every household of `year` (default: latest) township by township on the Dask
     `client`'s workers with the models at `models` (label -> `models:/name/N` or a saved model's
@@ -238,7 +339,9 @@ def run_distributed(
     Writes OUT/scores-Y-vN/ (Parquet, a partition per township), OUT/caseload-Y-vN/ (likewise),
     OUT/worklists-Y-vN/ (a workbook per township) and OUT/quarantine-Y/ (invalid rows, when any);
     preview runs write under
-    OUT/preview/. `on_township` sees each township's summary as it comes in."""
+    OUT/preview/. `on_township` sees each township's summary as it comes in; `task_rows` sets
+    the panel rows a task reads at least (0: a task per township; fewer on a small region, see
+    TASKS_PER_WORKER)."""
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     source, townships = plan(data)
@@ -276,13 +379,15 @@ def run_distributed(
     summaries: list[dict] = []
     try:
         futures = [
-            client.submit(score_township, t, job, key=f"score-{t.name}-{job_id}", retries=RETRIES)
-            for t in townships
+            client.submit(
+                score_townships, group, job, key=f"score-{group[0].name}-{job_id}", retries=RETRIES
+            )
+            for group in tasks(townships, _task_size(townships, task_rows, client))
         ]
         for future in as_completed(futures):
-            summary = future.result()
-            summaries.append(summary)
-            on_township(summary)
+            for summary in future.result():
+                summaries.append(summary)
+                on_township(summary)
         seconds["townships"] = round(time.perf_counter() - t0 - seconds["plan"], 3)
         invalid = {
             k: sum((InvalidShare(*s["shares"][k]) for s in summaries), InvalidShare(0, 0))
@@ -310,6 +415,11 @@ def run_distributed(
             model_version,
             run_id,
             summaries[0]["features"],
+            StagedRows(
+                households=sum(s["rows"] for s in summaries),
+                villages=sum(s["villages"] for s in summaries),
+                scored_at=max((s["scored_at"] for s in summaries if s["scored_at"]), default=None),
+            ),
             area=area,
             run=run,
         )
@@ -370,9 +480,20 @@ def _replace_folder(new: Path, target: Path) -> Path:
     return target
 
 
+ONE_CORE = {
+    "NUMBA_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
+"""A worker's environment: one thread for every library too (TreeSHAP's kernel would otherwise
+start a thread per core in every worker), so that N workers use N cores."""
+
+
 def local_client(workers: int | None = None, scheduler: str | None = None):
     """A client of the scheduler at `scheduler`, or of a LocalCluster of `workers` processes
-    (one thread each: scoring holds the GIL) started for this run."""
+    (one thread each, for the libraries too: scoring holds the GIL) started for this run.
+    Workers of a scheduler of your own should be started with `ONE_CORE`'s environment."""
     from distributed import Client, LocalCluster
 
     logging.getLogger("distributed").setLevel(logging.WARNING)
@@ -383,5 +504,6 @@ def local_client(workers: int | None = None, scheduler: str | None = None):
         threads_per_worker=1,
         processes=True,
         dashboard_address=":0",
+        env=ONE_CORE,
     )
     return Client(cluster)

@@ -93,10 +93,17 @@ def validate_window(
     the invalid ones of the scored year (rows whose year cannot be read count here too) and of
     the history years, whose lags would otherwise go missing unnoticed."""
     checked = validate_panel(window, source=source, file_rows=window.index + FIRST_DATA_ROW)
+    return checked, invalid_shares(window, checked.quarantined, year)
+
+
+def invalid_shares(
+    window: pd.DataFrame, quarantined: pd.DataFrame, year: int
+) -> dict[str, InvalidShare]:
+    """The invalid rows of the scored year and of the history years among `window`'s."""
     years = pd.to_numeric(window["year"], errors="coerce")
     scored_year = years.isna() | (years == year)
-    bad_year = pd.to_numeric(checked.quarantined["year"], errors="coerce")
-    shares = {
+    bad_year = pd.to_numeric(quarantined["year"], errors="coerce")
+    return {
         "scored year": InvalidShare(
             int((bad_year == year).sum() + bad_year.isna().sum()), int(scored_year.sum())
         ),
@@ -104,7 +111,6 @@ def validate_window(
             int(bad_year.between(year - HISTORY_YEARS, year - 1).sum()), int((~scored_year).sum())
         ),
     }
-    return checked, shares
 
 
 def score_partition(

@@ -49,6 +49,7 @@ from riskmodel.store.schema import (
     visits,
 )
 from riskmodel.store.staging import (
+    StagedRows,
     commit_staged,
     drop_staged,
     stage_partition,
@@ -62,6 +63,7 @@ __all__ = [
     "SCORE_COLUMNS",
     "SERVICE",
     "TABLES",
+    "StagedRows",
     "StoreSchemaError",
     "api_keys",
     "audit",

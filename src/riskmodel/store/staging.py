@@ -4,12 +4,24 @@ see staged rows."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from riskmodel.store.queries import _bulk_insert, _tuples, now
 from riskmodel.store.schema import SCORE_COLUMNS, SERVICE, TABLES, batches, runs, staged
+
+
+@dataclass(frozen=True)
+class StagedRows:
+    """What a job's tasks staged: households, villages, and the latest time a row was scored."""
+
+    households: int
+    villages: int
+    scored_at: datetime | None
 
 
 def stage_partition(engine: Engine, job: str, township: str, rows: pd.DataFrame) -> int:
@@ -49,27 +61,26 @@ def commit_staged(
     model_version: str,
     run_id: str,
     features: list[str],
+    staged_rows: StagedRows,
     area: str = SERVICE,
     run: dict | None = None,
 ) -> dict[str, int]:
     """Make the staged rows of `job` the batch for (year, model_version) in `area`, in one
     transaction (readers see the old batch or the new one), recording the run; return what
-    changed: households scored and in the batch, replaced, added and dropped."""
+    changed: households scored and in the batch, replaced, added and dropped. `staged_rows`
+    says what the job staged (its tasks counted it; the caller has checked the counts)."""
     table = TABLES[area]
     names = ", ".join(SCORE_COLUMNS)
     old = (table.c.year == year) & (table.c.model_version == model_version)
+    scored, villages = staged_rows.households, staged_rows.villages
     with engine.begin() as conn:
-        new = sa.select(staged.c.hh_id).where(staged.c.job == job)
-        scored = conn.execute(sa.select(sa.func.count()).select_from(new.subquery())).scalar_one()
-        villages = conn.execute(
-            sa.select(sa.func.count(sa.distinct(staged.c.village_id))).where(staged.c.job == job)
-        ).scalar_one()
         stored = conn.execute(sa.select(sa.func.count()).where(old)).scalar_one()
-        both = sa.intersect(new, sa.select(table.c.hh_id).where(old)).subquery()
-        replaced = conn.execute(sa.select(sa.func.count()).select_from(both)).scalar_one()
-        scored_at = conn.execute(
-            sa.select(sa.func.max(staged.c.scored_at)).where(staged.c.job == job)
-        ).scalar_one()
+        replaced = 0
+        if stored:
+            new = sa.select(staged.c.hh_id).where(staged.c.job == job)
+            both = sa.intersect(new, sa.select(table.c.hh_id).where(old)).subquery()
+            replaced = conn.execute(sa.select(sa.func.count()).select_from(both)).scalar_one()
+        scored_at = staged_rows.scored_at
         conn.execute(table.delete().where(old))
         conn.execute(
             batches.delete().where(batches.c.year == year, batches.c.model_version == model_version)
