@@ -294,9 +294,11 @@ def write_worklist(
     title: str,
     places: dict[str, str] | None = None,
     visits: dict[str, dict] | None = None,
+    caseload: pd.DataFrame | None = None,
 ) -> Path:
     """Households on the worklist, a sheet per township in sections, printable on A4 landscape;
-    the visit columns carry each household's latest visit of the year (`visits`) when recorded."""
+    the visit columns carry each household's latest visit of the year (`visits`) when recorded.
+    `caseload`: the rows' calibrate.caseload_table when the caller has built it already."""
     places = places or {}
     listed = rows.loc[rows["on_worklist"].to_numpy(bool), [c for c in SHOWN if c in rows.columns]]
     wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
@@ -347,7 +349,7 @@ def write_worklist(
         ws.set_footer("&L风险概率：" + "；".join(PROBABILITY_ZH.values()) + "&R第 &P 页 / 共 &N 页")
     if not wb.worksheets():
         wb.add_worksheet("无").write(0, 0, "本次没有列入工作清单的农户")
-    _caseload_sheet(wb, rows, title, places, head, cell)
+    _caseload_sheet(wb, rows, title, places, head, cell, caseload)
     wb.close()
     return Path(path)
 
@@ -367,14 +369,16 @@ CASELOAD_COLUMNS = [  # (header, column of calibrate.caseload_table, width)
 ]
 
 
-def _caseload_sheet(wb, rows: pd.DataFrame, title: str, places: dict, head, cell) -> None:
+def _caseload_sheet(
+    wb, rows: pd.DataFrame, title: str, places: dict, head, cell, table: pd.DataFrame | None
+) -> None:
     """Expected caseload of every township and village of the batch: the sum of the
-    probabilities with the 90% interval of the count (calibrate.caseload_table)."""
+    probabilities with the 90% interval of the count (calibrate.caseload_table, or `table`)."""
     from riskmodel.calibrate import caseload_table
 
     if rows.empty:
         return
-    table = caseload_table(rows)
+    table = caseload_table(rows) if table is None else table.copy()
     table["new_interval"] = [
         f"{a}–{b}" for a, b in table[["expected_new_low", "expected_new_high"]].to_numpy()
     ]

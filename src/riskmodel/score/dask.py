@@ -192,7 +192,7 @@ def score_township(township: Township, job: Job) -> dict:
         write_parquet(checked.quarantined, staging / "quarantine" / part)
     book = staging / "worklists" / f"worklist-{township.name}.xlsx"
     book.parent.mkdir(parents=True, exist_ok=True)
-    write_worklist(rows, book, job.title, dict(job.places))
+    write_worklist(rows, book, job.title, dict(job.places), caseload=load)
     if job.db_url not in _ENGINES:
         _ENGINES[job.db_url] = engine_for(job.db_url)
     stage_partition(_ENGINES[job.db_url], job.id, township.name, rows)
