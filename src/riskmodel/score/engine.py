@@ -132,8 +132,10 @@ def score_partition(
     rows = score_records(
         records, models, model_version, run_id, worklist_share, versions, facts, band
     )
-    rows = with_data_checks(rows, checked, year, model_version, run_id)
-    return place_in_villages(rows, worklist_share, band)
+    checked_rows = with_data_checks(rows, checked, year, model_version, run_id)
+    if len(checked_rows) == len(rows):  # no household added: the places are those just made
+        return checked_rows
+    return place_in_villages(checked_rows, worklist_share, band)
 
 
 def score_records(
@@ -355,6 +357,8 @@ def with_data_checks(
         f"history rows left out: {t}" if isinstance(t, str) else "" for t in left_out
     ]
     now_bad = q[(q_year == year) & q["hh_id"].notna() & q["village_id"].notna()]
+    if now_bad.empty:  # (isin converts every scored id first: a tenth of a second a county)
+        return rows
     now_bad = now_bad.assign(hh_id=now_bad["hh_id"].astype(str))
     now_bad = now_bad[~now_bad["hh_id"].isin(rows["hh_id"])]
     if now_bad.empty:
