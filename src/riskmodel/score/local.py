@@ -110,7 +110,7 @@ def run_batch(
     source = panel_file(data)
     panel = read_panel(source)
     years = pd.to_numeric(panel["year"], errors="coerce")
-    present = sorted({int(y) for y in years.dropna() if float(y).is_integer()})
+    present = sorted({int(y) for y in years.dropna().unique() if float(y).is_integer()})
     Y = scored_year(present, year, source)
     warnings = history_warnings(present, Y, source)
     window = panel[years.between(Y - HISTORY_YEARS, Y) | years.isna()]
