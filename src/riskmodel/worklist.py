@@ -235,6 +235,14 @@ def visit_cells(visit: dict | None) -> list[str]:
     ]
 
 
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """`frame.to_dict("records")` (pd.NA as None), column by column: to_dict iterates pyarrow's
+    strings one value at a time, tolist converts each column at once (a fifth of the time)."""
+    names = list(frame.columns)
+    columns = [[None if v is pd.NA else v for v in frame[c].tolist()] for c in names]
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
 def sheet_rows(
     part: pd.DataFrame, places: dict[str, str], visits: dict[str, dict] | None = None
 ) -> list[tuple[str | None, list]]:
@@ -243,7 +251,7 @@ def sheet_rows(
     become records once and are put in order in Python: sorting and converting each section's
     frame cost more than writing its cells."""
     visits = visits or {}
-    records = part[[c for c in SHOWN if c in part.columns]].to_dict("records")
+    records = _records(part[[c for c in SHOWN if c in part.columns]])
     by_status: dict[str, list[dict]] = {status: [] for status, _ in SECTIONS}
     for r in records:
         if r["status"] in by_status:
