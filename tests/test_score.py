@@ -9,6 +9,8 @@ import pytest
 from openpyxl import load_workbook
 
 from riskmodel.features import build_features
+from riskmodel.model import RelapseModel
+from riskmodel.monitor.batch import scored_batches
 from riskmodel.score import BatchError, run_batch, score_records
 from riskmodel.store import engine_for, read_batch, score_runs
 from riskmodel.worklist import CASELOAD_SHEET, read_places
@@ -199,6 +201,26 @@ def test_rule_flags_agree_with_the_data(scored, latest):
 def _run(trained, training_county, out, db_url, version="7", **kw):
     model, _ = trained
     return run_batch(training_county, out, db_url, model, version, "run-1", **kw)
+
+
+def test_the_quick_monitor_reuses_the_raw_scores_its_trees_would_give(
+    trained, training_county, tmp_path
+):
+    # given the model as the batch loads it (its tables, no LightGBM) and a scored batch
+    model = RelapseModel.load(trained[0].folder)
+    result = run_batch(
+        training_county, tmp_path, f"sqlite:///{tmp_path / 'store.db'}", model, "7", "run-1"
+    )
+    known = result.raw_scores["meets_criteria"]
+
+    # when the monitor's rows of the year are scored with the batch's raw scores and alone
+    given = scored_batches(model, result.valid, [2025], {2025: known})[2025]
+    alone = scored_batches(model, result.valid, [2025])[2025]
+
+    # then every row was found in the batch, and the scores are equal to the bit
+    assert alone.rows["hh_id"].isin(known.index).all() and len(alone.rows) > 100
+    np.testing.assert_array_equal(given.raw, alone.raw)
+    pd.testing.assert_frame_equal(given.rows, alone.rows)
 
 
 def test_batch_writes_parquet_store_and_workbook_that_agree(

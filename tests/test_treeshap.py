@@ -86,6 +86,22 @@ def test_walking_the_trees_gives_lightgbm_raw_score(params, tmp_path):
     np.testing.assert_allclose(few, reference[:20], atol=1e-9)
 
 
+@pytest.mark.parametrize(
+    "params",
+    [*SPLITS, {"num_leaves": 7, "min_data_in_leaf": 2000}],  # one leaf: the constant alone
+)
+def test_the_explaining_pass_gives_the_walks_raw_score_to_the_bit(params):
+    booster, X = _booster(params)
+    X_test = _hard_rows(X)
+    ts = TreeShap(booster)
+
+    for rows in (X_test, X_test[:20]):  # the parallel kernel, then the serial one
+        contrib, _, raw = ts.explained(rows)
+
+        np.testing.assert_array_equal(raw, ts.raw_score(rows))
+        np.testing.assert_allclose(raw, contrib.sum(axis=1), atol=1e-9)
+
+
 def test_single_rows_and_batches_agree():
     booster, X = _booster({"num_leaves": 7})
     ts = TreeShap(booster)

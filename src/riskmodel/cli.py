@@ -631,7 +631,8 @@ def _quick_monitor(model: Any, meta: dict, result: Any, db_url: str) -> None:
 
     t0 = time.perf_counter()
     try:
-        report = quick(model, meta, result.valid, result.year, db_url)
+        raw = result.raw_scores.get(model.meta.label)
+        report = quick(model, meta, result.valid, result.year, db_url, raw)
     except MonitorError as exc:
         err_console.print(f"[yellow]monitor skipped:[/yellow] {exc}", highlight=False)
         return

@@ -61,17 +61,20 @@ def merge_batch(
     worklist_share: float,
     band: float | None = None,
 ) -> tuple[pd.DataFrame, Change]:
-    """The batch after this run: the new rows plus the stored rows of households not scored now
-    (none with `replace_all`), placed in their villages again. `read_stored` is called only when
-    some stored household is not in the new rows."""
+    """The batch after this run: the new rows (placed in their villages, as score_partition
+    returns them) plus the stored rows of households not scored now (none with `replace_all`),
+    placed in their villages again when there are any. `read_stored` is called only when some
+    stored household is not in the new rows."""
     new_ids = set(new["hh_id"])
     others = stored_ids - new_ids
     kept = new.iloc[:0]
     if others and not replace_all:
         stored = read_stored()
         kept = stored[stored["hh_id"].isin(others)]
-    rows = pd.concat([new, kept[new.columns]], ignore_index=True) if len(kept) else new
-    rows = place_in_villages(rows, worklist_share, band)
+    rows = new
+    if len(kept):
+        rows = pd.concat([new, kept[new.columns]], ignore_index=True)
+        rows = place_in_villages(rows, worklist_share, band)
     dropped = sorted(others) if replace_all else []
     change = Change(
         households_scored=len(new_ids),

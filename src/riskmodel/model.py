@@ -162,6 +162,12 @@ class RelapseModel:
         """`contributions` and each row's raw-score variance (riskmodel.interval)."""
         return self.explainer.contributions_and_variance(X)
 
+    def explained(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """`contributions_and_variance`, and what `raw_score(X)` returns when it walks the same
+        tables (computed in the same pass, equal to the bit; None when it would ask LightGBM)."""
+        contrib, variance, raw = self.explainer.explained(X)
+        return contrib, variance, raw if self._booster is None else None
+
     def bounds(
         self, raw: np.ndarray, variance: np.ndarray, prob: np.ndarray, tiers: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:

@@ -293,9 +293,12 @@ def _contributions_py(
     table,
     offsets,
     leaf_variance,
+    leaf_value,
 ):
     n = X.shape[0]
-    out = np.zeros((n, n_features + 2))  # contributions, expected value, raw-score variance
+    # contributions, expected value, raw-score variance, and the reached leaves' values summed
+    # tree by tree in order, as _predict_py sums them (leaves are stored tree by tree)
+    out = np.zeros((n, n_features + 3))
     n_blocks = (n + BLOCK - 1) // BLOCK
     for blk in nb.prange(n_blocks):
         lo = blk * BLOCK
@@ -328,6 +331,7 @@ def _contributions_py(
             for r in range(hi - lo):
                 if failed[r] == 0:  # the row reaches this leaf
                     out[lo + r, n_features + 1] += leaf_variance[leaf]
+                    out[lo + r, n_features + 2] += leaf_value[leaf]
                 base = off + (full & ~failed[r]) * d
                 for s in range(d):
                     out[lo + r, leaf_features[leaf, s]] += table[base + s]
@@ -505,6 +509,12 @@ class TreeShap:
         """`contributions`, and each row's raw-score variance: the sum over trees of the
         sampling variance of the leaf the row reaches (`leaf_variances`; trees taken as
         independent, so it sets the interval's shape, its scale is fitted)."""
+        return self.explained(X)[:2]
+
+    def explained(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`contributions_and_variance` and `raw_score`, in one pass: the raw score is the
+        reached leaves' values added in the order the tree walk adds them, so it equals
+        `raw_score` to the bit (the sum of the contributions differs in the last bits)."""
         p = self._p
         X = np.ascontiguousarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.n_features:
@@ -531,8 +541,12 @@ class TreeShap:
             self._table,
             self._offsets,
             self._leaf_variance,
+            p.leaf_value,
         )
-        return out[:, :-1], out[:, -1]
+        if self._walk is None:
+            self._walk = _trees(p)
+        n = self.n_features
+        return out[:, : n + 1], out[:, n + 1], self._walk[3] + out[:, n + 2]
 
     @property
     def _leaf_variance(self) -> np.ndarray:

@@ -69,13 +69,26 @@ class Scored:
     seconds: dict
 
 
-def scored_batches(model: RelapseModel, panel: pd.DataFrame, years: list[int]) -> dict[int, Scored]:
+def scored_batches(
+    model: RelapseModel,
+    panel: pd.DataFrame,
+    years: list[int],
+    known: dict[int, pd.Series] | None = None,
+) -> dict[int, Scored]:
     """Each year's `Scored`: the features built and the trees walked once for all the years
-    (each row's score is its own, so the values are those of one year at a time)."""
+    (each row's score is its own, so the values are those of one year at a time). `known`: raw
+    scores by year and hh_id that the caller has already (the batch just scored); the trees
+    are walked only for the rows they lack."""
     t0 = time.perf_counter()
     rows = batch_rows(panel, max(years), model, first=min(years))
     t1 = time.perf_counter()
-    raw = model.raw_score(model.matrix(rows))
+    raw = np.full(len(rows), np.nan)
+    for year, scores in (known or {}).items():
+        at = np.flatnonzero(rows["year"].astype(int).to_numpy() == year)
+        raw[at] = scores.reindex(rows["hh_id"].astype(str).to_numpy()[at]).to_numpy(float)
+    todo = np.flatnonzero(np.isnan(raw))
+    if len(todo):
+        raw[todo] = model.raw_score(model.matrix(rows.iloc[todo]))
     seconds = {"rows": t1 - t0, "score": time.perf_counter() - t1}
     of = rows["year"].astype(int).to_numpy()
     return {y: Scored(rows[of == y].reset_index(drop=True), raw[of == y], seconds) for y in years}

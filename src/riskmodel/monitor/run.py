@@ -60,10 +60,13 @@ def monitor(
     cfg: MonitorConfig | None = None,
     quick: bool = False,
     stored: pd.DataFrame | None = None,
+    raw: pd.Series | None = None,
 ) -> dict:
     """The report: the batch of `year` (default: the panel's latest) and, unless quick, every
     batch after the reference year whose labels the panel now holds, beside the estimate that
-    was stored for it (else the same estimate, recomputed)."""
+    was stored for it (else the same estimate, recomputed). `raw`: raw scores of `year`'s
+    households by hh_id that the caller has already (the batch's), as `model.raw_score`
+    gives them."""
     cfg = cfg or MonitorConfig()
     reference = load_reference(model, meta.get("version", ""))
     years = sorted(int(y) for y in panel["year"].unique())
@@ -76,7 +79,7 @@ def monitor(
     before_year = year - 1 if not quick and year - 1 in years else None
     # every batch the report reads (the year before for its stable ranks), built in one pass
     wanted = {year, *past_years} | ({before_year} if before_year is not None else set())
-    scored = scored_batches(model, panel, sorted(wanted))
+    scored = scored_batches(model, panel, sorted(wanted), {year: raw} if raw is not None else None)
     batch = monitor_batch(model, reference, panel, year, cfg, scored=scored[year])
     past = [monitor_batch(model, reference, panel, y, cfg, scored=scored[y]) for y in past_years]
     stable = None
@@ -229,14 +232,23 @@ def alarm_line(report: dict) -> str:
     )
 
 
-def quick(model: RelapseModel, meta: dict, panel: pd.DataFrame, year: int, db_url: str) -> dict:
+def quick(
+    model: RelapseModel,
+    meta: dict,
+    panel: pd.DataFrame,
+    year: int,
+    db_url: str,
+    raw: pd.Series | None = None,
+) -> dict:
     """The end of `riskmodel score`: drift, estimates and the alarm for the batch just scored,
-    recorded in the store (the API's gauges read it); no past batches, reports or MLflow run."""
+    recorded in the store (the API's gauges read it); no past batches, reports or MLflow run.
+    `raw`: the batch's raw scores of the model by hh_id (BatchResult.raw_scores), so that the
+    trees are not walked again."""
     from riskmodel.labels import registered_model_name
     from riskmodel.store import engine_for
 
     window = panel[panel["year"].astype(int).between(year - HISTORY_YEARS, year)]
     name = registered_model_name(model.meta.label)
-    report = monitor(model, meta | {"name": name}, window, year, quick=True)
+    report = monitor(model, meta | {"name": name}, window, year, quick=True, raw=raw)
     record(engine_for(db_url), report)
     return report

@@ -294,7 +294,7 @@ def _write_township(name: str, rows: pd.DataFrame, checked: ValidationResult, jo
         write_parquet(held, staging / "quarantine" / part)  # the folder names the township
     book = staging / "worklists" / f"worklist-{name}.xlsx"
     book.parent.mkdir(parents=True, exist_ok=True)
-    write_worklist(rows, book, job.title, dict(job.places))
+    write_worklist(rows, book, job.title, dict(job.places), caseload=load)
 
 
 def tasks(townships: list[Township], rows: int) -> list[tuple[Township, ...]]:

@@ -63,6 +63,10 @@ class BatchResult:
     stability: tuple[tuple[int, str], dict] | None = None
     """The batch it was compared with, (year, model version), and the comparison
     (riskmodel.stability); None for the first batch."""
+    raw_scores: dict[str, pd.Series] = field(default_factory=dict)
+    """Each model's raw scores of the households it explained, by hh_id, as its `raw_score`
+    gives them (score.engine.Assessment.raw_scores): the quick monitor's, without a second
+    walk of the trees."""
 
 
 def run_batch(
@@ -106,7 +110,7 @@ def run_batch(
     source = panel_file(data)
     panel = read_panel(source)
     years = pd.to_numeric(panel["year"], errors="coerce")
-    present = sorted({int(y) for y in years.dropna() if float(y).is_integer()})
+    present = sorted({int(y) for y in years.dropna().unique() if float(y).is_integer()})
     Y = scored_year(present, year, source)
     warnings = history_warnings(present, Y, source)
     window = panel[years.between(Y - HISTORY_YEARS, Y) | years.isna()]
@@ -118,6 +122,7 @@ def run_batch(
     if len(checked.quarantined):
         quarantine = write_parquet(checked.quarantined, out / f"quarantine-{Y}.parquet")
     check_shares(shares, max_invalid_share, quarantine, checked.report(limit=5))
+    raw_scores: dict[str, pd.Series] = {}
     rows = score_partition(
         checked,
         Y,
@@ -129,6 +134,7 @@ def run_batch(
         on_stage=stage,
         facts=household_facts(panel, Y),
         band=early_warning_band,
+        raw_scores=raw_scores,
     )
     engine = engine_for(db_url)
     rows, change = merge_batch(
@@ -172,6 +178,7 @@ def run_batch(
         area,
         checked.valid,
         against,
+        raw_scores,
     )
 
 

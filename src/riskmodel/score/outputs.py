@@ -57,8 +57,9 @@ def staged_outputs(
         atomic_path(workbook) as tmp_book,
     ):
         parquet_rows(rows).to_parquet(tmp_parquet, index=False)
-        caseload_table(rows).to_parquet(tmp_caseload, index=False)
-        write_worklist(rows, tmp_book, title, places, visits)
+        caseload = caseload_table(rows)
+        caseload.to_parquet(tmp_caseload, index=False)
+        write_worklist(rows, tmp_book, title, places, visits, caseload)
         yield
 
 
