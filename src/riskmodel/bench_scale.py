@@ -50,9 +50,9 @@ def region(root: Path, households: int, seed: int = 7, single_up_to: int = 250_0
 
 
 _LOCAL = """
-import json, resource, sys, time
+import json, sys, time
 from riskmodel.score import run_batch
-from riskmodel.score.dask import worker_models
+from riskmodel.score.dask import peak_rss, worker_models
 sources, versions, data, out, db = json.loads(sys.argv[1])
 models = worker_models(tuple(sources.items()))
 t0, c0 = time.perf_counter(), time.process_time()
@@ -60,7 +60,7 @@ result = run_batch(data, out, db, models, versions["meets_criteria"], "bench", v
                    replace_all=True)
 print(json.dumps({"wall_s": time.perf_counter() - t0, "households": len(result.rows),
                   "cpu_s": time.process_time() - c0,
-                  "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+                  "peak_rss": peak_rss()}))
 """
 
 
@@ -128,15 +128,15 @@ def bench_scale(
 ) -> dict:
     """Score each size with the single-process engine (up to `single_up_to` households: it holds
     the whole region, about 20 KB per household) and with Dask on each number of workers, against
-    the models in service (or the URIs given), into a bench store (default: SQLite in ROOT; pass
-    PostgreSQL's URL to measure the production path)."""
+    the models in service (or the URIs given), into a bench store: by default a new SQLite file
+    for every run, so that no run pays for deleting an earlier run's batch; PostgreSQL's URL
+    measures the production path (each run then replaces the batch the run before wrote)."""
     from riskmodel.api.lifecycle import pinned_uri
     from riskmodel.config import Settings
     from riskmodel.registry import load_optional, resolve_version
 
     settings = Settings()
     root = Path(root).resolve()
-    db_url = db_url or f"sqlite:///{root / 'bench.db'}"
     uris = {
         "meets_criteria": model_uri or settings.model_uri,
         "persistent": settings.persistent_model_uri
@@ -149,18 +149,29 @@ def bench_scale(
             continue
         versions[label] = resolve_version(uri)
         sources[label] = pinned_uri(uri, versions[label])
-    results: dict = {"cores": os.cpu_count(), "db": db_url.split(":", 1)[0], "sizes": {}}
+    db = db_url.split(":", 1)[0] if db_url else "sqlite"
+    results: dict = {"cores": os.cpu_count(), "db": db, "sizes": {}}
     for n in sizes:
         t0 = time.perf_counter()
         folder = region(root, n, single_up_to=single_up_to)
         row: dict = {"data_s": round(time.perf_counter() - t0, 1)}
         with tempfile.TemporaryDirectory(dir=root) as tmp:
+
+            def store(run: str) -> str:
+                return db_url or f"sqlite:///{Path(tmp) / run}.db"
+
             if n <= single_up_to:
                 row["single"] = _local(
-                    sources, versions, folder / "single" / "panel.parquet", Path(tmp), db_url
+                    sources,
+                    versions,
+                    folder / "single" / "panel.parquet",
+                    Path(tmp),
+                    store("single"),
                 )
             for w in workers:
-                row[f"dask_{w}"] = _dask(sources, versions, folder, Path(tmp), db_url, w)
+                row[f"dask_{w}"] = _dask(
+                    sources, versions, folder, Path(tmp), store(f"dask_{w}"), w
+                )
         if "single" in row:
             single = row["single"]["per_core_hh_s"]
             row["dask_per_core_vs_single"] = {

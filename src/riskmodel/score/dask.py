@@ -231,7 +231,7 @@ def score_townships(group: tuple[Township, ...], job: Job) -> list[dict]:
                 "report": checked.report(limit=2) if len(checked.quarantined) else "",
                 "digests": digests,
                 "worker": worker,
-                "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                "peak_rss": peak_rss(),
             }
         )
     for s in summaries:
@@ -266,6 +266,19 @@ def _checked(
         errors=pd.concat([c.errors for c, _ in parts], ignore_index=True),
     )
     return parts, together
+
+
+def peak_rss() -> int:
+    """This process's peak resident memory in bytes: the kernel's high-water mark of its own
+    memory (VmHWM), which, unlike getrusage's, does not carry over the peak of the process that
+    started it (a LocalCluster's workers are started by the driver)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _task_size(townships: list[Township], task_rows: int, client) -> int:
