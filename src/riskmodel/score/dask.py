@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
@@ -49,7 +48,7 @@ from riskmodel.store import (
     stage_partition,
     staged_counts,
 )
-from riskmodel.validate import FIRST_DATA_ROW, ValidationResult, validate_panel
+from riskmodel.validate import ValidationResult
 from riskmodel.worklist import household_facts, read_places, write_worklist
 
 log = logging.getLogger(__name__)
@@ -247,11 +246,7 @@ def _checked(
     report name its own file's rows."""
     windows = [window for _, window, _ in read]
     first = Path(read[0][0].files[0])
-    together = validate_panel(
-        pd.concat(windows),
-        source=first,
-        file_rows=np.concatenate([w.index.to_numpy() for w in windows]) + FIRST_DATA_ROW,
-    )
+    together, _ = validate_window(pd.concat(windows), first, year)  # file rows kept in the index
     if together.ok:
         empty = together.quarantined
         return [
