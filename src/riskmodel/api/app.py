@@ -16,6 +16,7 @@ from riskmodel.api.errors import invalid
 from riskmodel.api.lifecycle import Loaded, ModelHolder
 from riskmodel.api.middleware import GuardAndMeasure
 from riskmodel.api.routers import admin, households, pages, scores, villages, visits
+from riskmodel.api.routers.scores import ScoreFastPath
 from riskmodel.api.service import Service
 from riskmodel.api.web import Forbidden, SignInRequired, render
 from riskmodel.config import Settings
@@ -59,6 +60,7 @@ def create_app(
         redoc_url=None,
         swagger_ui_parameters={"persistAuthorization": True},
     )
+    app.add_middleware(ScoreFastPath)  # inside GuardAndMeasure: limits and metrics apply
     app.add_middleware(
         GuardAndMeasure,
         metrics=svc.metrics,
