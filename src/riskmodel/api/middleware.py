@@ -93,6 +93,10 @@ async def _send_json(
     await send({"type": "http.response.body", "body": body})
 
 
+MAX_SERIES = 1_000
+"""Label sets whose series are kept at hand (routes x methods x statuses: a few dozen)."""
+
+
 class GuardAndMeasure:
     """Per-address rate limit (429 with Retry-After), request bodies over `max_body` bytes refused
     with 413 (declared or chunked), and requests counted and timed by route."""
@@ -107,6 +111,8 @@ class GuardAndMeasure:
     ):
         self.app, self.metrics, self.max_body = app, metrics, max_body
         self.limiter, self.advice = limiter, advice
+        self._series: dict[tuple, tuple] = {}
+        """(route template, method, status) -> its counter and latency histogram."""
 
     def _too_big(self, size: int | None) -> bytes:
         got = f"of {size:,} bytes " if size is not None else ""
@@ -164,8 +170,17 @@ class GuardAndMeasure:
     def _observe(self, scope: Scope, status: int, start: float) -> None:
         route = scope.get("route")
         template = getattr(route, "path", "unmatched")
-        self.metrics.requests.labels(template, scope.get("method", ""), str(status)).inc()
-        self.metrics.latency.labels(template).observe(time.perf_counter() - start)
+        key = (template, scope.get("method", ""), status)
+        series = self._series.get(key)
+        if series is None:  # prometheus_client's labels() costs more than the counting
+            series = (
+                self.metrics.requests.labels(template, key[1], str(status)),
+                self.metrics.latency.labels(template),
+            )
+            if len(self._series) < MAX_SERIES:
+                self._series[key] = series
+        series[0].inc()
+        series[1].observe(time.perf_counter() - start)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

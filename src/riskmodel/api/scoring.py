@@ -108,21 +108,26 @@ class Scorer:
         """In the thread: check the batch's records, score those of requests that passed."""
         refused: dict[int, list[Failure]] = {}
         to_check = [j for j in batch if j.checked is not None]
+        arrays = None
         if to_check and self.check is not None:
             starts, start = [], 0
             for job in to_check:
                 starts.append(start)
                 start += job.n
-            merged = _merge([j.checked for j in to_check], [j.n for j in to_check])
-            failures = self.check(as_arrays(merged))
+            arrays = as_arrays(_merge([j.checked for j in to_check], [j.n for j in to_check]))
+            failures = self.check(arrays)
             for row, field, rule in failures:
                 k = max(i for i, s in enumerate(starts) if s <= row)
                 refused.setdefault(id(to_check[k]), []).append((row - starts[k], field, rule))
         passed = [j for j in batch if id(j) not in refused]
         results = []
         if passed:
-            merged = _merge([j.columns for j in passed], [j.n for j in passed])
-            results = self.fn(as_arrays(merged), *context)
+            # the checked columns are the scored ones when every request passed and checked
+            # exactly its columns (no monitor_line): converted once
+            same = len(to_check) == len(passed) == len(batch)
+            if arrays is None or not same or any(j.checked is not j.columns for j in batch):
+                arrays = as_arrays(_merge([j.columns for j in passed], [j.n for j in passed]))
+            results = self.fn(arrays, *context)
         return refused, results
 
     async def _drain(self) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import lru_cache
+from operator import itemgetter
 
 import orjson
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -91,14 +93,14 @@ async def score_request(svc: Service, who: Principal, body: ScoreRequest) -> Res
                 f"township {who.township_id}, not {township}",
             )
     checked = None
-    names, required = record_fields(tuple(features))
+    names, required, values_of = record_fields(tuple(features))
     if body.households is not None:
         columns, history = await svc.scorer.call(
             columns_from_facts, body.households, features, names, svc.history
         )
     else:
-        rows = [r.__dict__ for r in body.records]
-        columns = {name: [row[name] for row in rows] for name in names}
+        rows = [values_of(r.__dict__) for r in body.records]
+        columns = dict(zip(names, map(list, zip(*rows, strict=True)), strict=True))
         refuse_absent(columns, required)
         with_line = [r.monitor_line for r in body.records]
         checked = {**columns, "monitor_line": with_line} if any(with_line) else columns
@@ -208,11 +210,16 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 @lru_cache(maxsize=8)
-def record_fields(features: tuple[str, ...]) -> tuple[list[str], list[str]]:
-    """The record fields a model reads (identifiers and its features) and those a record must
-    carry (the ones that cannot be null); one entry per model in service."""
+def record_fields(
+    features: tuple[str, ...],
+) -> tuple[list[str], list[str], Callable[[dict], tuple]]:
+    """The record fields a model reads (identifiers and its features), those a record must
+    carry (the ones that cannot be null), and a function giving a record's values of the first
+    in their order (a record's columns in one C call: a dict lookup per field cost a sixth of
+    the request on the event loop); one entry per model in service."""
     columns = record_columns(list(features))
-    return [c.name for c in columns], [c.name for c in columns if not c.nullable]
+    names = [c.name for c in columns]
+    return names, [c.name for c in columns if not c.nullable], itemgetter(*names)
 
 
 def refuse_absent(columns: dict[str, list], required: list[str]) -> None:
