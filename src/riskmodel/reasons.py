@@ -742,9 +742,15 @@ def _texts_by_row(
     rz, re_ = reason_texts["zh"], reason_texts["en"]
     pz, pe = protective_texts["zh"], protective_texts["en"]
     chosen_l, groups_l, prot_l = chosen.tolist(), groups.tolist(), prot.tolist()
-    quoted = [c for c in _quoted_columns(tuple(features)) if c in records]
+    # the quoted columns as lists once: a numpy scalar per value and record cost more
+    quoted = {
+        c: v.tolist() if isinstance(v, np.ndarray) else v
+        for c in _quoted_columns(tuple(features))
+        if c in records
+        for v in (records[c],)
+    }
     for i in range(n):
-        row = {c: records[c][i] for c in quoted}
+        row = {c: v[i] for c, v in quoted.items()}
         for k in range(top):
             if groups_l[i][k] < 0:
                 continue

@@ -66,7 +66,7 @@ def _codes(raw: np.ndarray, size) -> np.ndarray:
     """Codes 0..size-1 of categorical or yes/no values (a column, or columns with a size each),
     `size` for missing or unknown."""
     ok = np.isfinite(raw) & (raw >= 0) & (raw < size)
-    return np.where(ok, np.nan_to_num(raw), size).astype(np.int64)
+    return np.where(ok, raw, size).astype(np.int64)  # values not ok (NaN among them) never used
 
 
 def _size(name: str, levels: dict[str, list[str]]) -> int:

@@ -209,6 +209,15 @@ class Assessment:
     monitor reuses them instead of walking the trees again."""
 
 
+def _among(values: np.ndarray, options: list[str]) -> np.ndarray:
+    """`np.isin` for a few options (isin sorts: it cost more than the comparisons on the API's
+    small batches)."""
+    out = np.zeros(len(values), bool)
+    for option in options:
+        out |= values == option
+    return out
+
+
 def assess(records: Mapping, models: RelapseModel | Models) -> Assessment:
     """Status, criteria, the population's calibrated probability and tier, official rule flags and
     reasons for records given as a DataFrame or a mapping of columns (batch and API come here)."""
@@ -230,7 +239,7 @@ def assess(records: Mapping, models: RelapseModel | Models) -> Assessment:
     raw_scores: dict[str, np.ndarray] = {}
     for by, model in models.items():
         states = [state for state, b in EXPLAINED_BY.items() if b == by]
-        explained = np.flatnonzero(np.isin(st, states))
+        explained = np.flatnonzero(_among(st, states))
         if not len(explained):
             continue
         # one explanation call per model (each call has a fixed cost a single record feels)
@@ -240,7 +249,7 @@ def assess(records: Mapping, models: RelapseModel | Models) -> Assessment:
             raw_scores[by][explained] = walked
         raw = contrib[explained].sum(axis=1)
         p = model.calibrate(raw)
-        served = np.isin(st[explained], [s for s, b in SERVED_BY.items() if b == by])
+        served = _among(st[explained], [s for s, b in SERVED_BY.items() if b == by])
         red_screen[explained[~served]] = p[~served] >= model.meta.tiers.red
         rows, p, raw, variance = explained[served], p[served], raw[served], variance[served]
         if not len(rows):
