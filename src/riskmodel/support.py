@@ -185,11 +185,14 @@ class Support:
         """Bins of the numeric features (right-closed at each edge; the last for missing)."""
         return _bins(X[:, self.num_at], self.edges, self.missing_bin)
 
-    def surprisal(self, X: np.ndarray) -> np.ndarray:
-        """-ln of the independence density of the training data at each row."""
+    def surprisal(self, X: np.ndarray, codes: np.ndarray | None = None) -> np.ndarray:
+        """-ln of the independence density of the training data at each row (`codes`: its
+        `code_matrix`, when the caller has it)."""
         total = np.zeros(len(X))
         if len(self.codes_at):
-            total -= self.code_logs[np.arange(len(self.codes_at)), self.code_matrix(X)].sum(1)
+            if codes is None:
+                codes = self.code_matrix(X)
+            total -= self.code_logs[np.arange(len(self.codes_at)), codes].sum(1)
         if len(self.num_at):
             total -= self.num_logs[np.arange(len(self.num_at)), self.bin_matrix(X)].sum(1)
         return total
@@ -212,7 +215,7 @@ class Support:
             never &= ~unseen[:, self.pair_a] & ~unseen[:, self.pair_b]
         rare = np.zeros(n, bool)
         if self.threshold is not None:
-            rare = self.surprisal(X) > self.threshold
+            rare = self.surprisal(X, codes) > self.threshold
         flag = unseen.any(1) | high.any(1) | low.any(1) | never.any(1) | rare
         zh: list[list[str]] = [[] for _ in range(n)]
         en: list[list[str]] = [[] for _ in range(n)]
