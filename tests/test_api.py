@@ -113,6 +113,32 @@ def test_score_bodies_are_exactly_the_documented_schema(api, service, form):
     assert ScoreResponse.model_validate(body).model_dump(mode="json") == body
 
 
+@pytest.mark.parametrize(
+    ("role", "form"), [("county", "records"), ("county", "households"), ("township", "records")]
+)
+def test_the_fast_path_answers_as_the_app(service, role, form, monkeypatch):
+    """A key's first request goes through FastAPI (the key is looked up in the store); once the
+    key is cached, ScoreFastPath answers: the same status, headers and bytes (a township key
+    gets the same 403 for records of other townships)."""
+    from riskmodel.api.routers import scores
+
+    found = []
+    lookup = scores._cached_principal
+    monkeypatch.setattr(
+        scores, "_cached_principal", lambda svc, h: found.append(lookup(svc, h)) or found[-1]
+    )
+    payload = {"records": [BELOW_LINE, MONITORED]} if form == "records" else None
+    payload = payload or {"households": [EXAMPLE_HOUSEHOLD]}
+    with service_tracking(service), TestClient(create_app(service["settings"])) as c:
+        first = c.post("/v1/scores", json=payload, headers=auth(service, role))
+        second = c.post("/v1/scores", json=payload, headers=auth(service, role))
+
+    assert found[0] is None and found[1] is not None  # the app, then the fast path
+    assert first.status_code == second.status_code
+    assert first.content == second.content
+    assert first.headers.items() == second.headers.items()
+
+
 @pytest.mark.parametrize("n", [3, 40])
 def test_scores_agree_with_the_batch_for_the_same_record(api, service, training_county, n):
     from riskmodel.features import build_features
