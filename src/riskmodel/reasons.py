@@ -609,7 +609,8 @@ def explain(
     raising = risk_ok & (contrib > 0)
     by_risk = np.where(raising @ risk_m > 0, contrib @ risk_m, -np.inf)
     groups = np.argsort(-by_risk, axis=1, kind="stable")[:, :top]
-    values = np.take_along_axis(by_risk, groups, axis=1)
+    at = np.arange(n)[:, None]  # rows, for picking one column per row (np.take_along_axis)
+    values = by_risk[at, groups]
     groups = np.where(values > 0, groups, -1)
     values = np.where(groups >= 0, values, 0.0)
     # the strongest risk-raising features of each chosen group
@@ -620,7 +621,7 @@ def explain(
         g = groups[:, k]
         masked = np.where(members[np.maximum(g, 0)] & raising & (g >= 0)[:, None], contrib, -np.inf)
         best = np.argsort(-masked, axis=1, kind="stable")[:, :FEATURES_PER_REASON]
-        ok = np.take_along_axis(masked, best, axis=1) > -np.inf
+        ok = masked[at, best] > -np.inf
         chosen[:, k, :] = np.where(ok, best, -1)
         for j in range(FEATURES_PER_REASON):
             rows = np.flatnonzero(ok[:, j])
@@ -631,7 +632,7 @@ def explain(
         eligible &= ~blocked
     lowered = np.where(eligible, contrib, np.inf)
     prot = np.argsort(lowered, axis=1, kind="stable")[:, :TOP_PROTECTIVE]
-    prot = np.where(np.take_along_axis(lowered, prot, axis=1) < np.inf, prot, -1)
+    prot = np.where(lowered[at, prot] < np.inf, prot, -1)
     bits = measure_conditions(records)
 
     if n < SMALL_BATCH:
@@ -749,8 +750,9 @@ def _texts_by_row(
         if c in records
         for v in (records[c],)
     }
+    row = _Row(quoted)
     for i in range(n):
-        row = {c: v[i] for c, v in quoted.items()}
+        row.i = i
         for k in range(top):
             if groups_l[i][k] < 0:
                 continue
@@ -763,6 +765,23 @@ def _texts_by_row(
             if f >= 0:
                 pz[j][i], pe[j][i] = render_pair(features[f], row)
     return reason_texts, protective_texts
+
+
+class _Row:
+    """Record `i` of columns, read as a mapping (a sentence reads two or three of its values:
+    building a dict of every quoted column per record cost more)."""
+
+    __slots__ = ("columns", "i")
+
+    def __init__(self, columns: dict[str, list]):
+        self.columns, self.i = columns, 0
+
+    def __getitem__(self, name: str):
+        return self.columns[name][self.i]
+
+    def get(self, name: str, default=None):
+        column = self.columns.get(name)
+        return default if column is None else column[self.i]
 
 
 @cache
