@@ -56,14 +56,19 @@ async def principal(request: Request, credentials: Credentials) -> Principal:
         raise HTTPException(
             401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"}
         )
-    wait = svc.per_key.take(found.key_id)
+    spend_key_token(svc, found)
+    return found
+
+
+def spend_key_token(svc: Service, who: Principal) -> None:
+    """The key's rate limit: one token a request, else 429 with Retry-After."""
+    wait = svc.per_key.take(who.key_id)
     if wait > 0:
         raise HTTPException(
             429,
             f"rate limit of {svc.settings.rate_per_key:g} requests per second for this key",
             headers={"Retry-After": retry_after(wait)},
         )
-    return found
 
 
 Key = Annotated[Principal, Depends(principal)]

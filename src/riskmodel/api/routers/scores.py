@@ -13,9 +13,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from riskmodel.api.deps import ERRORS, Key, in_service
+from riskmodel.api.deps import ERRORS, Key, in_service, spend_key_token
 from riskmodel.api.errors import refuse
-from riskmodel.api.limits import retry_after
 from riskmodel.api.schemas import HistorySource, Problem, ScoreRequest, ScoreResponse
 from riskmodel.api.security import Principal
 from riskmodel.api.service import Service
@@ -135,12 +134,15 @@ class ScoreFastPath:
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        token, json_body = None, False
-        for name, value in scope["headers"]:
-            if name == b"authorization":
+        token = content_type = None
+        for name, value in scope["headers"]:  # the first of each, as Starlette's headers read
+            if name == b"authorization" and token is None:
                 token = value
-            elif name == b"content-type":
-                json_body = value == b"application/json" or value.startswith(b"application/json;")
+            elif name == b"content-type" and content_type is None:
+                content_type = value
+        json_body = content_type is not None and (
+            content_type == b"application/json" or content_type.startswith(b"application/json;")
+        )
         chunks, more = [], True
         while more:
             message = await receive()
@@ -167,14 +169,7 @@ class ScoreFastPath:
             self.handlers = app.exception_handlers
         scope["route"] = self.route  # metrics by route template, as for routed requests
         try:
-            wait = svc.per_key.take(who.key_id)
-            if wait > 0:
-                raise HTTPException(
-                    429,
-                    f"rate limit of {svc.settings.rate_per_key:g} requests per second for this "
-                    "key",
-                    headers={"Retry-After": retry_after(wait)},
-                )
+            spend_key_token(svc, who)
             response = await score_request(svc, who, request)
         except (HTTPException, RequestValidationError) as exc:
             handler = next(self.handlers[c] for c in type(exc).__mro__ if c in self.handlers)
