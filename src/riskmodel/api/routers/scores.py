@@ -122,8 +122,8 @@ class ScoreFastPath:
     another content type, malformed JSON, a body that fails validation) goes on to the app, which
     answers as it always does; so does every other route. Refusals after validation (403, 429,
     422 of the record checks, 503) come from the app's own exception handlers: the answers are
-    the same bytes either way. Routing and dependency solving cost about two thirds of the
-    event loop's time of a single-record request."""
+    the same bytes either way. Routing and dependency solving took about 40% of the event
+    loop's time of a single-record request, besides validating the body."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
