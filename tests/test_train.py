@@ -340,8 +340,11 @@ def test_persistent_red_and_amber_tiers_hold_the_oracles_mean_on_the_default_cou
 ):
     from riskmodel.calibrate import calibration_table
 
+    from riskmodel.train import training_records
+
     cfg = load_train_config(ROOT / "training/configs/persistent.yaml", label="persistent")
-    split = split_by_year(labelled_records(full_county.panel, "persistent"), None)
+    split = split_by_year(training_records(full_county.panel, cfg), None)
+    assert len(split.extra) > 10 * len(split.train)  # the not-monitored households' rows
     model, _ = fit_model(split, cfg)
     truth = split.test[["hh_id", "year"]].merge(full_county.oracle, how="left")["p_persistent"]
     prob = model.predict_proba(split.test)
@@ -357,3 +360,66 @@ def test_persistent_red_and_amber_tiers_hold_the_oracles_mean_on_the_default_cou
     for tier in ("red", "amber"):  # T-1 alone put amber 23% below the oracle here
         assert table.loc[tier, "households"] >= 150
         assert abs(table.loc[tier, "predicted_vs_oracle"]) <= 0.10, table.loc[tier]
+
+
+def test_train_with_joins_only_a_label_that_asks_the_same_of_the_next_year():
+    cfg = load_train_config(ROOT / "training/configs/persistent.yaml", label="persistent")
+    assert cfg.train_with == ["meets_criteria"]
+    with pytest.raises(ValueError, match="only the labels meets_criteria and persistent"):
+        load_train_config(label="relapse", train_with=["meets_criteria"])
+    with pytest.raises(ValueError, match="cannot join a persistent model"):
+        load_train_config(label="persistent", train_with=["persistent"])
+    with pytest.raises(ValueError):
+        load_train_config(label="persistent", train_with=["identified"])
+
+
+def test_pooled_rows_join_the_training_years_only(training_county):
+    from riskmodel.train import POOLED, drawn_households
+    from riskmodel.labels import add_labels
+
+    panel, _ = load_panel(training_county)
+    own = labelled_records(panel, "persistent")
+    records = labelled_records(panel, "persistent", train_with=["meets_criteria"])
+
+    mine = records[~records[POOLED]].drop(columns=POOLED).reset_index(drop=True)
+    pd.testing.assert_frame_equal(mine, own)
+    other = records[records[POOLED]]
+    labels = add_labels(panel).set_index(["hh_id", "year"])["meets_criteria"]
+    expected = labels.reindex(pd.MultiIndex.from_frame(other[["hh_id", "year"]]))
+    assert expected.notna().all()  # exactly the other population, with its own label's value
+    np.testing.assert_array_equal(other["persistent"].to_numpy(), expected.to_numpy(bool))
+    assert len(other) == int(labels.notna().sum())
+
+    split = split_by_year(records, None)
+    assert not split.extra.empty and split.extra["year"].max() <= split.test_year - 2
+    for part in (split.train, split.valid, split.test):
+        assert not part[POOLED].any()
+    assert len(split.fit_rows()) == len(split.train) + len(split.extra)
+
+    drawn = drawn_households(records, 0.25, seed=3)
+    assert not drawn[POOLED].all() and (~drawn[POOLED]).sum() == len(own)  # every own row kept
+    kept = drawn.loc[drawn[POOLED], "hh_id"].unique()
+    assert len(kept) == round(0.25 * other["hh_id"].nunique())
+    whole = other[other["hh_id"].isin(kept)]
+    assert len(whole) == int(drawn[POOLED].sum())  # every year of a drawn household
+
+
+def test_a_pooled_fit_learns_from_the_other_population_but_calibrates_on_its_own(
+    persistent_split, training_county
+):
+    from riskmodel.train import POOLED
+
+    split, cfg = persistent_split
+    panel, _ = load_panel(training_county)
+    records = labelled_records(panel, "persistent", train_with=["meets_criteria"])
+    pooled = split_by_year(records, None)
+    alone, _ = fit_model(split, cfg, cross_fit=False)
+    model, info = fit_model(pooled, cfg, cross_fit=False)
+
+    assert info["n_train"] == len(split.train) and info["n_train_with"] == len(pooled.extra)
+    assert model.booster.model_to_string() != alone.booster.model_to_string()
+    # the calibration's intercept reproduces the base rate of the monitored T-1 rows
+    assert model.predict_proba(pooled.valid).mean() == pytest.approx(
+        pooled.valid["persistent"].mean(), rel=1e-3
+    )
+    assert not pooled.valid[POOLED].any()

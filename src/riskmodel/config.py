@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from riskmodel.criteria import CriteriaConfig
-from riskmodel.labels import MAIN_LABEL, registered_model_name
+from riskmodel.labels import MAIN_LABEL, NEXT_YEAR_CRITERIA, registered_model_name
 
 DEFAULT_TRAIN_CONFIG = Path("training/configs/default.yaml")
 LABEL_CONFIGS = {"persistent": Path("training/configs/persistent.yaml")}
@@ -141,6 +141,19 @@ class TrainConfig(_Strict):
         "the model, and with cross_fit also the training years scored by models fitted without "
         "their village (riskmodel.train.cross_fit_scores)",
     )
+    train_with: list[Literal["meets_criteria", "persistent"]] = Field(
+        [],
+        description="labels whose populations' rows join the training years (only labels that "
+        "ask the same of the next year, riskmodel.labels.NEXT_YEAR_CRITERIA); early stopping, "
+        "calibration and evaluation stay on the label's own population",
+    )
+    train_with_share: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="share of the train_with populations' households drawn (seeded by `seed`) "
+        "into the training rows, all of each drawn household's years",
+    )
     interval: IntervalConfig | None = Field(
         None, description="interval scales without an oracle (none: no interval)"
     )
@@ -151,6 +164,17 @@ class TrainConfig(_Strict):
     registered_model: str | None = Field(
         None, description="follows from the label; may be given only as that same name"
     )
+
+    @model_validator(mode="after")
+    def _train_with_asks_the_same(self) -> TrainConfig:
+        for other in self.train_with:
+            if other == self.label or self.label not in NEXT_YEAR_CRITERIA:
+                raise ValueError(
+                    f"train_with {other!r} cannot join a {self.label} model: only the labels "
+                    f"{' and '.join(NEXT_YEAR_CRITERIA)}, which both ask whether the criteria "
+                    "are met at t+1, may learn from each other's rows"
+                )
+        return self
 
     @model_validator(mode="after")
     def _model_name_follows_label(self) -> TrainConfig:

@@ -44,6 +44,11 @@ LABEL_NEEDS: dict[str, tuple[str, ...]] = {
 
 MONITORING_STARTED = 2020
 
+NEXT_YEAR_CRITERIA = ("meets_criteria", "persistent")
+"""Labels whose value is the same fact, the criteria met at t+1, each of its own population (the
+oracle's p_meets_criteria and p_persistent are one probability). A model of one may also learn
+from the other's rows (the run config's `train_with`)."""
+
 
 def check_label(label: str) -> str:
     if label not in LABELS:

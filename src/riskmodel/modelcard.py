@@ -57,7 +57,14 @@ def model_card(result, version: str | None = None, run_id: str | None = None) ->
         "## Data",
         "",
         f"- panel digest `{result.data_digest[:16]}…` ({cfg.data})",
-        f"- training years {info['train_years']} ({info['n_train']:,} household-years); early "
+        f"- training years {info['train_years']} ({info['n_train']:,} household-years"
+        + (
+            f", with {info['n_train_with']:,} of {' and '.join(cfg.train_with)}'s population, "
+            "which asks the same of the next year"
+            if info.get("n_train_with")
+            else ""
+        )
+        + "); early "
         f"stopping on {T - 1} ({info['n_valid']:,}); test {T} "
         f"({info['n_test']:,}, positive rate {m['test_positive_rate']:.2%})",
         f"- LightGBM, {info['best_iteration']} trees, beta calibration on "

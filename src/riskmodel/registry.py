@@ -164,6 +164,7 @@ def log_training(result, client: MlflowClient | None = None) -> LoggedVersion:
                 "test_year": result.split.test_year,
                 "best_iteration": result.info["best_iteration"],
                 "n_train": result.info["n_train"],
+                "n_train_with": result.info.get("n_train_with", 0),
                 "n_features": len(result.model.features),
                 "features_absent": ",".join(result.info.get("features_absent", [])) or "none",
                 "data_digest": result.data_digest,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,10 +62,16 @@ def load_panel(data: Path) -> tuple[pd.DataFrame, str]:
 
 
 def labelled_records(
-    panel: pd.DataFrame, label: str, criteria: CriteriaConfig | None = None
+    panel: pd.DataFrame,
+    label: str,
+    criteria: CriteriaConfig | None = None,
+    train_with: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Model input records with the label attached: exactly the label's population (rows where
-    the label is undefined are left out)."""
+    the label is undefined are left out). With `train_with` (labels of NEXT_YEAR_CRITERIA), the
+    rows of those labels' populations follow, their own label's value under `label` and
+    `POOLED` True: rows the booster may learn from, never early-stopped, calibrated or evaluated
+    on (see `split_by_year`)."""
     if label not in supported_labels(panel.columns):
         lacking = [c for c in LABEL_NEEDS[label] if c not in panel.columns]
         raise DataError(
@@ -75,11 +82,40 @@ def labelled_records(
     labels = add_labels(panel, criteria)
     if label not in labels:
         raise DataError(f"the panel lacks the columns label {label!r} needs")
-    labels = labels[["hh_id", "year", label]]
-    rec = records.merge(labels, on=["hh_id", "year"], how="left", validate="one_to_one")
-    rec = rec[rec[label].notna()]
-    rec[label] = rec[label].astype(bool)
-    return rec.reset_index(drop=True)
+    parts = []
+    for name in (label, *train_with):
+        if name not in labels:
+            raise DataError(f"the panel lacks the columns label {name!r} needs")
+        value = labels[name]
+        part = records[value.notna().to_numpy()].copy()
+        part[label] = value[value.notna()].astype(bool).to_numpy()
+        if train_with:
+            part[POOLED] = name != label
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+
+
+def training_records(panel: pd.DataFrame, cfg: TrainConfig) -> pd.DataFrame:
+    """The run's labelled records: its label's population and the rows `cfg.train_with` draws."""
+    records = labelled_records(panel, cfg.label, cfg.criteria, cfg.train_with)
+    if cfg.train_with and cfg.train_with_share < 1:
+        records = drawn_households(records, cfg.train_with_share, cfg.seed)
+    return records
+
+
+def drawn_households(records: pd.DataFrame, share: float, seed: int) -> pd.DataFrame:
+    """The label's own rows and, of the `POOLED` rows, those of `share` of their households
+    (drawn with `seed`; every year of a drawn household)."""
+    pooled = records[POOLED].to_numpy(bool)
+    households = np.sort(records.loc[pooled, "hh_id"].unique())
+    rng = np.random.default_rng(seed)
+    drawn = rng.permutation(households)[: round(share * len(households))]
+    keep = ~pooled | records["hh_id"].isin(drawn).to_numpy()
+    return records[keep].reset_index(drop=True)
+
+
+POOLED = "pooled"
+"""Column of records from `train_with` populations: True on rows of another population."""
 
 
 @dataclass
@@ -88,18 +124,38 @@ class Split:
     train: pd.DataFrame
     valid: pd.DataFrame
     test: pd.DataFrame
+    extra: pd.DataFrame | None = None
+    """Rows of the `train_with` populations in the training years: the booster learns from
+    them too; nothing else reads them."""
+
+    def fit_rows(self) -> pd.DataFrame:
+        """What the booster learns from: the training years, with `extra` when there is any."""
+        if self.extra is None or self.extra.empty:
+            return self.train
+        return pd.concat([self.train, self.extra], ignore_index=True)
 
 
 def split_by_year(records: pd.DataFrame, test_year: int | None) -> Split:
-    years = sorted(records["year"].unique())
+    own = records
+    extra = None
+    if POOLED in records:
+        pooled = records[POOLED].to_numpy(bool)
+        own, extra = records[~pooled], records[pooled]
+    years = sorted(own["year"].unique())
     T = test_year if test_year is not None else int(years[-1])
     if T not in years or T - 1 not in years or not any(y <= T - 2 for y in years):
         raise DataError(
             f"test year {T} needs labelled rows for {T}, {T - 1} and before; "
             f"labelled years are {years[0]}-{years[-1]}"
         )
-    y = records["year"]
-    return Split(T, records[y <= T - 2], records[y == T - 1], records[y == T])
+    y = own["year"]
+    return Split(
+        T,
+        own[y <= T - 2],
+        own[y == T - 1],
+        own[y == T],
+        None if extra is None else extra[extra["year"] <= T - 2],
+    )
 
 
 def _params(cfg: TrainConfig) -> dict:
@@ -162,21 +218,24 @@ def _booster(train: pd.DataFrame, valid: pd.DataFrame, cfg: TrainConfig, levels:
 
 def cross_fit_scores(split: Split, cfg: TrainConfig, levels: dict) -> np.ndarray:
     """Raw scores of the training rows, each from a model fitted as the final one (same
-    parameters, early-stopped on T-1) but without the row's village (CROSS_FIT_FOLDS folds of
-    villages, seeded by the run's seed): scores of households the model did not learn from, so
-    the calibration can be fitted on the training years as well as on T-1. Whole villages are
-    held out because a household recurs across years and its neighbours share its shocks."""
-    village = split.train["village_id"].astype(str)
+    parameters and rows, early-stopped on T-1) but without the row's village (CROSS_FIT_FOLDS
+    folds of villages, seeded by the run's seed): scores of households the model did not learn
+    from, so the calibration can be fitted on the training years as well as on T-1. Whole
+    villages are held out because a household recurs across years and its neighbours share its
+    shocks; a village's `extra` rows are held out with it."""
+    fit_rows = split.fit_rows()
+    village = fit_rows["village_id"].astype(str)
     names = np.array(sorted(village.unique()))
     np.random.default_rng(cfg.seed).shuffle(names)
     fold = village.map(
         dict(zip(names, np.arange(len(names)) % CROSS_FIT_FOLDS, strict=True))
     ).to_numpy()
+    own = fold[: len(split.train)]
     features = model_features(split.train)
     raw = np.zeros(len(split.train))
     for k in range(CROSS_FIT_FOLDS):
-        held = fold == k
-        booster, _, _ = _booster(split.train[~held], split.valid, cfg, levels)
+        booster, _, _ = _booster(fit_rows[fold != k], split.valid, cfg, levels)
+        held = own == k
         raw[held] = booster.predict(
             feature_matrix(split.train[held], features, levels), raw_score=True
         )
@@ -197,7 +256,7 @@ def fit_model(split: Split, cfg: TrainConfig, cross_fit: bool = True) -> tuple[R
     features = model_features(split.train)
     levels = categorical_levels(features)
     t0 = time.perf_counter()
-    booster, dtrain, dvalid = _booster(split.train, split.valid, cfg, levels)
+    booster, dtrain, dvalid = _booster(split.fit_rows(), split.valid, cfg, levels)
     fit_s = time.perf_counter() - t0
     raw = booster.predict(dvalid.get_data(), raw_score=True)
     y = split.valid[label].to_numpy(int)
@@ -228,6 +287,7 @@ def fit_model(split: Split, cfg: TrainConfig, cross_fit: bool = True) -> tuple[R
         "best_iteration": booster.current_iteration(),
         "fit_seconds": fit_s,
         "n_train": len(split.train),
+        "n_train_with": 0 if split.extra is None else len(split.extra),
         "n_valid": len(split.valid),
         "n_test": len(split.test),
         "train_years": f"{split.train['year'].min()}-{split.train['year'].max()}",
@@ -250,8 +310,10 @@ def backtest(records: pd.DataFrame, cfg: TrainConfig) -> pd.DataFrame:
     rows = []
     start = max(cfg.backtest_from, int(records["year"].min()) + 2)
     for t in range(start, int(records["year"].max()) + 1):
-        y = records["year"]
-        fold = Split(t, records[y <= t - 2], records[y == t - 1], records[y == t])
+        try:
+            fold = split_by_year(records, t)
+        except DataError:
+            continue
         if any(part[label].nunique() < 2 for part in (fold.train, fold.valid, fold.test)):
             continue
         model, info = fit_model(fold, cfg, cross_fit=False)
@@ -474,7 +536,7 @@ def run_training(cfg: TrainConfig, champion: RelapseModel | None = None) -> Trai
     """Load, fit, backtest and evaluate; no MLflow here (see riskmodel.registry)."""
     t0 = time.perf_counter()
     panel, digest = load_panel(cfg.data)
-    records = labelled_records(panel, cfg.label, cfg.criteria)
+    records = training_records(panel, cfg)
     split = split_by_year(records, cfg.test_year)
     model, info = fit_model(split, cfg)
     oracle = load_oracle(cfg.data, cfg.label)
