@@ -423,3 +423,9 @@ def test_a_pooled_fit_learns_from_the_other_population_but_calibrates_on_its_own
         pooled.valid["persistent"].mean(), rel=1e-3
     )
     assert not pooled.valid[POOLED].any()
+    # the support is the population's own: monitored households are not rare among themselves
+    # (fitted on the pooled rows it flagged 18% of the default county's monitored households)
+    assert model.meta.support == alone.meta.support
+    np.testing.assert_array_equal(
+        model.unusual(model.matrix(pooled.valid))[0], alone.unusual(alone.matrix(pooled.valid))[0]
+    )

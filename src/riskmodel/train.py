@@ -275,7 +275,9 @@ def fit_model(split: Split, cfg: TrainConfig, cross_fit: bool = True) -> tuple[R
         tiers=Tiers(cfg.tiers.red, cfg.tiers.amber),
         label=label,
         criteria=cfg.criteria.model_dump(),
-        support=fit_support(dtrain.get_data(), features, levels),
+        support=fit_support(  # the population's own rows: another's would make it look rare
+            feature_matrix(split.train, features, levels), features, levels
+        ),
         interval=(
             {"scales": cfg.interval.model_dump(), "fitted_on": "the configuration"}
             if cfg.interval is not None
