@@ -339,7 +339,6 @@ def test_persistent_red_and_amber_tiers_hold_the_oracles_mean_on_the_default_cou
     full_county,
 ):
     from riskmodel.calibrate import calibration_table
-
     from riskmodel.train import training_records
 
     cfg = load_train_config(ROOT / "training/configs/persistent.yaml", label="persistent")
@@ -374,8 +373,8 @@ def test_train_with_joins_only_a_label_that_asks_the_same_of_the_next_year():
 
 
 def test_pooled_rows_join_the_training_years_only(training_county):
-    from riskmodel.train import POOLED, drawn_households
     from riskmodel.labels import add_labels
+    from riskmodel.train import POOLED, drawn_households
 
     panel, _ = load_panel(training_county)
     own = labelled_records(panel, "persistent")

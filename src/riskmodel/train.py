@@ -92,7 +92,9 @@ def labelled_records(
         if train_with:
             part[POOLED] = name != label
         parts.append(part)
-    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+    return (
+        pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+    )
 
 
 def training_records(panel: pd.DataFrame, cfg: TrainConfig) -> pd.DataFrame:
@@ -256,7 +258,7 @@ def fit_model(split: Split, cfg: TrainConfig, cross_fit: bool = True) -> tuple[R
     features = model_features(split.train)
     levels = categorical_levels(features)
     t0 = time.perf_counter()
-    booster, dtrain, dvalid = _booster(split.fit_rows(), split.valid, cfg, levels)
+    booster, _, dvalid = _booster(split.fit_rows(), split.valid, cfg, levels)
     fit_s = time.perf_counter() - t0
     raw = booster.predict(dvalid.get_data(), raw_score=True)
     y = split.valid[label].to_numpy(int)
