@@ -80,8 +80,6 @@ def labelled_records(
         )
     records = build_features(panel)
     labels = add_labels(panel, criteria)
-    if label not in labels:
-        raise DataError(f"the panel lacks the columns label {label!r} needs")
     parts = []
     for name in (label, *train_with):
         if name not in labels:
@@ -131,7 +129,8 @@ class Split:
     them too; nothing else reads them."""
 
     def fit_rows(self) -> pd.DataFrame:
-        """What the booster learns from: the training years, with `extra` when there is any."""
+        """What the booster learns from: the training years, then `extra` when there is any
+        (`cross_fit_scores` and the support read the training years' rows first)."""
         if self.extra is None or self.extra.empty:
             return self.train
         return pd.concat([self.train, self.extra], ignore_index=True)
@@ -258,7 +257,7 @@ def fit_model(split: Split, cfg: TrainConfig, cross_fit: bool = True) -> tuple[R
     features = model_features(split.train)
     levels = categorical_levels(features)
     t0 = time.perf_counter()
-    booster, _, dvalid = _booster(split.fit_rows(), split.valid, cfg, levels)
+    booster, dtrain, dvalid = _booster(split.fit_rows(), split.valid, cfg, levels)
     fit_s = time.perf_counter() - t0
     raw = booster.predict(dvalid.get_data(), raw_score=True)
     y = split.valid[label].to_numpy(int)
@@ -277,9 +276,8 @@ def fit_model(split: Split, cfg: TrainConfig, cross_fit: bool = True) -> tuple[R
         tiers=Tiers(cfg.tiers.red, cfg.tiers.amber),
         label=label,
         criteria=cfg.criteria.model_dump(),
-        support=fit_support(  # the population's own rows: another's would make it look rare
-            feature_matrix(split.train, features, levels), features, levels
-        ),
+        # the population's own rows (first in `fit_rows`): another's would make it look rare
+        support=fit_support(dtrain.get_data()[: len(split.train)], features, levels),
         interval=(
             {"scales": cfg.interval.model_dump(), "fitted_on": "the configuration"}
             if cfg.interval is not None

@@ -155,7 +155,7 @@ class GuardAndMeasure:
                     await _send_json(send, 413, self._too_big(None))
                     self._observe(scope, 413, start)
                     return
-            receive = _replay(b"".join(chunks), receive)
+            receive = replay_body(b"".join(chunks), receive)
 
         async def tracked(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -183,7 +183,8 @@ class GuardAndMeasure:
         series[1].observe(time.perf_counter() - start)
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay_body(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that gives the app `body`, already read, then what the client sends next."""
     sent = [False]
 
     async def replay() -> Message:

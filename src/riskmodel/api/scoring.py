@@ -122,10 +122,9 @@ class Scorer:
         passed = [j for j in batch if id(j) not in refused]
         results = []
         if passed:
-            # the checked columns are the scored ones when every request passed and checked
-            # exactly its columns (no monitor_line): converted once
-            same = len(to_check) == len(passed) == len(batch)
-            if arrays is None or not same or any(j.checked is not j.columns for j in batch):
+            # the checked columns are the scored ones when no request was refused and each
+            # checked exactly its columns (no monitor_line): converted once
+            if arrays is None or refused or any(j.checked is not j.columns for j in batch):
                 arrays = as_arrays(_merge([j.columns for j in passed], [j.n for j in passed]))
             results = self.fn(arrays, *context)
         return refused, results

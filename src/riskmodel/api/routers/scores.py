@@ -11,10 +11,12 @@ import orjson
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from fastapi.security.utils import get_authorization_scheme_param
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from riskmodel.api.deps import ERRORS, Key, in_service, spend_key_token
 from riskmodel.api.errors import refuse
+from riskmodel.api.middleware import replay_body
 from riskmodel.api.schemas import HistorySource, Problem, ScoreRequest, ScoreResponse
 from riskmodel.api.security import Principal
 from riskmodel.api.service import Service
@@ -151,7 +153,7 @@ class ScoreFastPath:
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        replay = _replay(body, receive)
+        replay = replay_body(body, receive)
         app = scope["app"]
         svc: Service = app.state.service
         who = _cached_principal(svc, token) if json_body else None
@@ -185,23 +187,10 @@ def _cached_principal(svc: Service, authorization: bytes | None) -> Principal | 
     and `deps.principal` read the header), else None."""
     if not authorization:
         return None
-    scheme, _, key = authorization.decode("latin-1").partition(" ")
-    key = key.strip()
+    scheme, key = get_authorization_scheme_param(authorization.decode("latin-1"))
     if not scheme or not key or scheme.lower() != "bearer":
         return None
     return svc.keys.cached(key)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = [False]
-
-    async def replay() -> Message:
-        if not sent[0]:
-            sent[0] = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 @lru_cache(maxsize=8)
