@@ -145,22 +145,32 @@ def test_the_batch_is_complete_and_the_run_recorded(distributed, trained):
     assert not list(result.scores.parent.glob(".run-*"))
 
 
-def test_a_killed_worker_is_replaced_and_its_townships_run_again(
-    client, training_county, model_folders, tmp_path, db_url
+@pytest.fixture
+def own_client():
+    """A cluster of its own for the test that kills a worker: whether Dask's nanny brings the
+    worker back is Dask's affair (its restarts race, dask/distributed#7312), and the module's
+    other tests should not depend on it."""
+    with local_client(workers=2) as c:
+        yield c
+        c.cluster.close()
+
+
+def test_a_killed_worker_s_townships_run_again(
+    own_client, training_county, model_folders, tmp_path, db_url
 ):
-    first = _distributed(client, training_county, tmp_path, db_url, model_folders)
+    first = _distributed(own_client, training_county, tmp_path, db_url, model_folders)
     killed = []
 
     def kill_the_other_worker(summary):
         if killed:
             return
-        pids = client.run(os.getpid)
+        pids = own_client.run(os.getpid)
         victim = next(a for a in pids if a != summary["worker"])
         os.kill(pids[victim], signal.SIGKILL)
         killed.append(victim)
 
     again = _distributed(
-        client,
+        own_client,
         training_county,
         tmp_path,
         db_url,
@@ -174,7 +184,6 @@ def test_a_killed_worker_is_replaced_and_its_townships_run_again(
     assert again.change["replaced"] == first.households and again.change["dropped"] == 0
     assert not stored["hh_id"].duplicated().any()
     assert again.townships == first.townships
-    client.wait_for_workers(2, timeout=300)
 
 
 KILLED_RUN = """
