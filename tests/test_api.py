@@ -30,6 +30,10 @@ BELOW_LINE = {
     **EXAMPLE_RECORD,
     "income_to_line": 0.9,
     "income_to_line_change": 0.9 - EXAMPLE_RECORD["income_to_line_lag1"],
+    "rigid_income_to_line": 0.73,  # 0.9 - (6,000 + 300) / 4 / (8,400 / 0.9)
+    "market_income_to_line": 0.62,  # 0.9 x (1 - 0.31)
+    "rigid_spend_to_line": 0.17,  # (6,000 + 300) / 4 / (8,400 / 0.9)
+    "transfer_to_line": 0.28,  # 0.9 x 0.31
     "hh_id": "H000124",
 }
 MONITORED = {**EXAMPLE_RECORD, "is_monitored": True, "hh_id": "H000125"}

@@ -75,8 +75,19 @@ def test_example_household_agrees_with_the_example_record(api, service):  # noqa
     [
         (
             {"income_to_line": 5.0, "monitor_line": 6200.0},
-            ["income_to_line", "income_to_line_change"],
+            [
+                "income_to_line",
+                "income_to_line_change",
+                "market_income_to_line",
+                "rigid_income_to_line",
+                "transfer_to_line",
+            ],
         ),
+        ({"rigid_income_to_line": 1.3}, ["rigid_income_to_line"]),
+        ({"rigid_income_to_line_lag1": 1.7}, ["rigid_income_to_line_lag1"]),
+        ({"rigid_spend_to_line": 0.6}, ["rigid_spend_to_line"]),
+        ({"market_income_to_line": 1.3}, ["market_income_to_line"]),
+        ({"transfer_to_line": 0.8}, ["transfer_to_line"]),
         ({"labour_total": 5}, ["labour_total"]),
         ({"n_labour_full": 9}, ["dependency_ratio", "labour_total", "n_labour_full"]),
         ({"oop_to_income": 0.05}, ["oop_to_income"]),

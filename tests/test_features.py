@@ -85,3 +85,33 @@ def test_first_year_of_a_household_has_no_history(small_county):
 
     assert rec.loc[first, "income_to_line_lag1"].isna().all()
     assert rec.loc[first, "income_cv_3y"].isna().all()
+
+
+def test_income_and_spending_relative_to_the_line_restate_the_criteria(small_county):
+    """The rigid-spending features restate the criterion `criteria` computes on its own: income
+    after rigid spending below the line exactly when the rigid criterion is met; income without
+    transfers and transfers add up to the income."""
+    from riskmodel.criteria import criteria_met
+
+    panel = small_county.panel
+    records = build_features(panel)
+    met = criteria_met(panel, which=["rigid"])["rigid"]
+    line = panel["monitor_line"].to_numpy(float)
+
+    assert met.sum() > 20
+    np.testing.assert_array_equal(records["rigid_income_to_line"].to_numpy() < 1, met)
+    np.testing.assert_allclose(
+        records["income_to_line"] - records["rigid_spend_to_line"],
+        records["rigid_income_to_line"],
+    )
+    components = panel[["inc_wage", "inc_business", "inc_property", "inc_transfer"]].sum(axis=1)
+    np.testing.assert_allclose(
+        (records["market_income_to_line"] + records["transfer_to_line"]) * line,
+        components / panel["hh_size"].clip(lower=1),
+    )
+    lagged = records.set_index(["hh_id", "year"])["rigid_income_to_line"]
+    later = records[records["year"] == 2025].set_index("hh_id")
+    np.testing.assert_allclose(
+        later["rigid_income_to_line_lag1"],
+        lagged.xs(2024, level="year").reindex(later.index),
+    )

@@ -1337,6 +1337,85 @@ DERIVED_FEATURES: list[Column] = [
         description="coefficient of variation of pc over t-2..t (at least two years)",
     ),
     _c(
+        "rigid_income_to_line",
+        "float",
+        "刚性支出后人均收入/监测标准",
+        "income per capita after rigid spending relative to the line",
+        dimension="INC",
+        defence_line="L1",
+        risk_type="other",
+        min=-1000,
+        max=1000,
+        description="(net_income_pc - (oop_medical + edu_spend) / hh_size) / monitor_line: the "
+        "value the rigid-spending criterion compares with 1 (missing spending counts as 0)",
+        actionable=True,
+    ),
+    _c(
+        "rigid_income_to_line_lag1",
+        "float",
+        "上年刚性支出后收入/监测标准",
+        "last year's income after rigid spending relative to its line",
+        dimension="INC",
+        defence_line="L1",
+        risk_type="other",
+        min=-1000,
+        max=1000,
+        nullable=True,
+        description="rigid_income_to_line of year t-1; empty when the household had no row then",
+    ),
+    _c(
+        "rigid_spend_to_line",
+        "float",
+        "人均刚性支出/监测标准",
+        "rigid spending per person relative to the line",
+        dimension="INC",
+        defence_line="L2",
+        risk_type="other",
+        min=0,
+        max=1000,
+        description="(oop_medical + edu_spend) / hh_size / monitor_line (missing spending counts "
+        "as 0): income_to_line minus rigid_income_to_line",
+    ),
+    _c(
+        "market_income_to_line",
+        "float",
+        "不含转移性收入的人均收入/监测标准",
+        "income per capita without transfers relative to the line",
+        dimension="INC",
+        defence_line="L1",
+        risk_type="other",
+        min=-1000,
+        max=1000,
+        description="(inc_wage + inc_business + inc_property) / hh_size / monitor_line: what the "
+        "household earns itself, without pensions, 低保 and other transfers",
+        actionable=True,
+    ),
+    _c(
+        "market_income_to_line_lag1",
+        "float",
+        "上年不含转移性收入的人均收入/监测标准",
+        "last year's income without transfers relative to its line",
+        dimension="INC",
+        defence_line="L1",
+        risk_type="other",
+        min=-1000,
+        max=1000,
+        nullable=True,
+        description="market_income_to_line of year t-1; empty when the household had no row then",
+    ),
+    _c(
+        "transfer_to_line",
+        "float",
+        "人均转移性收入/监测标准",
+        "transfers per person relative to the line",
+        dimension="POL",
+        defence_line="L7",
+        risk_type="other",
+        min=-1000,
+        max=1000,
+        description="inc_transfer / hh_size / monitor_line: pensions, 低保 and other transfers",
+    ),
+    _c(
         "years_since_exit",
         "float",
         "脱贫年限",
@@ -1491,6 +1570,12 @@ FEATURE_NEEDS: dict[str, tuple[str, ...]] = {
     "income_to_line_change": _HISTORY,
     "income_slope_3y": _HISTORY,
     "income_cv_3y": _HISTORY,
+    "rigid_income_to_line": (*_HISTORY, "hh_size", "oop_medical", "edu_spend"),
+    "rigid_income_to_line_lag1": (*_HISTORY, "hh_size", "oop_medical", "edu_spend"),
+    "rigid_spend_to_line": ("monitor_line", "hh_size", "oop_medical", "edu_spend"),
+    "transfer_to_line": ("monitor_line", "hh_size", "inc_transfer"),
+    "market_income_to_line": ("monitor_line", "hh_size", *_INCOME[:3]),
+    "market_income_to_line_lag1": ("monitor_line", "hh_size", *_INCOME[:3]),
     "years_since_exit": ("exit_year",),
     "labour_total": ("n_labour_full", "n_labour_weak"),
     "dependency_ratio": ("n_children_u16", "n_elderly_65p", "n_labour_full", "n_labour_weak"),
@@ -1563,6 +1648,31 @@ REASON_TEXTS: dict[str, tuple[str, str]] = {
     "income_cv_3y": (
         "近三年收入波动系数{income_cv_3y:.2f}",
         "3-year income volatility {income_cv_3y:.2f}",
+    ),
+    "rigid_income_to_line": (
+        "刚性支出（医疗、教育）后人均收入为监测标准的{rigid_income_to_line:.2f}倍",
+        "income after rigid medical and education spending {rigid_income_to_line:.2f} x the line",
+    ),
+    "rigid_income_to_line_lag1": (
+        "上年刚性支出后人均收入为监测标准的{rigid_income_to_line_lag1:.2f}倍",
+        "last year's income after rigid spending was {rigid_income_to_line_lag1:.2f} x the line",
+    ),
+    "rigid_spend_to_line": (
+        "人均刚性支出（医疗、教育）为监测标准的{rigid_spend_to_line:.2f}倍",
+        "medical and education spending per person {rigid_spend_to_line:.2f} x the line",
+    ),
+    "transfer_to_line": (
+        "人均转移性收入为监测标准的{transfer_to_line:.2f}倍",
+        "transfers per person {transfer_to_line:.2f} x the line",
+    ),
+    "market_income_to_line": (
+        "不含转移性收入，人均收入为监测标准的{market_income_to_line:.2f}倍",
+        "without transfers, income per person is {market_income_to_line:.2f} x the line",
+    ),
+    "market_income_to_line_lag1": (
+        "上年不含转移性收入，人均收入为监测标准的{market_income_to_line_lag1:.2f}倍",
+        "last year, without transfers, income per person was "
+        "{market_income_to_line_lag1:.2f} x the line",
     ),
     "n_serious_ill": (
         "家中{n_serious_ill}人患大病",
@@ -1770,6 +1880,31 @@ VALUE_TEXTS: dict[str, list[tuple[float, float, str, str]]] = {
             "({income_to_line:.2f} x the line)",
         ),
     ],
+    "rigid_income_to_line": [
+        (
+            -float("inf"),
+            1.0,
+            "刚性支出（医疗、教育）后人均收入低于监测标准（为标准的{rigid_income_to_line:.2f}倍）",
+            "income after rigid medical and education spending below the monitoring line "
+            "({rigid_income_to_line:.2f} x the line)",
+        ),
+        (
+            1.0,
+            1.1,
+            "刚性支出（医疗、教育）后人均收入接近监测标准（为标准的{rigid_income_to_line:.2f}倍）",
+            "income after rigid medical and education spending close to the monitoring line "
+            "({rigid_income_to_line:.2f} x the line)",
+        ),
+    ],
+    "market_income_to_line": [
+        (
+            -float("inf"),
+            1.0,
+            "不含转移性收入，人均收入低于监测标准（为标准的{market_income_to_line:.2f}倍）",
+            "without transfers, income per person is below the monitoring line "
+            "({market_income_to_line:.2f} x the line)",
+        ),
+    ],
     "income_to_line_change": [(0, 0, "收入与上年持平", "income unchanged from last year")],
     "income_slope_3y": [(0, 0, "近三年收入没有增长", "no income growth over three years")],
     "labour_total": [(0, 0, "家中无劳动力", "no member able to work")],
@@ -1823,6 +1958,10 @@ RISK_WHEN_LOW: frozenset[str] = frozenset(
         "income_to_line_lag1",
         "income_to_line_change",
         "income_slope_3y",
+        "rigid_income_to_line",
+        "rigid_income_to_line_lag1",
+        "market_income_to_line",
+        "market_income_to_line_lag1",
         "labour_total",
         "n_labour_full",
         "work_months",
@@ -1850,6 +1989,10 @@ PROTECTS_FROM: dict[str, float] = {
     "income_to_line_lag1": 1.5,
     "income_to_line_change": 0.2,
     "income_slope_3y": 0.05,
+    "rigid_income_to_line": 1.5,
+    "rigid_income_to_line_lag1": 1.5,
+    "market_income_to_line": 1.5,
+    "market_income_to_line_lag1": 1.5,
     "labour_total": 1,
     "n_labour_full": 1,
     "work_months": 6,
@@ -1868,9 +2011,16 @@ PROTECTS_FROM: dict[str, float] = {
 """A resource listed as protective when the household has at least this much of it (flags: set);
 below it the same feature can only be a risk. Guarantees met by nearly everyone (insured, safe
 house and water) and absences of a risk (no illness, no spending) are never protective."""
-RISK_FROM: dict[str, float] = {"head_age": 60, "dependency_ratio": 1.0, "transfer_share": 0.5}
+RISK_FROM: dict[str, float] = {
+    "head_age": 60,
+    "dependency_ratio": 1.0,
+    "transfer_share": 0.5,
+    "transfer_to_line": 0.5,
+    "rigid_spend_to_line": 0.1,
+}
 """A risk present by degree is a reason only from this value (「户主45岁」 is no reason; an
-older head, more dependants than workers, or transfers over half of income are)."""
+older head, more dependants than workers, transfers over half of income or of the line, or rigid
+spending over a tenth of the line are)."""
 PROTECTIVE_MIN = 0.05
 """A protective factor must lower the household's risk by at least this much (log-odds)."""
 

@@ -66,8 +66,15 @@ CRITERIA_INPUTS: dict[str, tuple[str, ...]] = {
 """Panel columns each criterion reads; a criterion whose inputs are absent is not evaluated."""
 
 CRITERION_FEATURES: dict[str, tuple[str, ...]] = {
-    "income": ("net_income_pc", "income_to_line"),
-    "rigid": ("net_income_pc", "income_to_line", "oop_medical", "edu_spend", "oop_to_income"),
+    "income": ("net_income_pc", "income_to_line", "rigid_income_to_line"),
+    "rigid": (
+        "net_income_pc",
+        "income_to_line",
+        "rigid_income_to_line",
+        "oop_medical",
+        "edu_spend",
+        "oop_to_income",
+    ),
     "guarantee": ("housing_safe", "water_safe", "all_insured", "n_dropout"),
     "hardship": ("oop_medical", "oop_to_income"),
 }

@@ -119,6 +119,54 @@ def derived_failures(df) -> list[Failure]:
             "cannot be true without a severely disabled member",
         ),
     ]
+    spend_pc = (np.nan_to_num(f["oop_medical"]) + np.nan_to_num(f["edu_spend"])) / np.maximum(
+        f["hh_size"], 1
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        line = f["net_income_pc"] / f["income_to_line"]  # the line the record implies
+        if "monitor_line" in df:
+            given = as_float(df["monitor_line"])
+            line = np.where(np.isfinite(given), given, line)
+        rigid = np.where(line > 0, f["income_to_line"] - spend_pc / line, np.nan)
+    # the transfer share is unclipped (transfers/income) only below 1 and with income of 1 or more
+    plain = (f["transfer_share"] < 1) & (total >= 1)
+    checks += [
+        (
+            "rigid_income_to_line",
+            _off(f["rigid_income_to_line"], rigid) & np.isfinite(rigid),
+            "must equal income_to_line - (oop_medical + edu_spend) / hh_size / monitor_line",
+        ),
+        (
+            "rigid_income_to_line_lag1",
+            f["rigid_income_to_line_lag1"] > f["income_to_line_lag1"] + TOLERANCE,
+            "cannot exceed income_to_line_lag1 (rigid spending is never negative)",
+        ),
+        (
+            "rigid_spend_to_line",
+            _off(f["rigid_spend_to_line"], spend_pc / line) & (line > 0),
+            "must equal (oop_medical + edu_spend) / hh_size / monitor_line",
+        ),
+        (
+            "transfer_to_line",
+            plain
+            & _off(
+                f["transfer_to_line"],
+                f["income_to_line"] * f["transfer_share"],
+                TOLERANCE + 0.005 * np.abs(f["income_to_line"]),
+            ),
+            "must equal income_to_line x transfer_share",
+        ),
+        (
+            "market_income_to_line",
+            plain
+            & _off(
+                f["market_income_to_line"],
+                f["income_to_line"] * (1 - f["transfer_share"]),
+                TOLERANCE + 0.005 * np.abs(f["income_to_line"]),
+            ),
+            "must equal income_to_line x (1 - transfer_share)",
+        ),
+    ]
     if "monitor_line" in df:
         line = as_float(df["monitor_line"])
         given = np.isfinite(line)
@@ -153,6 +201,37 @@ _NEEDS = {
     "single_earner": ["single_earner", "n_migrant_workers", "n_local_workers", "wage_share"],
     "new_severe_disability": ["new_severe_disability", "n_severe_disabled"],
     "income_to_line": ["income_to_line", "net_income_pc", "monitor_line"],
+    "rigid_income_to_line": [
+        "rigid_income_to_line",
+        "income_to_line",
+        "net_income_pc",
+        "hh_size",
+        "oop_medical",
+        "edu_spend",
+    ],
+    "rigid_income_to_line_lag1": ["rigid_income_to_line_lag1", "income_to_line_lag1"],
+    "rigid_spend_to_line": [
+        "rigid_spend_to_line",
+        "income_to_line",
+        "net_income_pc",
+        "hh_size",
+        "oop_medical",
+        "edu_spend",
+    ],
+    "transfer_to_line": [
+        "transfer_to_line",
+        "income_to_line",
+        "transfer_share",
+        "net_income_pc",
+        "hh_size",
+    ],
+    "market_income_to_line": [
+        "market_income_to_line",
+        "income_to_line",
+        "transfer_share",
+        "net_income_pc",
+        "hh_size",
+    ],
 }
 """The columns each derived-field check reads."""
 
@@ -181,6 +260,12 @@ _NUMERIC = [
     "n_migrant_workers",
     "n_local_workers",
     "n_severe_disabled",
+    "edu_spend",
+    "rigid_income_to_line",
+    "rigid_income_to_line_lag1",
+    "market_income_to_line",
+    "rigid_spend_to_line",
+    "transfer_to_line",
 ]
 _BOOL = ["single_earner", "new_severe_disability"]
 
