@@ -352,15 +352,22 @@ def test_concurrent_requests_are_scored_together_with_identical_results(service)
     equals the one the same record gets alone."""
     import httpx2 as httpx
 
-    records = [
-        {
-            **EXAMPLE_RECORD,
+    def at_ratio(ratio: float, i: int) -> dict:
+        """The example household's facts against a line that gives it this income ratio."""
+        r = EXAMPLE_RECORD
+        spend = (r["oop_medical"] + r["edu_spend"]) / r["hh_size"] * ratio / r["net_income_pc"]
+        return {
+            **r,
             "hh_id": f"H{i:06d}",
-            "income_to_line": 1.2 + 0.03 * i,
-            "income_to_line_change": 1.2 + 0.03 * i - EXAMPLE_RECORD["income_to_line_lag1"],
+            "income_to_line": ratio,
+            "income_to_line_change": ratio - r["income_to_line_lag1"],
+            "rigid_spend_to_line": spend,
+            "rigid_income_to_line": ratio - spend,
+            "market_income_to_line": ratio * (1 - r["transfer_share"]),
+            "transfer_to_line": ratio * r["transfer_share"],
         }
-        for i in range(24)
-    ]
+
+    records = [at_ratio(1.2 + 0.03 * i, i) for i in range(24)]
     app = create_app(service["settings"])
     h = auth(service, "county")
 
