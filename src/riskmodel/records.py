@@ -119,9 +119,9 @@ def derived_failures(df) -> list[Failure]:
             "cannot be true without a severely disabled member",
         ),
     ]
-    spend_pc = (np.nan_to_num(f["oop_medical"]) + np.nan_to_num(f["edu_spend"])) / np.maximum(
-        f["hh_size"], 1
-    )
+    spend = f["oop_medical"] + f["edu_spend"]  # missing spending counts as 0, as in the features
+    spend = np.where(np.isnan(spend), np.fmax(f["oop_medical"], f["edu_spend"]), spend)
+    spend_pc = np.where(np.isnan(spend), 0.0, spend) / np.maximum(f["hh_size"], 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         line = f["net_income_pc"] / f["income_to_line"]  # the line the record implies
         if "monitor_line" in df:
