@@ -428,3 +428,56 @@ def test_a_pooled_fit_learns_from_the_other_population_but_calibrates_on_its_own
     np.testing.assert_array_equal(
         model.unusual(model.matrix(pooled.valid))[0], alone.unusual(alone.matrix(pooled.valid))[0]
     )
+
+
+def test_each_draw_of_pooled_households_is_the_draw_its_seed_gives_alone(training_county):
+    from riskmodel.train import DRAWS, POOLED, drawn_households
+
+    panel, _ = load_panel(training_county)
+    records = labelled_records(panel, "persistent", train_with=["meets_criteria"])
+
+    drawn = drawn_households(records, 0.25, seed=3, draws=2)
+
+    assert DRAWS not in drawn_households(records, 0.25, seed=3)
+    assert (drawn.loc[~drawn[POOLED], DRAWS] == 3).all()  # own rows are in every draw
+    for j in (0, 1):
+        alone = drawn_households(records, 0.25, seed=3 + j)
+        mine = (
+            drawn[(drawn[DRAWS].to_numpy() >> j) & 1 == 1]
+            .drop(columns=DRAWS)
+            .reset_index(drop=True)
+        )
+        pd.testing.assert_frame_equal(mine, alone)
+    both = drawn[drawn[POOLED] & (drawn[DRAWS] == 3)]["hh_id"].nunique()
+    assert both < drawn.loc[drawn[POOLED], "hh_id"].nunique() / 2  # two draws, not one twice
+
+
+def test_an_averaged_booster_scores_explains_and_spreads_as_the_mean_of_its_members():
+    import lightgbm as lgb
+
+    from riskmodel.train import averaged_booster
+    from riskmodel.treeshap import TreeShap
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 4))
+    y = (X[:, 0] - X[:, 1] + rng.normal(size=len(X)) > 0).astype(int)
+    params = {"objective": "binary", "num_leaves": 7, "lambda_l2": 1.0, "verbosity": -1}
+    members = [
+        lgb.train(
+            params | {"seed": s, "bagging_fraction": 0.7, "bagging_freq": 1},
+            lgb.Dataset(X, y),
+            num_boost_round=20 + 15 * s,
+        )
+        for s in range(3)
+    ]
+
+    mean = averaged_booster(members)
+
+    raw = np.mean([m.predict(X, raw_score=True) for m in members], axis=0)
+    np.testing.assert_allclose(mean.predict(X, raw_score=True), raw, atol=1e-12)
+    contrib, variance = TreeShap(mean).contributions_and_variance(X)
+    np.testing.assert_allclose(contrib.sum(axis=1), raw, atol=1e-12)
+    spread = sum(TreeShap(m).contributions_and_variance(X)[1] for m in members) / 9
+    np.testing.assert_allclose(variance, spread, rtol=1e-9)  # Var(mean of 3) = ΣVar / 9
+    again = lgb.Booster(model_str=mean.model_to_string())  # saved and loaded as one model
+    np.testing.assert_allclose(again.predict(X, raw_score=True), raw, atol=1e-12)

@@ -154,6 +154,14 @@ class TrainConfig(_Strict):
         description="share of the train_with populations' households drawn (seeded by `seed`) "
         "into the training rows, all of each drawn household's years",
     )
+    draws: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="boosters averaged into the model, each learning from its own draw of "
+        "train_with_share of the train_with households and seeded seed, seed+1, ... "
+        "(riskmodel.train.averaged_booster)",
+    )
     interval: IntervalConfig | None = Field(
         None, description="interval scales without an oracle (none: no interval)"
     )

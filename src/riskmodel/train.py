@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -99,23 +100,35 @@ def training_records(panel: pd.DataFrame, cfg: TrainConfig) -> pd.DataFrame:
     """The run's labelled records: its label's population and the rows `cfg.train_with` draws."""
     records = labelled_records(panel, cfg.label, cfg.criteria, cfg.train_with)
     if cfg.train_with and cfg.train_with_share < 1:
-        records = drawn_households(records, cfg.train_with_share, cfg.seed)
+        records = drawn_households(records, cfg.train_with_share, cfg.seed, cfg.draws)
     return records
 
 
-def drawn_households(records: pd.DataFrame, share: float, seed: int) -> pd.DataFrame:
+def drawn_households(
+    records: pd.DataFrame, share: float, seed: int, draws: int = 1
+) -> pd.DataFrame:
     """The label's own rows and, of the `POOLED` rows, those of `share` of their households
-    (drawn with `seed`; every year of a drawn household)."""
+    (drawn with `seed`; every year of a drawn household). With `draws` > 1, draw j is seeded
+    `seed + j`, the rows of any draw are kept and column `DRAWS` marks which draws hold each
+    row (bit j; own rows hold every bit)."""
     pooled = records[POOLED].to_numpy(bool)
     households = np.sort(records.loc[pooled, "hh_id"].unique())
-    rng = np.random.default_rng(seed)
-    drawn = rng.permutation(households)[: round(share * len(households))]
-    keep = ~pooled | records["hh_id"].isin(drawn).to_numpy()
-    return records[keep].reset_index(drop=True)
+    bits = np.where(pooled, 0, (1 << draws) - 1)
+    for j in range(draws):
+        rng = np.random.default_rng(seed + j)
+        drawn = rng.permutation(households)[: round(share * len(households))]
+        bits |= np.where(pooled & records["hh_id"].isin(drawn).to_numpy(), 1 << j, 0)
+    keep = bits > 0
+    out = records[keep]
+    if draws > 1:
+        out = out.assign(**{DRAWS: bits[keep]})
+    return out.reset_index(drop=True)
 
 
 POOLED = "pooled"
 """Column of records from `train_with` populations: True on rows of another population."""
+DRAWS = "draws"
+"""Bit mask of the draws of `train_with` households a row belongs to (`drawn_households`)."""
 
 
 @dataclass
@@ -204,17 +217,51 @@ CROSS_FIT_FOLDS = 10
 
 
 def _booster(train: pd.DataFrame, valid: pd.DataFrame, cfg: TrainConfig, levels: dict):
-    """LightGBM on `train`, early-stopped on `valid`, trimmed to the best iteration."""
-    dtrain = _dataset(train, cfg.label, levels)
-    dvalid = _dataset(valid, cfg.label, levels, ref=dtrain)
-    booster = lgb.train(
-        _params(cfg),
-        dtrain,
-        num_boost_round=cfg.lightgbm.max_rounds,
-        valid_sets=[dvalid],
-        callbacks=[lgb.early_stopping(cfg.lightgbm.early_stopping_rounds, verbose=False)],
+    """LightGBM on `train`, early-stopped on `valid`, trimmed to the best iteration; with
+    `cfg.draws` > 1, the average of one such booster per draw (`averaged_booster`), each on the
+    rows of its draw and seeded `cfg.seed + j`. The datasets returned are the first draw's."""
+    members, first = [], None
+    for j in range(cfg.draws):
+        rows = train if DRAWS not in train else train[(train[DRAWS].to_numpy() >> j) & 1 == 1]
+        dtrain = _dataset(rows, cfg.label, levels)
+        dvalid = _dataset(valid, cfg.label, levels, ref=dtrain)
+        booster = lgb.train(
+            _params(cfg) | {"seed": cfg.seed + j},
+            dtrain,
+            num_boost_round=cfg.lightgbm.max_rounds,
+            valid_sets=[dvalid],
+            callbacks=[lgb.early_stopping(cfg.lightgbm.early_stopping_rounds, verbose=False)],
+        )
+        members.append(booster if booster.best_iteration <= 0 else _trim(booster))
+        first = first or (dtrain, dvalid)
+    booster = members[0] if len(members) == 1 else averaged_booster(members)
+    return booster, *first
+
+
+def averaged_booster(boosters: list[lgb.Booster]) -> lgb.Booster:
+    """One booster whose raw score is the mean of `boosters`' (same features): their trees one
+    after another, each leaf's value divided by their number, and the learning rate with it, so
+    the leaf variances TreeShap reads (η²H/(H+λ)², riskmodel.interval) are those of the mean.
+    Everything else that reads a booster (TreeSHAP, saving, the scorer) sees one model."""
+    k = len(boosters)
+    texts = [b.model_to_string() for b in boosters]
+    head = re.sub(r"\ntree_sizes=[^\n]*", "", texts[0].split("\nTree=", 1)[0])
+    tail = texts[0][texts[0].index("\nend of trees") :].lstrip("\n")
+    tail = re.sub(
+        r"\[learning_rate: ([^\]]+)\]", lambda m: f"[learning_rate: {float(m[1]) / k!r}]", tail
     )
-    return (booster if booster.best_iteration <= 0 else _trim(booster)), dtrain, dvalid
+    trees = []
+    for text in texts:
+        for block in text.split("\nend of trees", 1)[0].split("\nTree=")[1:]:
+            lines = []
+            for line in block.strip("\n").split("\n")[1:]:
+                key, eq, value = line.partition("=")
+                if eq and key in ("leaf_value", "internal_value", "shrinkage"):
+                    value = " ".join(repr(float(v) / k) for v in value.split())
+                lines.append(f"{key}{eq}{value}")
+            trees.append("\n".join(lines))
+    body = "".join(f"\nTree={i}\n{tree}\n\n" for i, tree in enumerate(trees))
+    return lgb.Booster(model_str=head + body + tail)
 
 
 def cross_fit_scores(split: Split, cfg: TrainConfig, levels: dict) -> np.ndarray:
