@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import sqlite3
+import time
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -55,9 +57,19 @@ def open_engine(url: str) -> Engine:
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     """WAL lets the API read while a batch is written; NORMAL sync is safe with WAL."""
     cur = dbapi_connection.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=10000")
+    # Two connections switching a new file to WAL at once can both hold a shared lock and want
+    # an exclusive one: SQLite answers one of them "database is locked" at once, without its
+    # busy handler (it would wait forever). The switch is tried again for up to 10 s.
+    for attempt in range(200):
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 199:
+                raise
+            time.sleep(0.05)
+    cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
 
 
