@@ -137,16 +137,16 @@ def criteria_met(
             out["income"] = num("net_income_pc") < line
         if "rigid" in keys:
             size = np.maximum(num("hh_size"), 1)
-            spend = _zero_if_missing(num("oop_medical"))
+            spend = zero_if_missing(num("oop_medical"))
             if cfg.rigid_includes_education:
-                spend = spend + _zero_if_missing(num("edu_spend"))
+                spend = spend + zero_if_missing(num("edu_spend"))
             out["rigid"] = num("net_income_pc") - spend / size < line
         if "guarantee" in keys:
             out["guarantee"] = (
                 ~_bool(records, "housing_safe", missing=True)
                 | ~_bool(records, "water_safe", missing=True)
                 | ~_bool(records, "all_insured", missing=True)
-                | (_zero_if_missing(num("n_dropout")) > 0)
+                | (zero_if_missing(num("n_dropout")) > 0)
             )
         if "hardship" in keys:
             out["hardship"] = num("oop_medical") > cfg.hardship_medical_yuan
@@ -158,7 +158,7 @@ def criteria_met(
     return out
 
 
-def _zero_if_missing(values: np.ndarray) -> np.ndarray:
+def zero_if_missing(values: np.ndarray) -> np.ndarray:
     """Missing values as 0 (`np.nan_to_num` also clips infinities, which compare the same here,
     at several times the cost on small batches)."""
     return np.where(np.isnan(values), 0.0, values)

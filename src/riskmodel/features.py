@@ -69,14 +69,14 @@ def _derived(p: pd.DataFrame, have: set[str]) -> dict[str, object]:
         out["income_cv_3y"] = np.where(
             n_hist >= 2, np.clip(sd / np.maximum(np.abs(mean), 1), 0, 2), np.nan
         )
-    if "rigid_income_to_line" in have:
+    if "rigid_spend_to_line" in have:  # missing spending counts as 0, as in the criterion
         spend = p["oop_medical"].astype(float).fillna(0) + p["edu_spend"].astype(float).fillna(0)
-        rigid = (p["net_income_pc"] - spend / np.maximum(p["hh_size"], 1)) / p["monitor_line"]
-        out["rigid_income_to_line"] = rigid
-        out["rigid_income_to_line_lag1"] = _lagged(p.assign(_v=rigid), "_v", 1)
-    if "rigid_spend_to_line" in have:
-        spend = p["oop_medical"].astype(float).fillna(0) + p["edu_spend"].astype(float).fillna(0)
-        out["rigid_spend_to_line"] = spend / np.maximum(p["hh_size"], 1) / p["monitor_line"]
+        spend_pc = spend / np.maximum(p["hh_size"], 1)
+        out["rigid_spend_to_line"] = spend_pc / p["monitor_line"]
+        if "rigid_income_to_line" in have:
+            rigid = (p["net_income_pc"] - spend_pc) / p["monitor_line"]
+            out["rigid_income_to_line"] = rigid
+            out["rigid_income_to_line_lag1"] = _lagged(p.assign(_v=rigid), "_v", 1)
     if "transfer_to_line" in have:
         transfer = p["inc_transfer"].astype(float)
         out["transfer_to_line"] = transfer / np.maximum(p["hh_size"], 1) / p["monitor_line"]

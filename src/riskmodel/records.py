@@ -18,6 +18,7 @@ from riskmodel.catalogue import (
     Column,
     feature_inputs,
 )
+from riskmodel.criteria import zero_if_missing
 from riskmodel.features import build_features
 from riskmodel.validate import (
     _coerce,
@@ -119,17 +120,18 @@ def derived_failures(df) -> list[Failure]:
             "cannot be true without a severely disabled member",
         ),
     ]
-    spend = f["oop_medical"] + f["edu_spend"]  # missing spending counts as 0, as in the features
-    spend = np.where(np.isnan(spend), np.fmax(f["oop_medical"], f["edu_spend"]), spend)
-    spend_pc = np.where(np.isnan(spend), 0.0, spend) / np.maximum(f["hh_size"], 1)
+    # missing spending counts as 0, as in the features and the rigid criterion
+    spend = zero_if_missing(f["oop_medical"]) + zero_if_missing(f["edu_spend"])
+    spend_pc = spend / np.maximum(f["hh_size"], 1)
+    given_line = as_float(df["monitor_line"]) if "monitor_line" in df else absent
     with np.errstate(invalid="ignore", divide="ignore"):
         line = f["net_income_pc"] / f["income_to_line"]  # the line the record implies
-        if "monitor_line" in df:
-            given = as_float(df["monitor_line"])
-            line = np.where(np.isfinite(given), given, line)
+        line = np.where(np.isfinite(given_line), given_line, line)
         rigid = np.where(line > 0, f["income_to_line"] - spend_pc / line, np.nan)
-    # the transfer share is unclipped (transfers/income) only below 1 and with income of 1 or more
+    # the transfer share is unclipped (transfers/income) only below 1 and with income of 1 or
+    # more; shares rounded to two decimals move a product with the ratio by half a point of it
     plain = (f["transfer_share"] < 1) & (total >= 1)
+    rounded = TOLERANCE + 0.005 * np.abs(f["income_to_line"])
     checks += [
         (
             "rigid_income_to_line",
@@ -148,32 +150,24 @@ def derived_failures(df) -> list[Failure]:
         ),
         (
             "transfer_to_line",
-            plain
-            & _off(
-                f["transfer_to_line"],
-                f["income_to_line"] * f["transfer_share"],
-                TOLERANCE + 0.005 * np.abs(f["income_to_line"]),
-            ),
+            plain & _off(f["transfer_to_line"], f["income_to_line"] * f["transfer_share"], rounded),
             "must equal income_to_line x transfer_share",
         ),
         (
             "market_income_to_line",
             plain
             & _off(
-                f["market_income_to_line"],
-                f["income_to_line"] * (1 - f["transfer_share"]),
-                TOLERANCE + 0.005 * np.abs(f["income_to_line"]),
+                f["market_income_to_line"], f["income_to_line"] * (1 - f["transfer_share"]), rounded
             ),
             "must equal income_to_line x (1 - transfer_share)",
         ),
     ]
     if "monitor_line" in df:
-        line = as_float(df["monitor_line"])
-        given = np.isfinite(line)
         checks.append(
             (
                 "income_to_line",
-                given & _off(f["income_to_line"], f["net_income_pc"] / line),
+                np.isfinite(given_line)
+                & _off(f["income_to_line"], f["net_income_pc"] / given_line),
                 "must equal net_income_pc / monitor_line",
             )
         )
