@@ -7,13 +7,20 @@ import pytest
 from riskmodel.criteria import (
     CriteriaConfig,
     criteria_codes,
+    criteria_margin,
     criteria_met,
     describe,
     protective_blocked,
     status,
 )
 from riskmodel.features import build_features
-from riskmodel.labels import LABELS, add_labels, registered_model_name, supported_labels
+from riskmodel.labels import (
+    LABELS,
+    add_labels,
+    registered_model_name,
+    soft_label,
+    supported_labels,
+)
 
 LINE = 5000.0
 CLEAN = {
@@ -75,6 +82,40 @@ def test_each_criterion_at_its_edge(change, expected):
 
     assert {k for k, v in met.items() if k != "any" and v[0]} == expected
     assert bool(met["any"][0]) == bool(expected)
+
+
+@pytest.mark.parametrize(
+    ("change", "margin"),
+    [
+        ({}, np.log(8000 / LINE)),  # income and income after spending both 1.6 x the line
+        ({"oop_medical": 12_004.0}, np.log(4999 / LINE)),  # rigid: 8,000 - 12,004 / 4
+        ({"oop_medical": 4_000.0, "net_income_pc": 20_000.0}, np.log(19_000 / LINE)),
+        # hardship nearest: 20,000 / 18,000 against (40,000 - 4,500) / 5,000
+        ({"oop_medical": 18_000.0, "net_income_pc": 40_000.0}, np.log(20_000 / 18_000)),
+        ({"oop_medical": 25_000.0, "net_income_pc": 40_000.0}, np.log(20_000 / 25_000)),
+        ({"net_income_pc": LINE}, 0.0),  # at the line: not met
+        ({"net_income_pc": 0.0}, -np.inf),
+        ({"net_income_pc": -300.0}, -np.inf),
+        ({"water_safe": False}, -np.inf),  # a guarantee fails, whatever the income
+        ({"net_income_pc": np.nan, "oop_medical": np.nan}, np.inf),  # nothing to read
+    ],
+)
+def test_criteria_margin_is_the_log_ratio_to_the_nearest_threshold(change, margin):
+    rows = panel(household("H1", {2020: change}))
+
+    got = criteria_margin(rows)[0]
+
+    assert got == pytest.approx(margin, abs=1e-12) if np.isfinite(margin) else got == margin
+    assert (got < 0) == bool(criteria_met(rows)["any"][0])
+
+
+def test_criteria_margin_is_negative_exactly_where_the_criteria_are_met(small_county):
+    p = small_county.panel
+
+    margin, met = criteria_margin(p), criteria_met(p)["any"]
+
+    assert 0.05 < met.mean() < 0.5
+    np.testing.assert_array_equal(margin < 0, met)
 
 
 def test_education_is_left_out_of_rigid_spending_when_configured():
@@ -182,6 +223,50 @@ def test_meets_criteria_population_and_value():
     assert label_of(labels, "gap", 2019, "meets_criteria") is None
     # the last year has no t+1
     assert labels.loc[labels["year"] == 2021, "meets_criteria"].isna().all()
+
+
+def test_soft_labels_follow_the_margin_at_t_plus_one():
+    rows = panel(
+        household("near", {2020: {}, 2021: {"net_income_pc": 5100.0}}),  # 2% above the line
+        household("below", {2020: {}, 2021: {"net_income_pc": 4900.0}}),
+        household("far", {2020: {}, 2021: {"net_income_pc": 20_000.0}}),
+        household("shock", {2020: {}, 2021: {"water_safe": False, "net_income_pc": 20_000.0}}),
+        household("gap", {2019: {}, 2021: {}}),
+    )
+    labels = add_labels(rows)
+
+    soft = soft_label(rows, "meets_criteria", 0.25).set_axis(
+        pd.MultiIndex.from_frame(rows[["hh_id", "year"]])
+    )
+    relapse = soft_label(rows, "relapse", 0.25).set_axis(soft.index)
+
+    from scipy.stats import norm
+
+    assert soft["near", 2020] == pytest.approx(norm.cdf(-np.log(1.02) / 0.25))
+    assert soft["below", 2020] == pytest.approx(norm.cdf(-np.log(0.98) / 0.25))
+    assert soft["far", 2020] < 1e-6 and soft["shock", 2020] == 1.0
+    assert relapse["shock", 2020] < 1e-6  # relapse reads income alone
+    assert np.isnan(soft["gap", 2019]) and np.isnan(soft["near", 2021])
+    defined = labels["meets_criteria"].notna().to_numpy()
+    np.testing.assert_array_equal(
+        soft.to_numpy()[defined] > 0.5, labels["meets_criteria"][defined].to_numpy(bool)
+    )
+
+
+def test_soft_labels_agree_with_every_label_that_has_one(small_county):
+    p = small_county.panel
+    labels = add_labels(p)
+
+    for name in ("meets_criteria", "persistent", "relapse"):
+        defined = labels[name].notna().to_numpy()
+        soft = soft_label(p, name, 0.1).to_numpy()
+
+        assert not np.isnan(soft[defined]).any(), name
+        np.testing.assert_array_equal(
+            soft[defined] > 0.5, labels[name][defined].to_numpy(bool), err_msg=name
+        )
+    with pytest.raises(ValueError, match="'identified' has no soft value"):
+        soft_label(p, "identified", 0.25)
 
 
 def test_persistent_population_and_value():

@@ -481,3 +481,36 @@ def test_an_averaged_booster_scores_explains_and_spreads_as_the_mean_of_its_memb
     np.testing.assert_allclose(variance, spread, rtol=1e-9)  # Var(mean of 3) = ΣVar / 9
     again = lgb.Booster(model_str=mean.model_to_string())  # saved and loaded as one model
     np.testing.assert_allclose(again.predict(X, raw_score=True), raw, atol=1e-12)
+
+
+def test_the_booster_learns_soft_labels_and_is_calibrated_on_the_labels(fast_config):
+    from riskmodel.train import SOFT, training_records
+
+    assert fast_config.soft_label_sd > 0  # the default config learns soft labels
+    panel, _ = load_panel(fast_config.data)
+    records = training_records(panel, fast_config)
+    split = split_by_year(records, None)
+    soft, hard = split.train[SOFT].to_numpy(), split.train["meets_criteria"].to_numpy(bool)
+
+    assert 0.2 < (soft[hard] > 0.99).mean() < 1 and 0 < soft[~hard].mean() < 0.05
+    np.testing.assert_array_equal(soft > 0.5, hard)
+    model, _ = fit_model(split, fast_config, cross_fit=False)
+    assert "objective=cross_entropy" in model.booster.model_to_string()
+    # the calibration maps raw scores to the 0/1 labels of T-1: its mean follows their rate
+    valid = model.predict_proba(split.valid)
+    assert valid.mean() == pytest.approx(split.valid["meets_criteria"].mean(), rel=0.05)
+    hard_cfg = fast_config.model_copy(update={"soft_label_sd": 0.0})
+    assert SOFT not in training_records(panel, hard_cfg)
+    hard_model, _ = fit_model(
+        split_by_year(training_records(panel, hard_cfg), None), hard_cfg, False
+    )
+    assert "objective=binary" in hard_model.booster.model_to_string()
+
+
+def test_identified_learns_its_own_labels_whatever_the_soft_label_setting(fast_config):
+    from riskmodel.train import SOFT, training_records
+
+    panel, _ = load_panel(fast_config.data)
+    cfg = fast_config.model_copy(update={"label": "identified"})
+
+    assert SOFT not in training_records(panel, cfg)

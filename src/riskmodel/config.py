@@ -162,6 +162,15 @@ class TrainConfig(_Strict):
         "train_with_share of the train_with households and seeded seed, seed+1, ... "
         "(riskmodel.train.averaged_booster)",
     )
+    soft_label_sd: float = Field(
+        0.0,
+        ge=0,
+        le=2,
+        description="0: the booster learns the label itself; above 0, it learns the soft label "
+        "Phi(-margin / sd) of the household's margin to the label's threshold at t+1 "
+        "(riskmodel.labels.soft_label; `identified`, which has no threshold, always learns its "
+        "0/1); early stopping, calibration and evaluation stay on the label",
+    )
     interval: IntervalConfig | None = Field(
         None, description="interval scales without an oracle (none: no interval)"
     )

@@ -158,6 +158,46 @@ def criteria_met(
     return out
 
 
+def criteria_margin(
+    records: Mapping, config: CriteriaConfig | None = None, which: list[str] | None = None
+) -> np.ndarray:
+    """How far each record is from meeting the criteria, as a log ratio: the smallest of
+    log(income / line), log(income after rigid spending / line) and log(warning threshold /
+    out-of-pocket medical spending) over the evaluated criteria; -inf when a guarantee fails or
+    income is at or below zero, +inf when no criterion can be read. Negative exactly where
+    `criteria_met` says `any` (the training's soft labels read it: riskmodel.labels)."""
+    cfg = config or CriteriaConfig()
+    keys = which if which is not None else available_criteria(records.keys())
+    met = criteria_met(records, cfg, keys)
+    n = len(met["any"])
+
+    def log_ratio(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = np.log(np.maximum(top, 0.0) / bottom)  # income at or below 0: -inf
+        return np.where(np.isnan(r), np.inf, r)  # a missing value meets no criterion
+
+    parts = [np.full(n, np.inf)]
+    with np.errstate(invalid="ignore"):
+        line = _line(records) if {"income", "rigid"} & set(keys) else None
+        income = np.asarray(records["net_income_pc"], dtype=float) if line is not None else None
+        if "income" in keys:
+            parts.append(log_ratio(income, line))
+        if "rigid" in keys:
+            spend = zero_if_missing(np.asarray(records["oop_medical"], dtype=float))
+            if cfg.rigid_includes_education:
+                spend = spend + zero_if_missing(np.asarray(records["edu_spend"], dtype=float))
+            size = np.maximum(np.asarray(records["hh_size"], dtype=float), 1)
+            parts.append(log_ratio(income - spend / size, line))
+        if "hardship" in keys:
+            oop = np.asarray(records["oop_medical"], dtype=float)
+            parts.append(log_ratio(np.full(n, cfg.hardship_medical_yuan), oop))
+    margin = np.minimum.reduce(parts)
+    margin = np.where(met.get("guarantee", np.zeros(n, bool)), -np.inf, margin)
+    # a ratio a rounding away from 1 takes its sign from the criteria themselves
+    below = np.nextafter(0.0, -1.0)
+    return np.where(met["any"], np.minimum(margin, below), np.maximum(margin, 0.0))
+
+
 def zero_if_missing(values: np.ndarray) -> np.ndarray:
     """Missing values as 0 (`np.nan_to_num` also clips infinities, which compare the same here,
     at several times the cost on small batches)."""

@@ -13,13 +13,20 @@ relapse(h, t)         population: income at or above the monitoring line at t
 identified(h, t)      population: not monitored at t (from 2019, the mechanism began in 2020)
                       value:      monitored at t+1. What cadres did, not what households needed:
                       a household that meets the criteria but is missed (应纳未纳) counts as 0.
+
+Labels with a threshold also have a soft value for training (`soft_label`): how clearly the
+household crossed it or stayed clear of it at t+1, from the margin of its income (and for the
+criteria labels its income after rigid spending and its medical spending) to the threshold. A household 2% above the line at t+1 is
+almost as much a warning as one 2% below: learning that, the booster needs fewer households to
+find the same risk (README: soft labels). Models are calibrated and judged on the labels
+themselves.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from riskmodel.criteria import CriteriaConfig, available_criteria, criteria_met
+from riskmodel.criteria import CriteriaConfig, available_criteria, criteria_margin, criteria_met
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -103,6 +110,37 @@ def add_labels(panel: pd.DataFrame, criteria: CriteriaConfig | None = None) -> p
         started = m["year"] >= MONITORING_STARTED - 1
         out["identified"] = within(unmonitored & started, m["_mon_next"].astype("boolean"))
     return out[[c for c in ("hh_id", "year", *LABELS) if c in out]]
+
+
+SOFT_LABELS = ("meets_criteria", "persistent", "relapse")
+"""Labels with a soft value: a threshold crossed at t+1 (`identified`, a cadres' decision, has
+none)."""
+
+
+def soft_label(
+    panel: pd.DataFrame, label: str, sd: float, criteria: CriteriaConfig | None = None
+) -> pd.Series:
+    """For every panel row, Phi(-margin / sd) of the household's margin at t+1, a log ratio:
+    for the criteria labels the criteria margin (riskmodel.criteria.criteria_margin: 1 when a
+    guarantee fails or income is at or below zero), for `relapse` log(income / line). Above 0.5
+    exactly where the label's event happens at t+1, 0.5 at the threshold, NaN where there is
+    no row for t+1. The label's soft value wherever the label is defined."""
+    import pandas as pd
+    from scipy.special import ndtr
+
+    if check_label(label) not in SOFT_LABELS:
+        raise ValueError(f"label {label!r} has no soft value (labels that have: {SOFT_LABELS})")
+    if sd <= 0:
+        raise ValueError(f"the soft labels' sd must be positive, not {sd}")
+    if label == "relapse":
+        margin = criteria_margin(panel, criteria, ["income"])
+    else:
+        margin = criteria_margin(panel, criteria, available_criteria(panel.columns))
+    nxt = pd.DataFrame(
+        {"hh_id": panel["hh_id"].to_numpy(), "year": panel["year"].to_numpy() - 1, "_m": margin}
+    )
+    m = panel[["hh_id", "year"]].merge(nxt, on=["hh_id", "year"], how="left", validate="1:1")
+    return pd.Series(ndtr(-m["_m"].to_numpy(float) / sd), index=panel.index, name="soft")
 
 
 def in_population(

@@ -31,7 +31,14 @@ from riskmodel.criteria import CriteriaConfig
 from riskmodel.features import build_features
 from riskmodel.interval import coverage, fit_scales, logit_sd
 from riskmodel.io import panel_file, read_panel
-from riskmodel.labels import LABEL_NEEDS, POPULATIONS, add_labels, supported_labels
+from riskmodel.labels import (
+    LABEL_NEEDS,
+    POPULATIONS,
+    SOFT_LABELS,
+    add_labels,
+    soft_label,
+    supported_labels,
+)
 from riskmodel.model import Meta, RelapseModel, Tiers, categorical_levels, feature_matrix
 from riskmodel.support import fit_support
 from riskmodel.validate import validate_panel
@@ -67,12 +74,15 @@ def labelled_records(
     label: str,
     criteria: CriteriaConfig | None = None,
     train_with: Sequence[str] = (),
+    soft_sd: float = 0.0,
 ) -> pd.DataFrame:
     """Model input records with the label attached: exactly the label's population (rows where
     the label is undefined are left out). With `train_with` (labels of NEXT_YEAR_CRITERIA), the
     rows of those labels' populations follow, their own label's value under `label` and
     `POOLED` True: rows the booster may learn from, never early-stopped, calibrated or evaluated
-    on (see `split_by_year`)."""
+    on (see `split_by_year`). With `soft_sd` > 0 and a label of SOFT_LABELS, column `SOFT`
+    holds every row's soft label (riskmodel.labels.soft_label), which the booster learns from
+    instead."""
     if label not in supported_labels(panel.columns):
         lacking = [c for c in LABEL_NEEDS[label] if c not in panel.columns]
         raise DataError(
@@ -81,6 +91,7 @@ def labelled_records(
         )
     records = build_features(panel)
     labels = add_labels(panel, criteria)
+    soft = soft_sd > 0 and label in SOFT_LABELS
     parts = []
     for name in (label, *train_with):
         if name not in labels:
@@ -88,6 +99,8 @@ def labelled_records(
         value = labels[name]
         part = records[value.notna().to_numpy()].copy()
         part[label] = value[value.notna()].astype(bool).to_numpy()
+        if soft:
+            part[SOFT] = soft_label(panel, name, soft_sd, criteria)[value.notna()].to_numpy()
         if train_with:
             part[POOLED] = name != label
         parts.append(part)
@@ -98,7 +111,7 @@ def labelled_records(
 
 def training_records(panel: pd.DataFrame, cfg: TrainConfig) -> pd.DataFrame:
     """The run's labelled records: its label's population and the rows `cfg.train_with` draws."""
-    records = labelled_records(panel, cfg.label, cfg.criteria, cfg.train_with)
+    records = labelled_records(panel, cfg.label, cfg.criteria, cfg.train_with, cfg.soft_label_sd)
     if cfg.train_with and cfg.train_with_share < 1:
         records = drawn_households(records, cfg.train_with_share, cfg.seed, cfg.draws)
     return records
@@ -129,6 +142,8 @@ POOLED = "pooled"
 """Column of records from `train_with` populations: True on rows of another population."""
 DRAWS = "draws"
 """Bit mask of the draws of `train_with` households a row belongs to (`drawn_households`)."""
+SOFT = "soft_label"
+"""Column of the soft label the booster learns from when the run config sets `soft_label_sd`."""
 
 
 @dataclass
@@ -198,13 +213,16 @@ def model_features(records: pd.DataFrame) -> list[str]:
     return [n for n in FEATURE_NAMES if n in records.columns]
 
 
-def _dataset(rec: pd.DataFrame, label: str, levels: dict, ref: lgb.Dataset | None = None):
+def _dataset(
+    rec: pd.DataFrame, label: str, levels: dict, ref: lgb.Dataset | None = None, soft: bool = False
+):
+    """The rows as a LightGBM dataset of `label`, or of the soft label (`SOFT`) with `soft`."""
     features = model_features(rec)
     X = feature_matrix(rec, features, levels)
     cat_idx = [i for i, n in enumerate(features) if n in levels]
     return lgb.Dataset(
         X,
-        rec[label].to_numpy(int),
+        rec[SOFT].to_numpy(float) if soft else rec[label].to_numpy(int),
         feature_name=features,
         categorical_feature=cat_idx,
         reference=ref,
@@ -219,14 +237,18 @@ CROSS_FIT_FOLDS = 10
 def _booster(train: pd.DataFrame, valid: pd.DataFrame, cfg: TrainConfig, levels: dict):
     """LightGBM on `train`, early-stopped on `valid`, trimmed to the best iteration; with
     `cfg.draws` > 1, the average of one such booster per draw (`averaged_booster`), each on the
-    rows of its draw and seeded `cfg.seed + j`. The datasets returned are the first draw's."""
+    rows of its draw and seeded `cfg.seed + j`. The datasets returned are the first draw's.
+    With soft labels (`SOFT` in `train`) the objective is cross-entropy, LightGBM's binary
+    log-loss for labels in [0, 1] (the same log-odds link); `valid` keeps its 0/1 labels."""
     members, first = [], None
+    soft = SOFT in train
+    objective = "cross_entropy" if soft else "binary"
     for j in range(cfg.draws):
         rows = train if DRAWS not in train else train[(train[DRAWS].to_numpy() >> j) & 1 == 1]
-        dtrain = _dataset(rows, cfg.label, levels)
+        dtrain = _dataset(rows, cfg.label, levels, soft=soft)
         dvalid = _dataset(valid, cfg.label, levels, ref=dtrain)
         booster = lgb.train(
-            _params(cfg) | {"seed": cfg.seed + j},
+            _params(cfg) | {"seed": cfg.seed + j, "objective": objective},
             dtrain,
             num_boost_round=cfg.lightgbm.max_rounds,
             valid_sets=[dvalid],
