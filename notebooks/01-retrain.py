@@ -17,8 +17,8 @@
 # The run config's `label` picks the question and its population: `meets_criteria` (the main
 # model, `relapse-risk`: will a household not monitored meet the 纳入条件 by the next sweep?) or
 # `persistent` (`relapse-risk-persistent`: will a monitored household's risk still be there in a
-# year?). Fits LightGBM out of time (fit on years up to T-2, early stopping and calibration on T-1,
-# test on T) on exactly the label's population, compares it on the same test rows with the
+# year?). Fits LightGBM out of time (fit on years up to T-2, early stopping on T-1, calibration on
+# T-1 and the training years scored out of village, test on T) on exactly the label's population, compares it on the same test rows with the
 # official rule, logistic regression, the village's past rate, the carried-forward status and, when
 # the data has it, the simulator's oracle, and registers it in MLflow as the **challenger**.
 # Making it the champion is a separate, deliberate step: `riskmodel promote [--label L]`.
