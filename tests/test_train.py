@@ -520,3 +520,13 @@ def test_identified_learns_its_own_labels_whatever_the_soft_label_setting(fast_c
     cfg = fast_config.model_copy(update={"label": "identified"})
 
     assert SOFT not in training_records(panel, cfg)
+
+
+def test_soft_labels_refuse_a_weight_the_objective_would_ignore(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("soft_label_sd: 0.25\nlightgbm:\n  scale_pos_weight: 3\n")
+
+    with pytest.raises(ConfigError, match="scale_pos_weight has no effect on soft labels"):
+        load_train_config(path)
+    path.write_text("soft_label_sd: 0\nlightgbm:\n  scale_pos_weight: 3\n")
+    assert load_train_config(path).lightgbm.scale_pos_weight == 3

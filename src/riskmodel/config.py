@@ -194,6 +194,15 @@ class TrainConfig(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _soft_labels_are_not_weighted(self) -> TrainConfig:
+        if self.soft_label_sd > 0 and self.lightgbm.scale_pos_weight != 1:
+            raise ValueError(
+                "lightgbm.scale_pos_weight has no effect on soft labels (LightGBM's cross-entropy "
+                "objective ignores it): set it to 1, or soft_label_sd to 0"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _model_name_follows_label(self) -> TrainConfig:
         expected = registered_model_name(self.label)
         if self.registered_model is None:

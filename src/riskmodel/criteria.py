@@ -193,9 +193,9 @@ def criteria_margin(
             parts.append(log_ratio(np.full(n, cfg.hardship_medical_yuan), oop))
     margin = np.minimum.reduce(parts)
     margin = np.where(met.get("guarantee", np.zeros(n, bool)), -np.inf, margin)
-    # a ratio a rounding away from 1 takes its sign from the criteria themselves
-    below = np.nextafter(0.0, -1.0)
-    return np.where(met["any"], np.minimum(margin, below), np.maximum(margin, 0.0))
+    # a ratio a rounding away from 1 takes its sign from the criteria themselves (a margin just
+    # below 0 whose soft label, Phi(-margin / sd), is still above one half)
+    return np.where(met["any"], np.minimum(margin, -1e-9), np.maximum(margin, 0.0))
 
 
 def zero_if_missing(values: np.ndarray) -> np.ndarray:

@@ -7,7 +7,7 @@ import pandas as pd
 
 from riskmodel.catalogue import DIMENSIONS, FEATURES
 from riskmodel.evaluate import METRICS, MODEL_NAMES
-from riskmodel.labels import POPULATIONS
+from riskmodel.labels import POPULATIONS, SOFT_LABELS
 from riskmodel.stability import LOW_OVERLAP
 
 INTENDED_USE = """\
@@ -67,8 +67,14 @@ def model_card(result, version: str | None = None, run_id: str | None = None) ->
         + "); early "
         f"stopping on {T - 1} ({info['n_valid']:,}); test {T} "
         f"({info['n_test']:,}, positive rate {m['test_positive_rate']:.2%})",
-        f"- LightGBM, {info['best_iteration']} trees, beta calibration on "
-        f"{info.get('calibrated_on', 'the validation year')}; label `{cfg.label}`",
+        f"- LightGBM, {info['best_iteration']} trees"
+        + (
+            f" learning soft labels (sd {cfg.soft_label_sd} of the margin at t+1)"
+            if cfg.soft_label_sd > 0 and cfg.label in SOFT_LABELS
+            else ""
+        )
+        + f", beta calibration on {info.get('calibrated_on', 'the validation year')}; "
+        f"label `{cfg.label}`",
         "",
         "## Features by 六看 dimension",
         "",

@@ -1,10 +1,11 @@
 """Out-of-time training: fit on years <= T-2, early-stop and calibrate on T-1, test on T.
 
-A label whose T-1 is small (the monitored households) calibrates on the training years as well,
-each row scored by a model fitted without its village (`cross_fit_scores`, `calibrate_on` in the
-run config). `fit_model` never sees the oracle. `evaluate` compares the fitted model with the
-official rule, logistic regression, the village's past rate, the carried-forward status and, when
-the data folder has one, the simulator's oracle, all on exactly the same test rows.
+The booster learns the label, or with `soft_label_sd` its soft value (riskmodel.labels.soft_label).
+With `calibrate_on: validation_year_and_cross_fit` (both shipped configs) the calibration is
+fitted on the training years as well, each row scored by a model fitted without its village
+(`cross_fit_scores`). `fit_model` never sees the oracle. `evaluate` compares the fitted model with
+the official rule, logistic regression, the village's past rate, the carried-forward status and,
+when the data folder has one, the simulator's oracle, all on exactly the same test rows.
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ def bench_targets(
     """For each batch year Y: the model trained on the county up to Y (fit <= Y-3, calibrated on
     Y-2, reference year Y-1), monitored on the default county's batch Y and on a county with each
     shock in Y."""
-    from riskmodel.config import TrainConfig
+    from riskmodel.config import config_path, load_train_config
     from riskmodel.monitor.batch import monitor_batch
     from riskmodel.monitor.stats import build_reference
     from riskmodel.simulate import SimulationConfig, simulate
@@ -66,7 +66,7 @@ def bench_targets(
     last = max(years) + 1
     county = {"seed": seed, "households": households, "last_year": last}
     panel = simulate(SimulationConfig(**county)).panel
-    cfg = TrainConfig()
+    cfg = load_train_config(config_path())  # the served model's settings
     records = labelled_records(panel, cfg.label, cfg.criteria)
     out: dict = {"years": {}, "seed": seed, "households": households}
     for year in years:
