@@ -60,14 +60,14 @@ def bench_targets(
     from riskmodel.monitor.stats import build_reference
     from riskmodel.simulate import SimulationConfig, simulate
     from riskmodel.simulate.shocks import parse_shock
-    from riskmodel.train import fit_model, labelled_records, split_by_year
+    from riskmodel.train import fit_model, split_by_year, training_records
 
     t0 = time.perf_counter()
     last = max(years) + 1
     county = {"seed": seed, "households": households, "last_year": last}
     panel = simulate(SimulationConfig(**county)).panel
     cfg = load_train_config(config_path())  # the served model's settings
-    records = labelled_records(panel, cfg.label, cfg.criteria)
+    records = training_records(panel, cfg)  # as the served model learns (soft labels included)
     out: dict = {"years": {}, "seed": seed, "households": households}
     for year in years:
         split = split_by_year(records[records["year"] <= year - 1], None)
