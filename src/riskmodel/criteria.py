@@ -136,11 +136,7 @@ def criteria_met(
         if "income" in keys:
             out["income"] = num("net_income_pc") < line
         if "rigid" in keys:
-            size = np.maximum(num("hh_size"), 1)
-            spend = zero_if_missing(num("oop_medical"))
-            if cfg.rigid_includes_education:
-                spend = spend + zero_if_missing(num("edu_spend"))
-            out["rigid"] = num("net_income_pc") - spend / size < line
+            out["rigid"] = _rigid_income(records, cfg) < line
         if "guarantee" in keys:
             out["guarantee"] = (
                 ~_bool(records, "housing_safe", missing=True)
@@ -179,15 +175,10 @@ def criteria_margin(
     parts = [np.full(n, np.inf)]
     with np.errstate(invalid="ignore"):
         line = _line(records) if {"income", "rigid"} & set(keys) else None
-        income = np.asarray(records["net_income_pc"], dtype=float) if line is not None else None
         if "income" in keys:
-            parts.append(log_ratio(income, line))
+            parts.append(log_ratio(np.asarray(records["net_income_pc"], dtype=float), line))
         if "rigid" in keys:
-            spend = zero_if_missing(np.asarray(records["oop_medical"], dtype=float))
-            if cfg.rigid_includes_education:
-                spend = spend + zero_if_missing(np.asarray(records["edu_spend"], dtype=float))
-            size = np.maximum(np.asarray(records["hh_size"], dtype=float), 1)
-            parts.append(log_ratio(income - spend / size, line))
+            parts.append(log_ratio(_rigid_income(records, cfg), line))
         if "hardship" in keys:
             oop = np.asarray(records["oop_medical"], dtype=float)
             parts.append(log_ratio(np.full(n, cfg.hardship_medical_yuan), oop))
@@ -196,6 +187,16 @@ def criteria_margin(
     # a ratio a rounding away from 1 takes its sign from the criteria themselves (a margin just
     # below 0 whose soft label, Phi(-margin / sd), is still above one half)
     return np.where(met["any"], np.minimum(margin, -1e-9), np.maximum(margin, 0.0))
+
+
+def _rigid_income(records: Mapping, cfg: CriteriaConfig) -> np.ndarray:
+    """Per-capita income after rigid spending (the `rigid` criterion's value; missing spending
+    counts as 0)."""
+    spend = zero_if_missing(np.asarray(records["oop_medical"], dtype=float))
+    if cfg.rigid_includes_education:
+        spend = spend + zero_if_missing(np.asarray(records["edu_spend"], dtype=float))
+    size = np.maximum(np.asarray(records["hh_size"], dtype=float), 1)
+    return np.asarray(records["net_income_pc"], dtype=float) - spend / size
 
 
 def zero_if_missing(values: np.ndarray) -> np.ndarray:

@@ -19,8 +19,9 @@ RECORD_BY_NAME = {c.name: c for c in RECORD_COLUMNS}
 _INCOME = ["inc_wage", "inc_business", "inc_property", "inc_transfer"]
 
 
-def _lagged(panel: pd.DataFrame, column: str, lag: int) -> pd.Series:
-    """The household's value of `column` in year t-lag (NaN when it had no row then)."""
+def lagged(panel: pd.DataFrame, column: str, lag: int) -> pd.Series:
+    """The household's value of `column` in year t-lag (NaN when it had no row then); lag -1
+    gives the next year's value (the labels' soft values read it)."""
     src = panel[["hh_id", "year", column]].assign(year=panel["year"] + lag)
     merged = panel[["hh_id", "year"]].merge(src, on=["hh_id", "year"], how="left")
     return pd.Series(merged[column].to_numpy(dtype=float), index=panel.index)
@@ -51,7 +52,7 @@ def _derived(p: pd.DataFrame, have: set[str]) -> dict[str, object]:
     if "income_to_line" in have:
         ratio = p["net_income_pc"] / p["monitor_line"]
         pc = p["net_income_pc"].astype(float)
-        pc1, pc2 = _lagged(p, "net_income_pc", 1), _lagged(p, "net_income_pc", 2)
+        pc1, pc2 = lagged(p, "net_income_pc", 1), lagged(p, "net_income_pc", 2)
         hist = np.column_stack([pc2, pc1, pc])
         n_hist = np.isfinite(hist).sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -63,7 +64,7 @@ def _derived(p: pd.DataFrame, have: set[str]) -> dict[str, object]:
         line = p["monitor_line"].to_numpy(dtype=float)
         slope = (pc - first) / (span * np.maximum(np.abs(first), line))
         out["income_to_line"] = ratio
-        out["income_to_line_lag1"] = pc1 / _lagged(p, "monitor_line", 1)
+        out["income_to_line_lag1"] = pc1 / lagged(p, "monitor_line", 1)
         out["income_to_line_change"] = ratio - out["income_to_line_lag1"]
         out["income_slope_3y"] = np.where(n_hist >= 2, np.clip(slope, -0.5, 0.5), np.nan)
         out["income_cv_3y"] = np.where(
@@ -76,7 +77,7 @@ def _derived(p: pd.DataFrame, have: set[str]) -> dict[str, object]:
         if "rigid_income_to_line" in have:
             rigid = (p["net_income_pc"] - spend_pc) / p["monitor_line"]
             out["rigid_income_to_line"] = rigid
-            out["rigid_income_to_line_lag1"] = _lagged(p.assign(_v=rigid), "_v", 1)
+            out["rigid_income_to_line_lag1"] = lagged(p.assign(_v=rigid), "_v", 1)
     if "transfer_to_line" in have:
         transfer = p["inc_transfer"].astype(float)
         out["transfer_to_line"] = transfer / np.maximum(p["hh_size"], 1) / p["monitor_line"]
@@ -84,7 +85,7 @@ def _derived(p: pd.DataFrame, have: set[str]) -> dict[str, object]:
         earned = p[list(_INCOME[:3])].astype(float).sum(axis=1, skipna=False)
         market = earned / np.maximum(p["hh_size"], 1) / p["monitor_line"]
         out["market_income_to_line"] = market
-        out["market_income_to_line_lag1"] = _lagged(p.assign(_v=market), "_v", 1)
+        out["market_income_to_line_lag1"] = lagged(p.assign(_v=market), "_v", 1)
     if "years_since_exit" in have:
         out["years_since_exit"] = (p["year"] - p["exit_year"]).astype("Float64").astype(float)
     if "labour_total" in have:
@@ -111,7 +112,7 @@ def _derived(p: pd.DataFrame, have: set[str]) -> dict[str, object]:
         out["costly_students"] = p["n_students_senior"] + p["n_students_tertiary"]
     if "new_severe_disability" in have:
         out["new_severe_disability"] = (
-            p["n_severe_disabled"] > _lagged(p, "n_severe_disabled", 1)
+            p["n_severe_disabled"] > lagged(p, "n_severe_disabled", 1)
         ).fillna(False)
     if "village_monitored_share" in have:
         monitored = p["is_monitored"].astype(float)

@@ -117,6 +117,11 @@ SOFT_LABELS = ("meets_criteria", "persistent", "relapse")
 none)."""
 
 
+def learns_soft(label: str, sd: float) -> bool:
+    """Whether a run with `soft_label_sd` `sd` learns the label's soft value (`soft_label`)."""
+    return sd > 0 and label in SOFT_LABELS
+
+
 def soft_label(
     panel: pd.DataFrame, label: str, sd: float, criteria: CriteriaConfig | None = None
 ) -> pd.Series:
@@ -128,6 +133,8 @@ def soft_label(
     import pandas as pd
     from scipy.special import ndtr
 
+    from riskmodel.features import lagged
+
     if check_label(label) not in SOFT_LABELS:
         raise ValueError(f"label {label!r} has no soft value (labels that have: {SOFT_LABELS})")
     if sd <= 0:
@@ -136,11 +143,8 @@ def soft_label(
         margin = criteria_margin(panel, criteria, ["income"])
     else:
         margin = criteria_margin(panel, criteria, available_criteria(panel.columns))
-    nxt = pd.DataFrame(
-        {"hh_id": panel["hh_id"].to_numpy(), "year": panel["year"].to_numpy() - 1, "_m": margin}
-    )
-    m = panel[["hh_id", "year"]].merge(nxt, on=["hh_id", "year"], how="left", validate="1:1")
-    return pd.Series(ndtr(-m["_m"].to_numpy(float) / sd), index=panel.index, name="soft")
+    following = lagged(panel[["hh_id", "year"]].assign(_m=margin), "_m", -1).to_numpy()
+    return pd.Series(ndtr(-following / sd), index=panel.index, name="soft")
 
 
 def in_population(

@@ -7,7 +7,7 @@ import pandas as pd
 
 from riskmodel.catalogue import DIMENSIONS, FEATURES
 from riskmodel.evaluate import METRICS, MODEL_NAMES
-from riskmodel.labels import POPULATIONS, SOFT_LABELS
+from riskmodel.labels import POPULATIONS, learns_soft
 from riskmodel.stability import LOW_OVERLAP
 
 INTENDED_USE = """\
@@ -70,7 +70,7 @@ def model_card(result, version: str | None = None, run_id: str | None = None) ->
         f"- LightGBM, {info['best_iteration']} trees"
         + (
             f" learning soft labels (sd {cfg.soft_label_sd} of the margin at t+1)"
-            if cfg.soft_label_sd > 0 and cfg.label in SOFT_LABELS
+            if learns_soft(cfg.label, cfg.soft_label_sd)
             else ""
         )
         + f", beta calibration on {info.get('calibrated_on', 'the validation year')}; "

@@ -35,8 +35,8 @@ from riskmodel.io import panel_file, read_panel
 from riskmodel.labels import (
     LABEL_NEEDS,
     POPULATIONS,
-    SOFT_LABELS,
     add_labels,
+    learns_soft,
     soft_label,
     supported_labels,
 )
@@ -92,7 +92,7 @@ def labelled_records(
         )
     records = build_features(panel)
     labels = add_labels(panel, criteria)
-    soft = soft_sd > 0 and label in SOFT_LABELS
+    soft = learns_soft(label, soft_sd)
     parts = []
     for name in (label, *train_with):
         if name not in labels:
