@@ -71,35 +71,113 @@ def derived_failures(df) -> list[Failure]:
     total = f["net_income_pc"] * f["hh_size"]  # = the income components' sum (validate's rule)
     shares = {k: f[k] for k in ("wage_share", "business_share", "transfer_share")}
     known = sum((v > 0.1).astype(int) for v in shares.values())
-    checks: list[tuple[str, np.ndarray, str]] = [
+    # missing spending counts as 0, as in the features and the rigid criterion
+    spend = zero_if_missing(f["oop_medical"]) + zero_if_missing(f["edu_spend"])
+    spend_pc = spend / np.maximum(f["hh_size"], 1)
+    given_line = as_float(df["monitor_line"]) if "monitor_line" in df else absent
+    with np.errstate(invalid="ignore", divide="ignore"):
+        line = f["net_income_pc"] / f["income_to_line"]  # the line the record implies
+        line = np.where(np.isfinite(given_line), given_line, line)
+        rigid = np.where(line > 0, f["income_to_line"] - spend_pc / line, np.nan)
+    # the transfer share is unclipped (transfers/income) only below 1 and with income of 1 or
+    # more; shares rounded to two decimals move a product with the ratio by half a point of it
+    plain = (f["transfer_share"] < 1) & (total >= 1)
+    rounded = TOLERANCE + 0.005 * np.abs(f["income_to_line"])
+    everywhere = np.ones(n, bool)
+    # (field, given, what the facts imply, absolute tolerance, where the check applies, rule),
+    # compared in one pass (a pass per field was most of the checks' time on the API's batches)
+    compared = [
         (
             "labour_total",
-            _off(f["labour_total"], labour, 0),
+            f["labour_total"],
+            labour,
+            0,
+            everywhere,
             "must equal n_labour_full + n_labour_weak",
         ),
         (
             "costly_students",
-            _off(f["costly_students"], f["n_students_senior"] + f["n_students_tertiary"], 0),
+            f["costly_students"],
+            f["n_students_senior"] + f["n_students_tertiary"],
+            0,
+            everywhere,
             "must equal n_students_senior + n_students_tertiary",
         ),
         (
             "dependency_ratio",
-            _off(
-                f["dependency_ratio"],
-                np.clip((f["n_children_u16"] + f["n_elderly_65p"]) / np.maximum(labour, 0.5), 0, 8),
-            ),
+            f["dependency_ratio"],
+            np.clip((f["n_children_u16"] + f["n_elderly_65p"]) / np.maximum(labour, 0.5), 0, 8),
+            TOLERANCE,
+            everywhere,
             "must equal (n_children_u16 + n_elderly_65p) / labour_total (at least 0.5), at most 8",
         ),
         (
             "oop_to_income",
-            _off(f["oop_to_income"], np.clip(f["oop_medical"] / np.maximum(total, 1000), 0, 3)),
+            f["oop_to_income"],
+            np.clip(f["oop_medical"] / np.maximum(total, 1000), 0, 3),
+            TOLERANCE,
+            everywhere,
             "must equal oop_medical / household income (net_income_pc x hh_size, at least 1,000)",
         ),
         (
             "income_to_line_change",
-            _off(f["income_to_line_change"], f["income_to_line"] - f["income_to_line_lag1"]),
+            f["income_to_line_change"],
+            f["income_to_line"] - f["income_to_line_lag1"],
+            TOLERANCE,
+            everywhere,
             "must equal income_to_line - income_to_line_lag1",
         ),
+        (
+            "rigid_income_to_line",
+            f["rigid_income_to_line"],
+            rigid,
+            TOLERANCE,
+            np.isfinite(rigid),
+            "must equal income_to_line - (oop_medical + edu_spend) / hh_size / monitor_line",
+        ),
+        (
+            "rigid_spend_to_line",
+            f["rigid_spend_to_line"],
+            spend_pc / line,
+            TOLERANCE,
+            line > 0,
+            "must equal (oop_medical + edu_spend) / hh_size / monitor_line",
+        ),
+        (
+            "transfer_to_line",
+            f["transfer_to_line"],
+            f["income_to_line"] * f["transfer_share"],
+            rounded,
+            plain,
+            "must equal income_to_line x transfer_share",
+        ),
+        (
+            "market_income_to_line",
+            f["market_income_to_line"],
+            f["income_to_line"] * (1 - f["transfer_share"]),
+            rounded,
+            plain,
+            "must equal income_to_line x (1 - transfer_share)",
+        ),
+    ]
+    if "monitor_line" in df:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            implied = f["net_income_pc"] / given_line
+        compared.append(
+            (
+                "income_to_line",
+                f["income_to_line"],
+                implied,
+                TOLERANCE,
+                np.isfinite(given_line),
+                "must equal net_income_pc / monitor_line",
+            )
+        )
+    tolerance = np.array([np.broadcast_to(c[3], n) for c in compared], dtype=float)
+    off = _off(
+        np.array([c[1] for c in compared]), np.array([c[2] for c in compared]), tolerance
+    ) & np.array([c[4] for c in compared])
+    flagged = [
         (
             "n_income_sources",
             (f["n_income_sources"] < known) | (f["n_income_sources"] > known + 1),
@@ -119,63 +197,18 @@ def derived_failures(df) -> list[Failure]:
             (b["new_severe_disability"] == 1) & (f["n_severe_disabled"] == 0),
             "cannot be true without a severely disabled member",
         ),
-    ]
-    # missing spending counts as 0, as in the features and the rigid criterion
-    spend = zero_if_missing(f["oop_medical"]) + zero_if_missing(f["edu_spend"])
-    spend_pc = spend / np.maximum(f["hh_size"], 1)
-    given_line = as_float(df["monitor_line"]) if "monitor_line" in df else absent
-    with np.errstate(invalid="ignore", divide="ignore"):
-        line = f["net_income_pc"] / f["income_to_line"]  # the line the record implies
-        line = np.where(np.isfinite(given_line), given_line, line)
-        rigid = np.where(line > 0, f["income_to_line"] - spend_pc / line, np.nan)
-    # the transfer share is unclipped (transfers/income) only below 1 and with income of 1 or
-    # more; shares rounded to two decimals move a product with the ratio by half a point of it
-    plain = (f["transfer_share"] < 1) & (total >= 1)
-    rounded = TOLERANCE + 0.005 * np.abs(f["income_to_line"])
-    checks += [
-        (
-            "rigid_income_to_line",
-            _off(f["rigid_income_to_line"], rigid) & np.isfinite(rigid),
-            "must equal income_to_line - (oop_medical + edu_spend) / hh_size / monitor_line",
-        ),
         (
             "rigid_income_to_line_lag1",
             f["rigid_income_to_line_lag1"] > f["income_to_line_lag1"] + TOLERANCE,
             "cannot exceed income_to_line_lag1 (rigid spending is never negative)",
         ),
-        (
-            "rigid_spend_to_line",
-            _off(f["rigid_spend_to_line"], spend_pc / line) & (line > 0),
-            "must equal (oop_medical + edu_spend) / hh_size / monitor_line",
-        ),
-        (
-            "transfer_to_line",
-            plain & _off(f["transfer_to_line"], f["income_to_line"] * f["transfer_share"], rounded),
-            "must equal income_to_line x transfer_share",
-        ),
-        (
-            "market_income_to_line",
-            plain
-            & _off(
-                f["market_income_to_line"], f["income_to_line"] * (1 - f["transfer_share"]), rounded
-            ),
-            "must equal income_to_line x (1 - transfer_share)",
-        ),
     ]
-    if "monitor_line" in df:
-        checks.append(
-            (
-                "income_to_line",
-                np.isfinite(given_line)
-                & _off(f["income_to_line"], f["net_income_pc"] / given_line),
-                "must equal net_income_pc / monitor_line",
-            )
-        )
+    checks = [(c[0], c[5]) for c in compared] + [(c[0], c[2]) for c in flagged]
+    bad = np.concatenate([off, np.array([c[1] for c in flagged])])
     return [
-        (int(i), name, rule)
-        for name, bad, rule in checks
-        if all(c in df for c in _NEEDS.get(name, ()))  # a partial record: what it can show
-        for i in np.flatnonzero(bad)
+        (int(i), checks[k][0], checks[k][1])
+        for k, i in zip(*np.nonzero(bad), strict=True)
+        if all(c in df for c in _NEEDS.get(checks[k][0], ()))  # a partial record: what it shows
     ]
 
 
@@ -341,7 +374,11 @@ def as_arrays(columns: dict[str, list]) -> dict[str, object]:
     columns as float arrays (None as NaN) once per batch: the checks, the criteria, the matrix
     and the reasons each read them as numbers (a batch of 8 records: 227 against 182 us a
     record with the lists converted once)."""
-    return {
-        name: np.array(values, dtype=float) if name in _NUMBERS else values
-        for name, values in columns.items()
-    }
+    numbers = [name for name in columns if name in _NUMBERS]
+    try:  # one conversion for every number column (a call per column was a tenth of a batch)
+        rows = np.array([columns[name] for name in numbers], dtype=float)
+    except (TypeError, ValueError):  # columns of unequal length or values numpy will not take
+        rows = [np.array(columns[name], dtype=float) for name in numbers]
+    out = dict(columns)
+    out.update(zip(numbers, rows, strict=True))
+    return out

@@ -19,6 +19,8 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import chain
+from operator import itemgetter
 
 import numpy as np
 
@@ -72,7 +74,15 @@ class _Job:
 
 def _merge(parts: list[dict[str, Sequence]], sizes: list[int]) -> dict[str, list]:
     """Columns of several requests end to end; a column one of them lacks is None there."""
-    names = dict.fromkeys(k for p in parts for k in p)
+    names = list(dict.fromkeys(k for p in parts for k in p))
+    if len(names) > 1 and all(len(p) == len(names) for p in parts):
+        # every request has every column (one model's fields): rows of each, then the batch's
+        # columns in one transposition (a Python loop per column and request cost a tenth of
+        # a batch of eight single records)
+        values = itemgetter(*names)
+        rows = chain.from_iterable(zip(*values(p), strict=True) for p in parts)
+        cols = zip(*rows, strict=True)
+        return dict(zip(names, map(list, cols), strict=True))
     return {
         k: [v for p, n in zip(parts, sizes, strict=True) for v in p.get(k, [None] * n)]
         for k in names
@@ -107,7 +117,7 @@ class Scorer:
         """Records submitted and not yet answered."""
         self._peak = 0
         """The most records in flight since the last batch was formed: what the next waits for."""
-        self._arrived: asyncio.Event | None = None
+        self._arrived: asyncio.Future | None = None
 
     async def score(
         self,
@@ -123,7 +133,7 @@ class Scorer:
         self._in_flight += n
         self._peak = max(self._peak, self._in_flight)
         if self._arrived is not None:
-            self._arrived.set()
+            _wake(self._arrived)
         if not self._draining:
             self._draining = True
             self._task = loop.create_task(self._drain())  # referenced: not collected mid-run
@@ -143,12 +153,12 @@ class Scorer:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + LINGER_S
         while self._pending_n < expected and (left := deadline - loop.time()) > 0:
-            self._arrived = asyncio.Event()
+            self._arrived = arrived = loop.create_future()  # `score` wakes it
+            timer = loop.call_later(left, _wake, arrived)
             try:
-                await asyncio.wait_for(self._arrived.wait(), left)
-            except TimeoutError:
-                return
+                await arrived
             finally:
+                timer.cancel()
                 self._arrived = None
 
     def _run(self, batch: list[_Job], context: tuple) -> tuple[dict[int, list[Failure]], list]:
@@ -220,6 +230,11 @@ class Scorer:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _wake(arrived: asyncio.Future) -> None:
+    if not arrived.done():
+        arrived.set_result(None)
 
 
 def score_columns(
