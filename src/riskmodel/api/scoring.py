@@ -19,13 +19,11 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from itertools import chain
-from operator import itemgetter
 
 import numpy as np
 
 from riskmodel.api.schemas import EXAMPLE_RECORD, criteria_list, interval_of, unusual_item
-from riskmodel.criteria import CRITERIA
+from riskmodel.criteria import CRITERIA, LINE
 from riskmodel.labels import MAIN_LABEL
 from riskmodel.model import RelapseModel
 from riskmodel.records import as_arrays
@@ -63,28 +61,56 @@ def _serial_kernels() -> None:
 
 
 @dataclass
+class Rows:
+    """One request's records as tuples of their `names` values (the route's `record_fields`):
+    the batch transposes every request's rows at once, where merging columns built per
+    request cost more than the checks."""
+
+    names: list[str]
+    rows: list[tuple]
+    monitor_line: list | None = None
+    """Each record's monitoring line when any was sent: checked against, never scored."""
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def columns(self, with_line: bool) -> dict[str, list]:
+        out = dict(zip(self.names, map(list, zip(*self.rows, strict=True)), strict=True))
+        if with_line and self.monitor_line is not None:
+            out[LINE] = self.monitor_line
+        return out
+
+
+Columns = dict[str, Sequence] | Rows
+
+
+@dataclass
 class _Job:
     context: tuple
-    columns: dict[str, Sequence]
+    columns: Columns
     n: int
     done: asyncio.Future
-    checked: dict[str, Sequence] | None = None
-    """Columns to check before scoring (None: built by the library, nothing to check)."""
+    checked: bool = False
+    """Check the records before scoring (False: built by the library, nothing to check)."""
 
 
-def _merge(parts: list[dict[str, Sequence]], sizes: list[int]) -> dict[str, list]:
-    """Columns of several requests end to end; a column one of them lacks is None there."""
-    names = list(dict.fromkeys(k for p in parts for k in p))
-    if len(names) > 1 and all(len(p) == len(names) for p in parts):
-        # every request has every column (one model's fields): rows of each, then the batch's
-        # columns in one transposition (a Python loop per column and request cost a tenth of
-        # a batch of eight single records)
-        values = itemgetter(*names)
-        rows = chain.from_iterable(zip(*values(p), strict=True) for p in parts)
-        cols = zip(*rows, strict=True)
-        return dict(zip(names, map(list, cols), strict=True))
+def _merge(parts: list[Columns], with_line: bool = False) -> dict[str, list]:
+    """Columns of several requests end to end (with each `Rows`' monitoring line when
+    `with_line`); a column one of them lacks is None there."""
+    first = parts[0]
+    if isinstance(first, Rows) and all(
+        isinstance(p, Rows) and p.names is first.names for p in parts
+    ):  # one model's fields: the batch's columns in one transposition
+        rows = [r for p in parts for r in p.rows]
+        out = dict(zip(first.names, map(list, zip(*rows, strict=True)), strict=True))
+        if with_line and any(p.monitor_line is not None for p in parts):
+            out[LINE] = [v for p in parts for v in (p.monitor_line or [None] * len(p))]
+        return out
+    dicts = [p.columns(with_line) if isinstance(p, Rows) else p for p in parts]
+    sizes = [len(p) if isinstance(p, Rows) else len(next(iter(p.values()))) for p in parts]
+    names = dict.fromkeys(k for p in dicts for k in p)
     return {
-        k: [v for p, n in zip(parts, sizes, strict=True) for v in p.get(k, [None] * n)]
+        k: [v for p, n in zip(dicts, sizes, strict=True) for v in p.get(k, [None] * n)]
         for k in names
     }
 
@@ -119,14 +145,9 @@ class Scorer:
         """The most records in flight since the last batch was formed: what the next waits for."""
         self._arrived: asyncio.Future | None = None
 
-    async def score(
-        self,
-        columns: dict[str, Sequence],
-        context: tuple,
-        checked: dict[str, Sequence] | None = None,
-    ) -> list[dict]:
+    async def score(self, columns: Columns, context: tuple, checked: bool = False) -> list[dict]:
         loop = asyncio.get_running_loop()
-        n = len(next(iter(columns.values())))
+        n = len(columns) if isinstance(columns, Rows) else len(next(iter(columns.values())))
         job = _Job(context, columns, n, loop.create_future(), checked)
         self._pending.append(job)
         self._pending_n += n
@@ -164,14 +185,16 @@ class Scorer:
     def _run(self, batch: list[_Job], context: tuple) -> tuple[dict[int, list[Failure]], list]:
         """In the thread: check the batch's records, score those of requests that passed."""
         refused: dict[int, list[Failure]] = {}
-        to_check = [j for j in batch if j.checked is not None]
-        arrays = None
+        to_check = [j for j in batch if j.checked]
+        arrays, line = None, False
         if to_check and self.check is not None:
             starts, start = [], 0
             for job in to_check:
                 starts.append(start)
                 start += job.n
-            arrays = as_arrays(_merge([j.checked for j in to_check], [j.n for j in to_check]))
+            merged = _merge([j.columns for j in to_check], with_line=True)
+            line = LINE in merged
+            arrays = as_arrays(merged)
             failures = self.check(arrays)
             for row, field, rule in failures:
                 k = max(i for i, s in enumerate(starts) if s <= row)
@@ -179,10 +202,10 @@ class Scorer:
         passed = [j for j in batch if id(j) not in refused]
         results = []
         if passed:
-            # the checked columns are the scored ones when no request was refused and each
-            # checked exactly its columns (no monitor_line): converted once
-            if arrays is None or refused or any(j.checked is not j.columns for j in batch):
-                arrays = as_arrays(_merge([j.columns for j in passed], [j.n for j in passed]))
+            # the checked columns are the scored ones when every request was checked and none
+            # refused, and no monitoring line was sent (it is never scored): converted once
+            if arrays is None or refused or line or len(to_check) < len(batch):
+                arrays = as_arrays(_merge([j.columns for j in passed]))
             results = self.fn(arrays, *context)
         return refused, results
 

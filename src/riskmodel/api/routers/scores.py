@@ -18,6 +18,7 @@ from riskmodel.api.deps import ERRORS, Key, in_service, spend_key_token
 from riskmodel.api.errors import refuse
 from riskmodel.api.middleware import replay_body
 from riskmodel.api.schemas import HistorySource, Problem, ScoreRequest, ScoreResponse
+from riskmodel.api.scoring import Rows
 from riskmodel.api.security import Principal
 from riskmodel.api.service import Service
 from riskmodel.catalogue import MEASURE_FACTS, feature_inputs
@@ -93,7 +94,6 @@ async def score_request(svc: Service, who: Principal, body: ScoreRequest) -> Res
                 f"{form}[{i}].township_id: key may read only "
                 f"township {who.township_id}, not {township}",
             )
-    checked = None
     names, required, values_of = record_fields(tuple(features))
     if body.households is not None:
         columns, history = await svc.scorer.call(
@@ -101,12 +101,11 @@ async def score_request(svc: Service, who: Principal, body: ScoreRequest) -> Res
         )
     else:
         rows = [values_of(r.__dict__) for r in body.records]
-        columns = dict(zip(names, map(list, zip(*rows, strict=True)), strict=True))
-        refuse_absent(columns, required)
-        with_line = [r.monitor_line for r in body.records]
-        checked = {**columns, "monitor_line": with_line} if any(with_line) else columns
+        refuse_absent(names, rows, required)
+        line = [r.monitor_line for r in body.records]
+        columns = Rows(names, rows, line if any(line) else None)
     # records are checked in the scoring thread, once for every request merged into a batch
-    results = await svc.scorer.score(columns, context, checked)
+    results = await svc.scorer.score(columns, context, checked=body.households is None)
     if body.households is None:
         history = [(None, None)] * len(results)
     for r, (source, years) in zip(results, history, strict=True):
@@ -206,20 +205,21 @@ def record_fields(
     return names, [c.name for c in columns if not c.nullable], itemgetter(*names)
 
 
-def refuse_absent(columns: dict[str, list], required: list[str]) -> None:
+def refuse_absent(names: list[str], rows: list[tuple], required: list[str]) -> None:
     """422 naming each record field the model reads that a record left out (the schema lets
     fields that some model does not read be left out; they are None then, never sent as null)."""
+    at = [names.index(name) for name in required]
+    if not any(row[j] is None for row in rows for j in at):
+        return
     absent = [
         (["body", "records", i, name], NEEDED)
-        for name in required
-        if None in columns[name]
-        for i, v in enumerate(columns[name])
-        if v is None
+        for name, j in zip(required, at, strict=True)
+        for i, row in enumerate(rows)
+        if row[j] is None
     ]
-    if absent:
-        raise RequestValidationError(
-            [{"type": "missing", "loc": loc, "msg": msg} for loc, msg in absent]
-        )
+    raise RequestValidationError(
+        [{"type": "missing", "loc": loc, "msg": msg} for loc, msg in absent]
+    )
 
 
 def columns_from_facts(
