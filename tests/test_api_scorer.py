@@ -36,7 +36,8 @@ def _steady_load(clients: int, rounds: int) -> tuple[float, list[str], int]:
         return got
 
     async def main():
-        return await asyncio.gather(*(client(c) for c in range(clients)))
+        together = asyncio.gather(*(client(c) for c in range(clients)))
+        return await asyncio.wait_for(together, 30)  # a wait that never ended fails here
 
     try:
         answers = asyncio.run(main())
@@ -49,7 +50,7 @@ def _steady_load(clients: int, rounds: int) -> tuple[float, list[str], int]:
 def test_a_steady_load_of_single_records_is_scored_in_full_batches(monkeypatch):
     """Eight clients posting one record each: without the wait, batches alternate between two
     halves of the clients; with it, a batch holds all eight; every answer is the client's own."""
-    monkeypatch.setattr(scoring, "LINGER_S", 0.02)  # room for a loaded machine's timers
+    monkeypatch.setattr(scoring, "LINGER_S", 0.1)  # room for a loaded machine's stalls
     mean, answers, waits = _steady_load(8, 30)
     monkeypatch.setattr(scoring, "LINGER_S", 0.0)
     mean_without, _, _ = _steady_load(8, 30)
@@ -82,8 +83,27 @@ def test_the_wait_ends_when_the_expected_records_do_not_come(monkeypatch):
         return scorer.waits - waits, answers
 
     try:
-        waited, answers = asyncio.run(main())
+        waited, answers = asyncio.run(asyncio.wait_for(main(), 30))
     finally:
         scorer.close()
     assert waited == 1
     assert answers == [[f"L{r}"] for r in range(10)]
+
+
+def test_a_lone_client_sending_fewer_records_than_before_does_not_wait(monkeypatch):
+    """The expectation counts requests, not records: 50 records, then 10, then one."""
+    monkeypatch.setattr(scoring, "LINGER_S", 0.05)
+    scorer = Scorer(_slow_identity)
+
+    async def main():
+        return [
+            await scorer.score({"hh_id": [f"H{size}-{i}" for i in range(size)]}, ("m",))
+            for size in (50, 10, 1, 1000, 1)
+        ]
+
+    try:
+        answers = asyncio.run(asyncio.wait_for(main(), 30))
+    finally:
+        scorer.close()
+    assert scorer.waits == 0
+    assert [len(a) for a in answers] == [50, 10, 1, 1000, 1]

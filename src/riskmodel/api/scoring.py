@@ -9,8 +9,8 @@ eight records as for one.
 
 Under a steady load of concurrent single-record requests, batches would alternate between two
 halves of the clients (one half scored while the other's requests are read); a batch therefore
-waits a moment (`LINGER_S`) for as many records as were in flight during the batch before. A lone
-client never waits: at most one record was in flight.
+waits a moment (`LINGER_S`) for as many requests as were in flight during the batch before. A
+lone client never waits: at most one request was in flight.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ ms of CPU a request in process; under wrk at 8 connections 10,750 against 9,380 
 p99 43.6 against 50.1 ms. Single-record requests seldom merge past 32."""
 
 LINGER_S = 0.002
-"""The longest a batch waits for the records it expects (the clients of the batch before, sending
+"""The longest a batch waits for the requests it expects (the clients of the batch before, sending
 their next requests). Eight connections posting one record each, under wrk: batches of 4.0
 records on average without the wait (1, 2 or 3 alternating with 7, 6 or 5), 8.0 with it, and
 1,917 against 2,936 requests/s (p99 5.6 against 4.0 ms): the batch's fixed cost is paid half as
@@ -137,12 +137,14 @@ class Scorer:
         self.batches = 0
         """Calls of `fn` so far (tests read it to see requests scored together)."""
         self.waits = 0
-        """Batches that waited for more records (tests read it)."""
+        """Batches that waited for more requests (tests read it)."""
         self._pending_n = 0
+        """Records of the pending requests."""
         self._in_flight = 0
-        """Records submitted and not yet answered."""
+        """Requests submitted and not yet answered."""
         self._peak = 0
-        """The most records in flight since the last batch was formed: what the next waits for."""
+        """The most requests in flight since the last batch was formed: what the next waits
+        for."""
         self._arrived: asyncio.Future | None = None
 
     async def score(self, columns: Columns, context: tuple, checked: bool = False) -> list[dict]:
@@ -151,7 +153,7 @@ class Scorer:
         job = _Job(context, columns, n, loop.create_future(), checked)
         self._pending.append(job)
         self._pending_n += n
-        self._in_flight += n
+        self._in_flight += 1
         self._peak = max(self._peak, self._in_flight)
         if self._arrived is not None:
             _wake(self._arrived)
@@ -161,19 +163,20 @@ class Scorer:
         try:
             return await job.done
         finally:
-            self._in_flight -= n
+            self._in_flight -= 1
 
     async def _gather(self) -> None:
-        """Wait, at most `LINGER_S`, until as many records are pending as were in flight since
-        the last batch was formed (at most a batch's worth)."""
-        expected = min(self._peak, BATCH_RECORDS)
-        self._peak = self._in_flight
-        if self._pending_n >= expected:
-            return
-        self.waits += 1
+        """Wait, at most `LINGER_S`, until as many requests are pending as were in flight since
+        the last batch was formed, or a batch's worth of records."""
+        expected, self._peak = self._peak, self._in_flight
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + LINGER_S
-        while self._pending_n < expected and (left := deadline - loop.time()) > 0:
+        deadline, waited = loop.time() + LINGER_S, False
+        while len(self._pending) < expected and self._pending_n < BATCH_RECORDS:
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            if not waited:
+                self.waits, waited = self.waits + 1, True
             self._arrived = arrived = loop.create_future()  # `score` wakes it
             timer = loop.call_later(left, _wake, arrived)
             try:
