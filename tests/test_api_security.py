@@ -396,6 +396,12 @@ def test_concurrent_requests_are_scored_together_with_identical_results(service)
     assert together == alone
     assert len({(r["status"], r["probability"]) for r in alone}) >= 4  # the records differ
     assert calls < len(records)
+    # every scoring call is on the metrics, with its records
+    samples = {
+        s.name: s.value for m in app.state.metrics.batch_records.collect() for s in m.samples
+    }
+    assert samples["riskmodel_scoring_batch_records_count"] == app.state.scorer.batches
+    assert samples["riskmodel_scoring_batch_records_sum"] == 2 * len(records)
 
 
 def test_a_refused_record_fails_only_its_own_request_in_a_merged_batch(service):

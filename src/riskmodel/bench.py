@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import tempfile
 import time
 from collections.abc import Callable
@@ -569,6 +570,24 @@ def _wrk_load(
     }
 
 
+def _batches(port: int, token: str) -> tuple[float, float]:
+    """Records scored and scoring calls so far, from the server's metrics (what concurrent
+    requests merged into)."""
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        text = response.read().decode()
+    found = dict.fromkeys(("sum", "count"), 0.0)
+    for line in text.splitlines():
+        for part in found:
+            if line.startswith(f"riskmodel_scoring_batch_records_{part} "):
+                found[part] = float(line.split()[1])
+    return found["sum"], found["count"]
+
+
 def _load(port, path, body, headers, connections, seconds) -> dict:
     """wrk when it is installed (Debian's `wrk`), else the asyncio clients of `_drive` (which
     cost more CPU per request on the same machine: the ceiling then reads lower)."""
@@ -634,6 +653,7 @@ def bench_api(
         "load_generator": "wrk, 2 threads" if shutil.which("wrk") else "python asyncio clients",
         "seconds": seconds,
     }
+    metrics_token = secrets.token_urlsafe(16)
     with tempfile.TemporaryDirectory() as tmp:
         db_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         key, _ = create_key(engine_for(db_url), "county")
@@ -646,6 +666,7 @@ def bench_api(
             # on every request) are lifted above what the machine can serve
             RISKMODEL_RATE_PER_KEY="1e9",
             RISKMODEL_RATE_PER_ADDRESS="1e9",
+            RISKMODEL_METRICS_TOKEN=metrics_token,
         )  # mlflow runs uvicorn
         ports = {"ours": free_port(), "bare": free_port(), "mlflow": free_port()}
         exe = str(bin_dir / "riskmodel")
@@ -670,7 +691,11 @@ def bench_api(
                     _load(ports[name], "/v1/scores", body, auth, 2, 3)
                 for c in connections:
                     bare = _load(ports["bare"], "/v1/scores", body, auth, c, seconds)
+                    before = _batches(ports["ours"], metrics_token)
                     ours = _load(ports["ours"], "/v1/scores", body, auth, c, seconds)
+                    after = _batches(ports["ours"], metrics_token)
+                    calls = after[1] - before[1]
+                    ours["records_per_batch"] = round((after[0] - before[0]) / max(calls, 1), 1)
                     runs.append(
                         {
                             "records": n,

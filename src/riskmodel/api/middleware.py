@@ -27,6 +27,12 @@ class Metrics:
             buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5),
             registry=self.registry,
         )
+        self.batch_records = Histogram(
+            "riskmodel_scoring_batch_records",
+            "records per scoring call (concurrent requests are scored together)",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+            registry=self.registry,
+        )
         self.model = Gauge(
             "riskmodel_model_info",
             "model in service",

@@ -119,15 +119,17 @@ class Scorer:
     """`await scorer.score(columns, context)` gives `fn(columns, *context)`, computed in the
     thread; requests are merged when their context (the models in service) is the same object.
     With `checked`, `check(columns)` runs first on the batch's checked columns, and a request
-    with failures gets `refuse(its failures)` raised instead of scores (the others are scored)."""
+    with failures gets `refuse(its failures)` raised instead of scores (the others are scored).
+    `on_batch(records)` is told the size of every batch (the service's metrics)."""
 
     def __init__(
         self,
         fn: Callable[..., list[dict]],
         check: Callable[[dict[str, Sequence]], list[Failure]] | None = None,
         refuse: Callable[[list[Failure]], Exception] | None = None,
+        on_batch: Callable[[int], None] | None = None,
     ):
-        self.fn, self.check, self.refuse = fn, check, refuse
+        self.fn, self.check, self.refuse, self.on_batch = fn, check, refuse, on_batch
         self._pending: list[_Job] = []
         self._draining = False
         self._task: asyncio.Task | None = None
@@ -238,6 +240,8 @@ class Scorer:
                     continue
                 finally:
                     self.batches += 1
+                    if self.on_batch is not None:
+                        self.on_batch(size)
                 start = 0
                 for job in batch:
                     if id(job) in refused:

@@ -75,10 +75,12 @@ class Service:
             if settings.persistent_model_uri
             else None
         )
-        self.scorer = Scorer(score_columns, record_failures, refusal)
+        self.metrics = Metrics()
+        self.scorer = Scorer(
+            score_columns, record_failures, refusal, self.metrics.batch_records.observe
+        )
         self.history: PanelHistory | None = None
         """Rows of the years before for households sent without theirs (settings.panel)."""
-        self.metrics = Metrics()
         self.size_advice = size_advice(settings.max_body_bytes)
         self._served: list = [
             None,
