@@ -74,12 +74,14 @@ async def score(body: ScoreRequest, who: Key, request: Request) -> Response:
     (derived fields filled in; checked against the facts they carry). Only the fields the model
     in service reads are needed (422 names any that is missing)."""
     # the service is not a dependency: one resolution fewer per request
-    return await score_request(request.app.state.service, who, body)
+    answer = await score_request(request.app.state.service, who, body)
+    return Response(answer, media_type="application/json")
 
 
-async def score_request(svc: Service, who: Principal, body: ScoreRequest) -> Response:
-    """The answer to a validated request from a verified key (the route's and `ScoreFastPath`'s
-    work); HTTPException or RequestValidationError for the app's handlers to answer."""
+async def score_request(svc: Service, who: Principal, body: ScoreRequest) -> bytes:
+    """The JSON answer to a validated request from a verified key (the route's and
+    `ScoreFastPath`'s work); HTTPException or RequestValidationError for the app's handlers to
+    answer."""
     loaded, context = in_service(svc)
     features = loaded.model.features
     form = "households" if body.households is not None else "records"
@@ -113,7 +115,7 @@ async def score_request(svc: Service, who: Principal, body: ScoreRequest) -> Res
     body = {"model_version": loaded.version, "run_id": loaded.run_id, "results": results}
     # built to ScoreResponse by score_columns (a test validates it): serialised once, without
     # FastAPI's second validation pass (which cost more than the request's own validation)
-    return Response(orjson.dumps(body), media_type="application/json")
+    return orjson.dumps(body)
 
 
 class ScoreFastPath:
@@ -171,11 +173,24 @@ class ScoreFastPath:
         scope["route"] = self.route  # metrics by route template, as for routed requests
         try:
             spend_key_token(svc, who)
-            response = await score_request(svc, who, request)
+            answer = await score_request(svc, who, request)
         except (HTTPException, RequestValidationError) as exc:
             handler = next(self.handlers[c] for c in type(exc).__mro__ if c in self.handlers)
             response = await handler(Request(scope, replay), exc)
-        await response(scope, replay, send)
+            await response(scope, replay, send)
+            return
+        # the headers and messages the route's Response sends, without building one
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-length", str(len(answer)).encode()),
+                    (b"content-type", b"application/json"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": answer})
 
 
 PATH = "/v1/scores"
