@@ -332,6 +332,13 @@ def as_float(values) -> np.ndarray:
 def _consistency(df) -> list[tuple]:
     """Rules across columns: members cannot exceed the household; income must add up. `df` is a
     DataFrame or a mapping of columns (the API's records, without building a frame)."""
+    # one error state for every rule (entering one per rule cost as much as the rules on the
+    # API's small batches)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _consistency_rules(df)
+
+
+def _consistency_rules(df) -> list[tuple]:
     errors: list[tuple] = []
     have = set(df.keys())  # an imported panel may lack some columns: their rules do not apply
     col = {name: as_float(df[name]) for name in have & _CONSISTENCY_COLUMNS}
@@ -346,21 +353,16 @@ def _consistency(df) -> list[tuple]:
     ):
         if size is None or name not in col:
             continue
-        with np.errstate(invalid="ignore"):
-            bad = col[name] > size
+        bad = col[name] > size
         errors += [(i, name, "cannot exceed hh_size", col[name][i]) for i in np.flatnonzero(bad)]
     if {"n_severe_disabled", "n_disabled"} <= have:
-        with np.errstate(invalid="ignore"):
-            bad = col["n_severe_disabled"] > col["n_disabled"]
+        bad = col["n_severe_disabled"] > col["n_disabled"]
         errors += [
             (i, "n_severe_disabled", "cannot exceed n_disabled", col["n_severe_disabled"][i])
             for i in np.flatnonzero(bad)
         ]
     if {"n_students_vocational", "n_students_senior", "n_students_tertiary"} <= have:
-        with np.errstate(invalid="ignore"):
-            bad = (
-                col["n_students_vocational"] > col["n_students_senior"] + col["n_students_tertiary"]
-            )
+        bad = col["n_students_vocational"] > col["n_students_senior"] + col["n_students_tertiary"]
         errors += [
             (
                 i,
@@ -374,9 +376,8 @@ def _consistency(df) -> list[tuple]:
     if size is None or not set(parts) <= have or "net_income_pc" not in have:
         return errors
     pc = col["net_income_pc"]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        implied = sum(col[p] for p in parts) / np.where(size > 0, size, np.nan)
-        bad = np.abs(implied - pc) > np.maximum(1.0, 0.005 * np.abs(pc))
+    implied = sum(col[p] for p in parts) / np.where(size > 0, size, np.nan)
+    bad = np.abs(implied - pc) > np.maximum(1.0, 0.005 * np.abs(pc))
     errors += [
         (i, "net_income_pc", "must equal income components / hh_size", pc[i])
         for i in np.flatnonzero(bad)
