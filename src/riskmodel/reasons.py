@@ -344,30 +344,24 @@ student) is never suggested on a guess. The others, unknown, count as met."""
 
 def measure_conditions(records: Mapping) -> np.ndarray:
     """Per row, a bitmask of the MEASURE_CONDITIONS it meets (unknown conditions count as met,
-    except those of KNOWN_ONLY)."""
+    except those of KNOWN_ONLY). All conditions are tested at once: a few operations on a
+    (conditions, rows) matrix rather than a handful per condition."""
     n = len(next(iter(records.values()))) if not isinstance(records, pd.DataFrame) else len(records)
-
-    def col(name: str) -> np.ndarray:
-        return as_float(records[name]) if name in records else np.full(n, np.nan)
-
-    labour, dibao = col("labour_total"), col("dibao")
-    tests = {
-        "labour": (labour, labour > 0),
-        "no_labour": (labour, labour == 0),
-        "no_dibao": (dibao, dibao == 0),
-        "dibao": (dibao, dibao > 0),
-        "dropout": (col("n_dropout"), col("n_dropout") > 0),
-        "untrained": (col("skills_training"), col("skills_training") == 0),
-        "no_microcredit": (col("microcredit"), col("microcredit") == 0),
-        "vocational": (col("n_students_vocational"), col("n_students_vocational") > 0),
-    }
-    bits = np.zeros(n, np.int64)
+    v = np.full((len(_CONDITIONS), n), np.nan)
+    for k, name in enumerate(_CONDITION_COLUMNS):
+        if name in records:
+            v[k] = as_float(records[name])
     with np.errstate(invalid="ignore"):
-        for k, name in enumerate(_CONDITIONS):
-            v, ok = tests[name]
-            unknown_met = np.isnan(v) & (name not in KNOWN_ONLY)
-            bits |= (ok | unknown_met).astype(np.int64) << k
-    return bits
+        ok = np.where(_ABOVE_ZERO[:, None], v > 0, v == 0)
+    met = ok | (np.isnan(v) & _GUESSED[:, None])
+    return (met.astype(np.int64) << np.arange(len(_CONDITIONS))[:, None]).sum(axis=0)
+
+
+_CONDITION_COLUMNS = [MEASURE_CONDITIONS[c][0] for c in _CONDITIONS]
+_ABOVE_ZERO = np.array([c in ("labour", "dibao", "dropout", "vocational") for c in _CONDITIONS])
+"""Conditions met where their column is above 0 (a member able to work, 低保, a dropout, a
+vocational student); the others where it is 0 (none of those, no training, no microcredit)."""
+_GUESSED = np.array([c not in KNOWN_ONLY for c in _CONDITIONS])
 
 
 @cache
