@@ -49,8 +49,9 @@ def fit_beta(raw: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
 def apply_beta(raw: np.ndarray, abc: tuple[float, float, float]) -> np.ndarray:
     """The calibrated probability of raw scores (see `fit_beta`)."""
     a, b, c = abc
-    F = _beta_features(raw)
-    return 1.0 / (1.0 + np.exp(-(a * F[:, 0] + b * F[:, 1] + c)))
+    raw = np.asarray(raw, dtype=float)
+    ln_p, ln_not_p = -np.logaddexp(0.0, -raw), np.logaddexp(0.0, raw)  # `_beta_features`
+    return 1.0 / (1.0 + np.exp(-(a * ln_p + b * ln_not_p + c)))
 
 
 def calibration_table(

@@ -33,7 +33,7 @@ WIDE_ZH = "区间过宽，仅供排序"
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-9, 1 - 1e-9)
+    p = np.minimum(np.maximum(p, 1e-9), 1 - 1e-9)  # np.clip, without its wrapper's cost
     return np.log(p) - np.log1p(-p)
 
 

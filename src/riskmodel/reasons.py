@@ -263,9 +263,10 @@ assert not [f for f in FEATURES if shown(f) and FEATURES[f].dtype == "category"]
 
 @cache
 def _overlap(features: tuple[str, ...]) -> np.ndarray:
-    """(features, features) True where two features' sentences quote a common value."""
+    """(features, features) 1.0 where two features' sentences quote a common value, else 0.0
+    (as floats: a matrix product with it finds conflicts)."""
     stated = [stated_fields(f) for f in features]
-    return np.array([[bool(a & b) for b in stated] for a in stated])
+    return np.array([[float(bool(a & b)) for b in stated] for a in stated])
 
 
 @dataclass(frozen=True)
@@ -620,7 +621,7 @@ def explain(
         for j in range(FEATURES_PER_REASON):
             rows = np.flatnonzero(ok[:, j])
             quoted[rows, best[rows, j]] = True
-    conflict = (quoted.astype(float) @ _overlap(tuple(features)).astype(float)) > 0
+    conflict = (quoted.astype(float) @ _overlap(tuple(features))) > 0
     eligible = protect_ok & ~conflict & (contrib <= -PROTECTIVE_MIN)
     if blocked is not None:
         eligible &= ~blocked
