@@ -22,10 +22,15 @@ TOP_SHARES = (0.01, 0.02, 0.05, 0.10)
 INTERVAL = 0.90
 
 
-def _beta_features(raw: np.ndarray) -> np.ndarray:
+def _beta_terms(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """ln p and −ln(1 − p) of p = sigmoid(raw), computed stably from the raw score."""
     raw = np.asarray(raw, dtype=float)
-    return np.column_stack([-np.logaddexp(0.0, -raw), np.logaddexp(0.0, raw)])
+    return -np.logaddexp(0.0, -raw), np.logaddexp(0.0, raw)
+
+
+def _beta_features(raw: np.ndarray) -> np.ndarray:
+    """`_beta_terms` as two columns (the fit's design matrix)."""
+    return np.column_stack(_beta_terms(raw))
 
 
 def fit_beta(raw: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
@@ -49,8 +54,7 @@ def fit_beta(raw: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
 def apply_beta(raw: np.ndarray, abc: tuple[float, float, float]) -> np.ndarray:
     """The calibrated probability of raw scores (see `fit_beta`)."""
     a, b, c = abc
-    raw = np.asarray(raw, dtype=float)
-    ln_p, ln_not_p = -np.logaddexp(0.0, -raw), np.logaddexp(0.0, raw)  # `_beta_features`
+    ln_p, ln_not_p = _beta_terms(raw)  # not stacked: applied to the API's small batches
     return 1.0 / (1.0 + np.exp(-(a * ln_p + b * ln_not_p + c)))
 
 

@@ -101,11 +101,10 @@ def _merge(parts: list[Columns], with_line: bool = False) -> dict[str, list]:
     if isinstance(first, Rows) and all(
         isinstance(p, Rows) and p.names is first.names for p in parts
     ):  # one model's fields: the batch's columns in one transposition
-        rows = [r for p in parts for r in p.rows]
-        out = dict(zip(first.names, map(list, zip(*rows, strict=True)), strict=True))
+        lines = None
         if with_line and any(p.monitor_line is not None for p in parts):
-            out[LINE] = [v for p in parts for v in (p.monitor_line or [None] * len(p))]
-        return out
+            lines = [v for p in parts for v in (p.monitor_line or [None] * len(p))]
+        return Rows(first.names, [r for p in parts for r in p.rows], lines).columns(with_line)
     dicts = [p.columns(with_line) if isinstance(p, Rows) else p for p in parts]
     sizes = [len(p) if isinstance(p, Rows) else len(next(iter(p.values()))) for p in parts]
     names = dict.fromkeys(k for p in dicts for k in p)
@@ -208,9 +207,11 @@ class Scorer:
         results = []
         if passed:
             # the checked columns are the scored ones when every request was checked and none
-            # refused, and no monitoring line was sent (it is never scored): converted once
-            if arrays is None or refused or line or len(to_check) < len(batch):
+            # refused (less the monitoring line, which is never scored): converted once
+            if arrays is None or refused or len(to_check) < len(batch):
                 arrays = as_arrays(_merge([j.columns for j in passed]))
+            elif line:
+                arrays = {k: v for k, v in arrays.items() if k != LINE}
             results = self.fn(arrays, *context)
         return refused, results
 
