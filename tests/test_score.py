@@ -12,6 +12,7 @@ from riskmodel.features import build_features
 from riskmodel.model import RelapseModel
 from riskmodel.monitor.batch import scored_batches
 from riskmodel.score import BatchError, run_batch, score_records
+from riskmodel.score.outputs import OutputError
 from riskmodel.store import engine_for, read_batch, score_runs
 from riskmodel.worklist import CASELOAD_SHEET, read_places
 
@@ -387,10 +388,16 @@ def test_rerunning_the_same_version_and_year_replaces(trained, training_county, 
 
 
 @pytest.mark.parametrize(
-    "where", ["riskmodel.score.outputs.write_worklist", "riskmodel.store.queries._bulk_insert"]
+    ("where", "error", "message"),
+    [
+        # the workbook is written by a forked process: its failure is reported by the parent
+        ("riskmodel.score.outputs.write_worklist", OutputError, "workbook .*OSError: disk full"),
+        ("riskmodel.store.queries._bulk_insert", OSError, "disk full"),
+        ("riskmodel.score.outputs.caseload_table", OSError, "disk full"),
+    ],
 )
 def test_failure_midway_leaves_previous_outputs_whole(
-    trained, training_county, tmp_path, monkeypatch, where
+    trained, training_county, tmp_path, monkeypatch, where, error, message
 ):
     db_url = f"sqlite:///{tmp_path / 'store.db'}"
     first = _run(trained, training_county, tmp_path, db_url)
@@ -400,11 +407,12 @@ def test_failure_midway_leaves_previous_outputs_whole(
         raise OSError("disk full")
 
     monkeypatch.setattr(where, boom)
-    with pytest.raises(OSError, match="disk full"):
-        _run(trained, training_county, tmp_path, db_url)
+    with pytest.raises(error, match=message):
+        run_batch(training_county, tmp_path, db_url, trained[0], "7", "run-2")
 
     assert (first.parquet.read_bytes(), first.workbook.read_bytes()) == before
-    assert len(read_batch(engine_for(db_url), 2025, "7")) == len(first.rows)
+    stored = read_batch(engine_for(db_url), 2025, "7")
+    assert set(stored["run_id"]) == {"run-1"} and len(stored) == len(first.rows)
     assert not list(tmp_path.glob(".*.tmp"))
 
 

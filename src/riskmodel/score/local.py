@@ -2,8 +2,10 @@
 Parquet file, the workbook and the store's batch.
 
 All results are computed in memory first. The Parquet file and workbook are written to hidden
-temporary files beside their targets, the store's batch is replaced in one transaction, and only
-then are the files renamed into place: a failure at any point leaves the previous outputs whole.
+temporary files beside their targets (the workbook by a forked process while the store is
+written), the store's batch is replaced in one transaction, committed only once the workbook is
+written, and only then are the files renamed into place: a failure at any point leaves the
+previous outputs whole.
 """
 
 from __future__ import annotations
@@ -155,10 +157,14 @@ def run_batch(
     stage("write")
     title = worklist_title(Y, model_version, area)
     visited = latest_visits(engine, Y)
-    with staged_outputs(rows, parquet, workbook, title, read_places(source.parent), visited):
-        stage("store")
+    places = read_places(source.parent)
+    with staged_outputs(rows, parquet, workbook, title, places, visited) as written:
+        stage("store")  # while the workbook is written
         features = next(iter(models.values())).features
-        replace_batch(engine, rows, Y, model_version, run_id, features, area=area, run=run)
+        replace_batch(
+            engine, rows, Y, model_version, run_id, features,
+            before_commit=written, area=area, run=run,
+        )  # fmt: skip
     stage("")
     against = against_previous(engine, Y, model_version, area, rows)
     return BatchResult(
